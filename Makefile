@@ -1,0 +1,30 @@
+# agentic-voice: the two commands are `make run` and `make test`.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+PY := .venv/bin/python
+export UV_PYTHON_DOWNLOADS := never
+
+.PHONY: help setup run test lint unit integration bench lock
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+setup: ## install system packages, uv and the locked Python workspace
+	@scripts/setup.sh
+
+run: setup ## set up and run the whole stack in the foreground (Ctrl-C stops it)
+	$(PY) ops/local/stack.py
+
+test: setup lint ## set up and run every test (what CI runs)
+	.venv/bin/pytest
+
+lint: ## ruff (lint and format) and mypy
+	.venv/bin/ruff check .
+	.venv/bin/ruff format --check .
+	.venv/bin/mypy
+
+bench: setup ## run every benchmark; each prints one JSON line last
+	@set -e; for script in bench/*.py; do echo "== $$script"; $(PY) $$script $(BENCH_ARGS); done
+
+lock: ## re-resolve the workspace lockfile after changing dependencies
+	python3 -m uv lock

@@ -1,0 +1,41 @@
+"""Fixtures for every test in the repository: a real Redis and real service processes."""
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from harness.redis_server import RedisServer, running_redis
+from stack import ManagedProcess, event_store_spec, free_port
+
+
+@pytest.fixture
+def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
+    with running_redis(tmp_path / "redis") as server:
+        yield server
+
+
+@pytest.fixture
+def redis_url(redis_server: RedisServer) -> str:
+    return redis_server.url
+
+
+StartEventStore = Callable[..., ManagedProcess]
+
+
+@pytest.fixture
+def start_event_store(redis_url: str, tmp_path: Path) -> Iterator[StartEventStore]:
+    """Start the event-store with its real command on a free port; stopped after the test."""
+    started: list[ManagedProcess] = []
+
+    def start(db_path: Path | None = None, **env: str) -> ManagedProcess:
+        spec = event_store_spec(
+            free_port(), redis_url, db_path or tmp_path / "events.db", extra_env=env
+        )
+        process = ManagedProcess(spec, tmp_path / "logs")
+        process.start(timeout=30)
+        started.append(process)
+        return process
+
+    yield start
+    for process in started:
+        process.stop()

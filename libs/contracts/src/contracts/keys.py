@@ -1,0 +1,39 @@
+"""Names of every Redis stream, channel and key that crosses a service boundary.
+
+One module, so that a producer and its consumer can never disagree about a name.
+"""
+
+PREFIX = "av"
+
+# Conversation events: every producer XADDs here; the event-store consumes with a group.
+EVENTS_STREAM = f"{PREFIX}:events"
+EVENTS_STREAM_FIELD = "event"
+EVENT_STORE_GROUP = "event-store"
+# Producers cap the stream approximately; the event-store trims what it has persisted.
+EVENTS_STREAM_MAXLEN = 1_000_000
+
+# arq queue for tool jobs (voice-gateway -> tool-worker).
+TOOL_QUEUE = f"{PREFIX}:tools"
+
+
+def live_events_channel(conversation_id: str) -> str:
+    """Pub/sub channel where live events of one conversation are published (worker -> gateway)."""
+    return f"{PREFIX}:live:{conversation_id}"
+
+
+def tool_result_channel(call_id: str) -> str:
+    """Pub/sub channel on which a tool's result is pushed the moment it is ready."""
+    return f"{PREFIX}:tool-result:{call_id}"
+
+
+SESSIONS_KEY = f"{PREFIX}:sessions"
+
+
+def session_key(session_id: str) -> str:
+    """Hash describing one live voice session (registry shared by gateway replicas)."""
+    return f"{PREFIX}:session:{session_id}"
+
+
+def session_control_channel(session_id: str) -> str:
+    """Channel a gateway replica listens on to be told to stop one of its sessions."""
+    return f"{PREFIX}:session-control:{session_id}"

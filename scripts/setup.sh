@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Installs everything the stack and its tests need on a fresh Debian 12 machine:
+# system packages from apt (only those missing), uv from PyPI, and the locked Python workspace.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+APT_PACKAGES=(redis-server)
+
+as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+
+missing=()
+for pkg in "${APT_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "[setup] apt: installing ${missing[*]}"
+  as_root apt-get update -qq
+  # Services are run by the project itself, never by the system's init scripts.
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+UV_VERSION=0.13.9
+if ! python3 -m uv --version 2>/dev/null | grep -q "$UV_VERSION"; then
+  echo "[setup] pip: installing uv $UV_VERSION"
+  python3 -m pip install -q "uv==$UV_VERSION"
+fi
+
+export UV_PYTHON_DOWNLOADS=never
+python3 -m uv sync --frozen --all-packages --python 3.11 -q
+echo "[setup] ready: $(.venv/bin/python --version), workspace synced"

@@ -1,0 +1,1 @@
+"""event-store: consumes the conversation events stream into SQLite and serves history."""

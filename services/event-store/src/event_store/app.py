@@ -1,0 +1,72 @@
+"""Composition root: settings -> database, Redis, ingest loop, routes."""
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager, suppress
+
+import structlog
+from fastapi import FastAPI
+from redis.asyncio import Redis
+
+from event_store.api import conversations, health, stream
+from event_store.api.deps import Services
+from event_store.api.middleware import BodyLimitMiddleware, MetricsMiddleware
+from event_store.database import Database
+from event_store.hub import EventHub
+from event_store.ingest import StreamIngestor
+from event_store.repository import Repository
+from event_store.settings import Settings
+
+log = structlog.get_logger(__name__)
+SHUTDOWN_GRACE_S = 10.0
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        db = Database(settings.db_path, synchronous=settings.sqlite_synchronous)
+        await db.open()
+        # socket_timeout must outlast the XREADGROUP block time.
+        redis = Redis.from_url(
+            settings.redis_url,
+            socket_timeout=settings.block_ms / 1000 + 5,
+            socket_connect_timeout=2,
+        )
+        repo = Repository(db)
+        hub = EventHub()
+        ingestor = StreamIngestor(redis, repo, hub, settings)
+        app.state.services = Services(settings=settings, repo=repo, hub=hub, ingestor=ingestor)
+        tasks = [
+            asyncio.create_task(ingestor.run(), name="ingest"),
+            asyncio.create_task(ingestor.maintain(), name="maintain"),
+        ]
+        log.info("event_store_started", db=str(settings.db_path), port=settings.port)
+        try:
+            yield
+        finally:
+            # Let the batch in hand commit and be acknowledged, then close.
+            ingestor.stop()
+            _, pending = await asyncio.wait(tasks, timeout=SHUTDOWN_GRACE_S)
+            for task in pending:
+                task.cancel()
+                with suppress(asyncio.CancelledError):
+                    await task
+            await redis.aclose()
+            await db.close()
+            log.info("event_store_stopped")
+
+    app = FastAPI(
+        title="agentic-voice event-store",
+        summary="Every conversation event, persisted; history, live stream and exports.",
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    app.include_router(conversations.router)
+    app.include_router(stream.router)
+    app.include_router(conversations.admin_router)
+    app.include_router(health.router)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.body_max_bytes)
+    app.add_middleware(MetricsMiddleware)
+    return app

@@ -1,0 +1,35 @@
+"""Settings, from the environment (prefix EVENT_STORE_; REDIS_URL is shared with the stack)."""
+
+import socket
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="EVENT_STORE_", extra="ignore")
+
+    redis_url: str = Field(
+        default="redis://127.0.0.1:6379/0",
+        validation_alias=AliasChoices("EVENT_STORE_REDIS_URL", "REDIS_URL"),
+    )
+    db_path: Path = Path("data/event-store/events.db")
+    host: str = "127.0.0.1"
+    # 8000 belongs to the agentic backend on the same Jetson.
+    port: int = Field(default=8091, ge=1, le=65535)
+
+    # A stable name per replica, so a restarted process first re-reads what it left pending.
+    consumer_name: str = Field(default_factory=socket.gethostname, pattern=r"^[\w.:-]{1,64}$")
+    batch_max: int = Field(default=2000, ge=1, le=20_000)
+    block_ms: int = Field(default=200, ge=1, le=10_000)
+    # Entries another consumer left pending this long are presumed orphaned and reclaimed.
+    claim_idle_ms: int = Field(default=30_000, ge=100)
+    # FULL fsyncs every commit (durable across power loss); batching keeps that cheap.
+    sqlite_synchronous: Literal["FULL", "NORMAL"] = "FULL"
+
+    page_max: int = Field(default=1000, ge=1, le=10_000)
+    body_max_bytes: int = Field(default=512 * 1024, ge=1024)
+    log_json: bool = False
+    log_level: Literal["debug", "info", "warning", "error"] = "info"

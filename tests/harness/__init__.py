@@ -1,0 +1,1 @@
+"""Test infrastructure shared by the unit tests, the cross-service tests and the benchmarks."""
