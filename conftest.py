@@ -1,10 +1,13 @@
 """Fixtures for every test in the repository: a real Redis and real service processes."""
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import redis
+
 from harness.redis_server import RedisServer, running_redis
+from harness.services import StartEventStore
 from stack import ManagedProcess, event_store_spec, free_port
 
 
@@ -19,7 +22,11 @@ def redis_url(redis_server: RedisServer) -> str:
     return redis_server.url
 
 
-StartEventStore = Callable[..., ManagedProcess]
+@pytest.fixture
+def redis_client(redis_url: str) -> Iterator[redis.Redis]:
+    client = redis.Redis.from_url(redis_url)
+    yield client
+    client.close()
 
 
 @pytest.fixture

@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import contextlib
+import functools
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Protocol
@@ -63,14 +65,24 @@ class ContainerRedis:
         self._container.get_wrapped_container().kill()
 
 
+@functools.cache
 def docker_available() -> bool:
+    # Without an engine socket there is nothing to ask (and docker-py leaks a socket when
+    # its connection attempt fails).
+    if not os.environ.get("DOCKER_HOST") and not Path("/var/run/docker.sock").exists():
+        return False
     try:
         import docker
 
         client = docker.from_env(timeout=2)
-        return bool(client.ping())
     except Exception:  # any failure means "no engine here"
         return False
+    try:
+        return bool(client.ping())
+    except Exception:
+        return False
+    finally:
+        client.close()
 
 
 @contextlib.contextmanager

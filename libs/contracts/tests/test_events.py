@@ -1,9 +1,10 @@
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
+from pydantic import ValidationError
+
 from contracts import ConversationEvent, new_event_id
 from contracts.keys import EVENTS_STREAM_FIELD
-from pydantic import ValidationError
 
 
 def test_event_ids_are_unique_and_time_ordered() -> None:

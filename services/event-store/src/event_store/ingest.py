@@ -13,13 +13,13 @@ from contextlib import suppress
 from typing import Any
 
 import structlog
-from contracts import ConversationEvent
-from contracts.keys import EVENT_STORE_GROUP, EVENTS_STREAM
 from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from contracts import ConversationEvent
+from contracts.keys import EVENT_STORE_GROUP, EVENTS_STREAM
 from event_store import metrics
 from event_store.hub import EventHub
 from event_store.models import DeadLetter
@@ -31,7 +31,7 @@ log = structlog.get_logger(__name__)
 Entry = tuple[bytes, dict[bytes, bytes] | None]
 RAW_KEEP_CHARS = 4096
 MAINTENANCE_INTERVAL_S = 1.0
-RECLAIM_INTERVAL_S = 5.0
+RECLAIM_INTERVAL_MAX_S = 5.0
 
 
 def _dead_letter(entry_id: bytes, fields: dict[bytes, bytes], exc: Exception) -> DeadLetter:
@@ -131,7 +131,9 @@ class StreamIngestor:
         while not self._stopping.is_set():
             if time.monotonic() >= next_reclaim:
                 await self._reclaim()
-                next_reclaim = time.monotonic() + RECLAIM_INTERVAL_S
+                next_reclaim = time.monotonic() + min(
+                    RECLAIM_INTERVAL_MAX_S, settings.claim_idle_ms / 1000
+                )
             response: Any = await self._redis.xreadgroup(
                 EVENT_STORE_GROUP,
                 settings.consumer_name,

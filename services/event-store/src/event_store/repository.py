@@ -9,7 +9,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from contracts import ConversationEvent
-
 from event_store.database import Database
 from event_store.models import (
     ConversationSummary,

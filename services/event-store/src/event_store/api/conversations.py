@@ -3,11 +3,11 @@
 from enum import StrEnum
 from typing import Annotated, Any
 
-from contracts import ConversationEvent
-from contracts.events import SourceName, TypeName
 from fastapi import APIRouter, HTTPException, Query, Response
 from fastapi.responses import PlainTextResponse
 
+from contracts import ConversationEvent
+from contracts.events import SourceName, TypeName
 from event_store import transcript
 from event_store.api.deps import ConversationDep, ConversationIdPath, RepoDep, ServicesDep
 from event_store.api.schemas import ConversationCreate, ConversationUpdate, EventAppend

@@ -3,9 +3,9 @@
 from dataclasses import dataclass
 from typing import Annotated
 
-from contracts.ids import CONVERSATION_ID_MAX_LENGTH, CONVERSATION_ID_PATTERN
 from fastapi import Depends, HTTPException, Path, Request, WebSocket
 
+from contracts.ids import CONVERSATION_ID_MAX_LENGTH, CONVERSATION_ID_PATTERN
 from event_store.hub import EventHub
 from event_store.ingest import StreamIngestor
 from event_store.models import ConversationSummary

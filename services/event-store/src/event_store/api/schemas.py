@@ -3,9 +3,10 @@
 import json
 from typing import Annotated, Any
 
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
+
 from contracts.events import SourceName, TypeName
 from contracts.ids import ConversationId, EventId
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
 MAX_METADATA_BYTES = 16 * 1024
 MAX_PAYLOAD_BYTES = 256 * 1024
