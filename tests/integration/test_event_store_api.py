@@ -105,7 +105,10 @@ def test_exports_in_every_format(
 
 
 def test_live_stream_sends_history_then_new_events(
-    store: ManagedProcess, redis_client: redis.Redis, produced: dict[str, list[ConversationEvent]]
+    store: ManagedProcess,
+    http: httpx.Client,
+    redis_client: redis.Redis,
+    produced: dict[str, list[ConversationEvent]],
 ) -> None:
     ws_url = store.spec.url.replace("http://", "ws://") + f"{BASE}/kitchen/stream?limit=1000"
     with connect(ws_url, open_timeout=5) as ws:
@@ -114,9 +117,14 @@ def test_live_stream_sends_history_then_new_events(
         assert _event_ids(history["events"]) == [e.id for e in produced["kitchen"]]
         fresh = [transcript_event("kitchen", n) for n in (100, 101)]
         xadd_events(redis_client, [transcript_event("lab", 100), *fresh])
-        live = [json.loads(ws.recv(timeout=5)) for _ in fresh]
-    assert [m["type"] for m in live] == ["event", "event"]
-    assert [m["event"]["event_id"] for m in live] == [e.id for e in fresh]
+        streamed = [json.loads(ws.recv(timeout=5)) for _ in fresh]
+        posted = http.post(f"{BASE}/kitchen/events", json={"source": "controller", "type": "note"})
+        streamed.append(json.loads(ws.recv(timeout=5)))
+    assert [m["type"] for m in streamed] == ["event"] * 3
+    assert [m["event"]["event_id"] for m in streamed] == [
+        *(e.id for e in fresh),
+        posted.json()["event_id"],
+    ]
 
 
 def test_rename_append_cleanup_and_delete(

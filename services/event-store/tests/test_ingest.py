@@ -13,6 +13,7 @@ from event_store.hub import EventHub
 from event_store.ingest import StreamIngestor, parse_entries
 from event_store.repository import Repository
 from event_store.settings import Settings
+from event_store.writer import EventWriter
 from harness.waiting import async_wait_until
 
 
@@ -32,7 +33,7 @@ async def redis(redis_url: str) -> AsyncIterator[Redis]:
 @pytest.fixture
 async def ingestor(redis: Redis, repo: Repository) -> AsyncIterator[StreamIngestor]:
     settings = Settings(consumer_name="unit", block_ms=50, claim_idle_ms=100)
-    ingestor = StreamIngestor(redis, repo, EventHub(), settings)
+    ingestor = StreamIngestor(redis, EventWriter(repo, EventHub()), settings)
     task = asyncio.create_task(ingestor.run())
     yield ingestor
     ingestor.stop()
@@ -81,7 +82,7 @@ async def test_entries_left_pending_by_a_dead_consumer_are_reclaimed(
     assert await _pending(redis) == 5
 
     settings = Settings(consumer_name="survivor", block_ms=50, claim_idle_ms=100)
-    ingestor = StreamIngestor(redis, repo, EventHub(), settings)
+    ingestor = StreamIngestor(redis, EventWriter(repo, EventHub()), settings)
     task = asyncio.create_task(ingestor.run())
     try:
         await async_wait_until(lambda: _stored(repo, 5), what="reclaimed rows", timeout_s=15)

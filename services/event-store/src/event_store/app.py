@@ -16,6 +16,7 @@ from event_store.hub import EventHub
 from event_store.ingest import StreamIngestor
 from event_store.repository import Repository
 from event_store.settings import Settings
+from event_store.writer import EventWriter
 
 log = structlog.get_logger(__name__)
 SHUTDOWN_GRACE_S = 10.0
@@ -36,8 +37,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
         repo = Repository(db)
         hub = EventHub()
-        ingestor = StreamIngestor(redis, repo, hub, settings)
-        app.state.services = Services(settings=settings, repo=repo, hub=hub, ingestor=ingestor)
+        writer = EventWriter(repo, hub)
+        ingestor = StreamIngestor(redis, writer, settings)
+        app.state.services = Services(
+            settings=settings, repo=repo, hub=hub, writer=writer, ingestor=ingestor
+        )
         tasks = [
             asyncio.create_task(ingestor.run(), name="ingest"),
             asyncio.create_task(ingestor.maintain(), name="maintain"),

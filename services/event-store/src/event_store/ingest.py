@@ -21,10 +21,9 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from contracts import ConversationEvent
 from contracts.keys import EVENT_STORE_GROUP, EVENTS_STREAM
 from event_store import metrics
-from event_store.hub import EventHub
 from event_store.models import DeadLetter
-from event_store.repository import Repository
 from event_store.settings import Settings
+from event_store.writer import EventWriter
 
 log = structlog.get_logger(__name__)
 
@@ -72,10 +71,9 @@ def parse_entries(entries: list[Entry]) -> tuple[list[ConversationEvent], list[D
 
 
 class StreamIngestor:
-    def __init__(self, redis: Redis, repo: Repository, hub: EventHub, settings: Settings) -> None:
+    def __init__(self, redis: Redis, writer: EventWriter, settings: Settings) -> None:
         self._redis = redis
-        self._repo = repo
-        self._hub = hub
+        self._writer = writer
         self._settings = settings
         self._stopping = asyncio.Event()
         self.connected = False
@@ -171,22 +169,12 @@ class StreamIngestor:
 
     async def persist(self, entries: list[Entry]) -> None:
         events, dead = parse_entries(entries)
-        started = time.perf_counter()
-        outcome = await self._repo.insert_events(events, dead)
-        committed = time.perf_counter()
+        await self._writer.write(events, dead)
+        # Only now, with the batch committed, may Redis forget the entries.
         await self._redis.xack(EVENTS_STREAM, EVENT_STORE_GROUP, *[e[0] for e in entries])
-
-        metrics.COMMIT_SECONDS.observe(committed - started)
         metrics.BATCH_SIZE.observe(len(entries))
-        metrics.EVENTS_INGESTED.inc(len(outcome.stored))
-        if outcome.duplicates:
-            metrics.EVENTS_DUPLICATE.inc(outcome.duplicates)
-        now = time.time()
-        for event in outcome.stored:
-            metrics.PERSISTENCE_LAG_SECONDS.observe(max(0.0, now - event.timestamp.timestamp()))
         if dead:
             log.warning("entries_dead_lettered", count=len(dead), first_reason=dead[0].reason)
-        self._hub.publish(outcome.stored)
 
     async def maintain(self) -> None:
         """Every second: publish the consumer lag, and trim entries already persisted."""

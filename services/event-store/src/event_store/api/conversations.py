@@ -108,11 +108,11 @@ async def list_events(
 
 @router.post("/{conversation_id}/events", status_code=201)
 async def append_event(
-    conversation: ConversationDep, body: EventAppend, repo: RepoDep
+    conversation: ConversationDep, body: EventAppend, services: ServicesDep
 ) -> StoredEvent:
     fields: dict[str, Any] = body.model_dump(exclude_none=True)
     event = ConversationEvent(conversation_id=conversation.id, **fields)
-    outcome = await repo.insert_events([event])
+    outcome = await services.writer.write([event])
     if not outcome.stored:
         raise HTTPException(409, f"event {event.id!r} is already stored")
     return outcome.stored[0]

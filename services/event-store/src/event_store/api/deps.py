@@ -11,6 +11,7 @@ from event_store.ingest import StreamIngestor
 from event_store.models import ConversationSummary
 from event_store.repository import Repository
 from event_store.settings import Settings
+from event_store.writer import EventWriter
 
 
 @dataclass(frozen=True)
@@ -18,6 +19,7 @@ class Services:
     settings: Settings
     repo: Repository
     hub: EventHub
+    writer: EventWriter
     ingestor: StreamIngestor
 
 
