@@ -13,6 +13,7 @@ from contextlib import suppress
 from typing import Any
 
 import structlog
+from pydantic import ValidationError
 from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
@@ -33,25 +34,24 @@ MAINTENANCE_INTERVAL_S = 1.0
 RECLAIM_INTERVAL_MAX_S = 5.0
 
 
+def _reason(exc: Exception) -> str:
+    if isinstance(exc, ValidationError):
+        return "; ".join(
+            f"{'.'.join(map(str, e['loc'])) or 'event'}: {e['msg']}" for e in exc.errors()
+        )[:500]
+    return str(exc)[:500]
+
+
 def _dead_letter(entry_id: bytes, fields: dict[bytes, bytes], exc: Exception) -> DeadLetter:
     raw = repr({k.decode(errors="replace"): v.decode(errors="replace") for k, v in fields.items()})
-    reason = str(exc).splitlines()
-    return DeadLetter(
-        stream_id=entry_id.decode(),
-        reason=" ".join(reason[:3])[:500],
-        raw=raw[:RAW_KEEP_CHARS],
-    )
+    return DeadLetter(stream_id=entry_id.decode(), reason=_reason(exc), raw=raw[:RAW_KEEP_CHARS])
 
 
 def _reason_label(exc: Exception) -> str:
-    text = str(exc)
-    if "has no" in text:
-        return "missing_event_field"
-    if "more than" in text:
-        return "too_large"
-    if "Invalid JSON" in text or "json_invalid" in text:
-        return "invalid_json"
-    return "invalid_event"
+    if isinstance(exc, ValidationError):
+        types = {e["type"] for e in exc.errors()}
+        return "invalid_json" if "json_invalid" in types else "invalid_event"
+    return "missing_event_field" if "has no" in str(exc) else "too_large"
 
 
 def parse_entries(entries: list[Entry]) -> tuple[list[ConversationEvent], list[DeadLetter]]:
@@ -173,8 +173,8 @@ class StreamIngestor:
         # Only now, with the batch committed, may Redis forget the entries.
         await self._redis.xack(EVENTS_STREAM, EVENT_STORE_GROUP, *[e[0] for e in entries])
         metrics.BATCH_SIZE.observe(len(entries))
-        if dead:
-            log.warning("entries_dead_lettered", count=len(dead), first_reason=dead[0].reason)
+        for letter in dead:
+            log.warning("entry_dead_lettered", stream_id=letter.stream_id, reason=letter.reason)
 
     async def maintain(self) -> None:
         """Every second: publish the consumer lag, and trim entries already persisted."""

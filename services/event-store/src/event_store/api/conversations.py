@@ -3,6 +3,7 @@
 from enum import StrEnum
 from typing import Annotated, Any
 
+import structlog
 from fastapi import APIRouter, HTTPException, Query, Response
 from fastapi.responses import PlainTextResponse
 
@@ -20,6 +21,7 @@ from event_store.models import (
 )
 from event_store.repository import Repository
 
+log = structlog.get_logger(__name__)
 router = APIRouter(prefix="/api/realtime/conversations", tags=["conversations"])
 admin_router = APIRouter(prefix="/api/event-store", tags=["operations"])
 
@@ -43,6 +45,7 @@ async def create_conversation(body: ConversationCreate, repo: RepoDep) -> Conver
     )
     if created is None:
         raise HTTPException(409, f"conversation {body.id!r} already exists")
+    log.info("conversation_created", conversation_id=created.id)
     return created
 
 
@@ -60,6 +63,7 @@ async def cleanup_inactive(
 ) -> CleanupResult:
     """Delete conversations with no activity for `inactive_minutes`."""
     deleted = await repo.delete_inactive(inactive_minutes)
+    log.info("conversations_cleaned_up", deleted=len(deleted), inactive_minutes=inactive_minutes)
     return CleanupResult(
         deleted_count=len(deleted), deleted_ids=deleted, inactive_minutes=inactive_minutes
     )
@@ -89,6 +93,7 @@ async def update_conversation(
 async def delete_conversation(conversation_id: ConversationIdPath, repo: RepoDep) -> Response:
     if not await repo.delete_conversation(conversation_id):
         raise HTTPException(404, f"conversation {conversation_id!r} not found")
+    log.info("conversation_deleted", conversation_id=conversation_id)
     return Response(status_code=204)
 
 
