@@ -120,9 +120,23 @@ class Repository:
                     [(d.stream_id, received, d.reason, d.raw) for d in dead_letters],
                 )
             async with conn.execute(
-                "SELECT * FROM conversation_events WHERE id > ? ORDER BY id", (before,)
+                "SELECT id, event_id FROM conversation_events WHERE id > ? ORDER BY id", (before,)
             ) as cur:
-                stored = [_event_from_row(row) for row in await cur.fetchall()]
+                new_rows = await cur.fetchall()
+        # Built from the events in hand: already validated, no need to re-read and re-parse.
+        by_id = {event.id: event for event in events}
+        stored = [
+            StoredEvent.model_construct(
+                id=row_id,
+                event_id=event_id,
+                conversation_id=by_id[event_id].conversation_id,
+                timestamp=by_id[event_id].timestamp,
+                source=by_id[event_id].source,
+                type=by_id[event_id].type,
+                payload=by_id[event_id].payload,
+            )
+            for row_id, event_id in new_rows
+        ]
         return InsertOutcome(stored=stored, duplicates=len(events) - len(stored))
 
     async def create_conversation(
