@@ -1,0 +1,1 @@
+"""voice-gateway: the browser's WebSocket into a Pipecat voice pipeline."""

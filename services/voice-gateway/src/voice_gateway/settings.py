@@ -1,0 +1,77 @@
+"""Settings, from the environment (prefix GATEWAY_; shared names such as REDIS_URL and
+OPENAI_API_KEY are read as they are)."""
+
+import socket
+from typing import Annotated, Literal, Self
+
+from pydantic import AliasChoices, Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="GATEWAY_", extra="ignore")
+
+    redis_url: str = Field(
+        default="redis://127.0.0.1:6379/0",
+        validation_alias=AliasChoices("GATEWAY_REDIS_URL", "REDIS_URL"),
+    )
+    host: str = "127.0.0.1"
+    # 8000 belongs to the agentic backend on the same Jetson.
+    port: int = Field(default=8090, ge=1, le=65535)
+    replica: str = Field(default_factory=socket.gethostname, pattern=r"^[\w.:-]{1,64}$")
+
+    # Which brain: "openai" (Realtime, cloud) when a key is set, else "local".
+    brain: Literal["openai", "local"] | None = Field(
+        default=None, validation_alias=AliasChoices("VOICE_BRAIN", "GATEWAY_BRAIN")
+    )
+    openai_api_key: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("OPENAI_API_KEY", "GATEWAY_OPENAI_API_KEY")
+    )
+    openai_realtime_url: str = Field(
+        default="wss://api.openai.com/v1/realtime",
+        validation_alias=AliasChoices("OPENAI_REALTIME_URL", "GATEWAY_OPENAI_REALTIME_URL"),
+        pattern=r"^wss?://",
+    )
+    openai_model: str = "gpt-realtime"
+
+    default_voice: str = Field(default="alloy", pattern=r"^[a-z_]{1,32}$")
+    default_agent_name: str = Field(default="MainConversation", pattern=r"^\w{1,64}$")
+    default_system_prompt: str = (
+        "You are the voice of an agent team. Be brief. Hand work to the team with "
+        "send_to_nested, or to Claude Code with send_to_claude_code."
+    )
+
+    # Access: a shared secret (query `token=` or `Authorization: Bearer`) and allowed origins.
+    token: SecretStr | None = None
+    allowed_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+
+    # Sessions and limits.
+    idle_timeout_s: float = Field(default=300, gt=0)
+    max_duration_s: float = Field(default=3600, gt=0)
+    max_sessions: int = Field(default=50, ge=1)
+    max_sessions_per_address: int = Field(default=4, ge=1)
+    connections_per_minute_per_address: int = Field(default=30, ge=1)
+    max_frame_bytes: int = Field(default=64 * 1024, ge=1024)
+    max_frames_per_second: float = Field(default=100, gt=0)
+
+    tool_deadline_s: float = Field(default=10, gt=0, le=300)
+    event_buffer_max: int = Field(default=10_000, ge=100)
+
+    log_json: bool = False
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _split_origins(cls, data: dict[str, object]) -> dict[str, object]:
+        origins = data.get("allowed_origins")
+        if isinstance(origins, str):
+            data["allowed_origins"] = [o.strip() for o in origins.split(",") if o.strip()]
+        return data
+
+    @model_validator(mode="after")
+    def _choose_brain(self) -> Self:
+        if self.brain is None:
+            self.brain = "openai" if self.openai_api_key else "local"
+        if self.brain == "openai" and not self.openai_api_key:
+            raise ValueError("VOICE_BRAIN=openai needs OPENAI_API_KEY")
+        return self

@@ -1,0 +1,1 @@
+"""Test doubles of external services (never of the project's own services)."""

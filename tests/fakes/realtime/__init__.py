@@ -1,0 +1,1 @@
+"""Modules of the fake OpenAI Realtime server; import it from `fakes.openai_realtime`."""
