@@ -20,8 +20,8 @@ async def test_inserting_the_same_event_twice_stores_it_once(repo: Repository) -
     events = [_event(n=i) for i in range(5)]
     first = await repo.insert_events(events)
     again = await repo.insert_events([events[2], _event(n=9), events[4]])
-    assert (len(first.stored), first.duplicates) == (5, 0)
-    assert (len(again.stored), again.duplicates) == (1, 2)
+    assert (len(first.inserted), first.duplicates) == (5, 0)
+    assert (len(again.inserted), again.duplicates) == (1, 2)
     stored = await repo.list_events("c1", limit=100)
     assert [e.payload["text"] for e in stored] == [f"line {i}" for i in (0, 1, 2, 3, 4, 9)]
     assert [e.event_id for e in stored[:5]] == [e.id for e in events]

@@ -5,6 +5,7 @@ from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
+from contracts import ConversationEvent
 from event_store.metrics import LIVE_SUBSCRIBERS
 from event_store.models import StoredEvent
 
@@ -44,9 +45,10 @@ class EventHub:
             if not subs:
                 del self._subscribers[conversation_id]
 
+    def watched(self, event: ConversationEvent) -> bool:
+        return event.conversation_id in self._subscribers
+
     def publish(self, events: Sequence[StoredEvent]) -> None:
-        if not self._subscribers:
-            return
         for event in events:
             for sub in self._subscribers.get(event.conversation_id, ()):
                 sub.offer(event)

@@ -55,9 +55,22 @@ def _summary_from_row(row: sqlite3.Row) -> ConversationSummary:
     )
 
 
+def stored_event(row_id: int, event: ConversationEvent) -> StoredEvent:
+    """The stored form of an event just inserted (already validated: no re-parsing)."""
+    return StoredEvent.model_construct(
+        id=row_id,
+        event_id=event.id,
+        conversation_id=event.conversation_id,
+        timestamp=event.timestamp,
+        source=event.source,
+        type=event.type,
+        payload=event.payload,
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class InsertOutcome:
-    stored: list[StoredEvent]
+    inserted: list[tuple[int, ConversationEvent]]  # (row id, event), newly stored, in order
     duplicates: int
 
 
@@ -123,21 +136,9 @@ class Repository:
                 "SELECT id, event_id FROM conversation_events WHERE id > ? ORDER BY id", (before,)
             ) as cur:
                 new_rows = await cur.fetchall()
-        # Built from the events in hand: already validated, no need to re-read and re-parse.
         by_id = {event.id: event for event in events}
-        stored = [
-            StoredEvent.model_construct(
-                id=row_id,
-                event_id=event_id,
-                conversation_id=by_id[event_id].conversation_id,
-                timestamp=by_id[event_id].timestamp,
-                source=by_id[event_id].source,
-                type=by_id[event_id].type,
-                payload=by_id[event_id].payload,
-            )
-            for row_id, event_id in new_rows
-        ]
-        return InsertOutcome(stored=stored, duplicates=len(events) - len(stored))
+        inserted = [(row_id, by_id[event_id]) for row_id, event_id in new_rows]
+        return InsertOutcome(inserted=inserted, duplicates=len(events) - len(inserted))
 
     async def create_conversation(
         self,

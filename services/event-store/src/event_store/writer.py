@@ -7,7 +7,7 @@ from contracts import ConversationEvent
 from event_store import metrics
 from event_store.hub import EventHub
 from event_store.models import DeadLetter
-from event_store.repository import InsertOutcome, Repository
+from event_store.repository import InsertOutcome, Repository, stored_event
 
 
 class EventWriter:
@@ -21,11 +21,14 @@ class EventWriter:
         started = time.perf_counter()
         outcome = await self._repo.insert_events(events, dead_letters)
         metrics.COMMIT_SECONDS.observe(time.perf_counter() - started)
-        metrics.EVENTS_INGESTED.inc(len(outcome.stored))
+        metrics.EVENTS_INGESTED.inc(len(outcome.inserted))
         if outcome.duplicates:
             metrics.EVENTS_DUPLICATE.inc(outcome.duplicates)
         now = time.time()
-        for event in outcome.stored:
+        for _, event in outcome.inserted:
             metrics.PERSISTENCE_LAG_SECONDS.observe(max(0.0, now - event.timestamp.timestamp()))
-        self._hub.publish(outcome.stored)
+        # Row models are built only for conversations someone is watching live.
+        self._hub.publish(
+            [stored_event(row_id, e) for row_id, e in outcome.inserted if self._hub.watched(e)]
+        )
         return outcome

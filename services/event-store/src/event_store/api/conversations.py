@@ -19,7 +19,7 @@ from event_store.models import (
     StoredDeadLetter,
     StoredEvent,
 )
-from event_store.repository import Repository
+from event_store.repository import Repository, stored_event
 
 log = structlog.get_logger(__name__)
 router = APIRouter(prefix="/api/realtime/conversations", tags=["conversations"])
@@ -118,9 +118,9 @@ async def append_event(
     fields: dict[str, Any] = body.model_dump(exclude_none=True)
     event = ConversationEvent(conversation_id=conversation.id, **fields)
     outcome = await services.writer.write([event])
-    if not outcome.stored:
+    if not outcome.inserted:
         raise HTTPException(409, f"event {event.id!r} is already stored")
-    return outcome.stored[0]
+    return stored_event(*outcome.inserted[0])
 
 
 async def _all_events(repo: Repository, conversation_id: str, page: int) -> list[StoredEvent]:
