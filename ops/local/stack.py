@@ -181,6 +181,24 @@ def event_store_spec(
     )
 
 
+def tool_worker_spec(
+    port: int, redis_url: str, extra_env: Mapping[str, str] | None = None
+) -> ProcessSpec:
+    env = {
+        "REDIS_URL": redis_url,
+        "TOOL_WORKER_PORT": str(port),
+        "AGENTIC_WS_URL": os.environ.get("AGENTIC_WS_URL", "ws://localhost:8000"),
+        **(extra_env or {}),
+    }
+    return ProcessSpec(
+        "tool-worker",
+        [str(BIN / "tool-worker")],
+        http_ready(f"http://127.0.0.1:{port}/readyz"),
+        env=env,
+        url=f"http://127.0.0.1:{port}",
+    )
+
+
 # --- make run -------------------------------------------------------------------------------
 
 
@@ -190,6 +208,9 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--redis-port", type=int, default=int(os.environ.get("REDIS_PORT", 6390)))
     parser.add_argument(
         "--event-store-port", type=int, default=int(os.environ.get("EVENT_STORE_PORT", 8091))
+    )
+    parser.add_argument(
+        "--tool-worker-port", type=int, default=int(os.environ.get("TOOL_WORKER_PORT", 8092))
     )
     return parser.parse_args(argv)
 
@@ -201,6 +222,7 @@ def main(argv: list[str] | None = None) -> int:
     specs = [
         redis,
         event_store_spec(args.event_store_port, redis.url, data / "event-store" / "events.db"),
+        tool_worker_spec(args.tool_worker_port, redis.url),
     ]
     started: list[ManagedProcess] = []
     stopping = False

@@ -6,3 +6,6 @@ from stack import ManagedProcess
 
 # start_event_store(db_path=None, **env) -> a running event-store process
 StartEventStore = Callable[..., ManagedProcess]
+
+# start_worker(**env) -> a running tool-worker process
+StartWorker = Callable[..., ManagedProcess]

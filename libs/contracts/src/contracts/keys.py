@@ -12,8 +12,23 @@ EVENT_STORE_GROUP = "event-store"
 # Producers cap the stream approximately; the event-store trims what it has persisted.
 EVENTS_STREAM_MAXLEN = 1_000_000
 
-# arq queue for tool jobs (voice-gateway -> tool-worker).
+# arq queue for tool jobs (voice-gateway -> tool-worker). Job arguments are JSON, not pickle.
 TOOL_QUEUE = f"{PREFIX}:tools"
+TOOL_FUNCTION = "run_tool"
+# The caller LPUSHes here after enqueueing; an idle worker BLPOPs it and picks the job up at once
+# instead of waiting for its next poll.
+TOOL_WAKE_KEY = f"{PREFIX}:tools:wake"
+TOOL_RESULT_PATTERN = f"{PREFIX}:tool-result:*"
+
+
+def agentic_owner_key(conversation_id: str) -> str:
+    """Which worker process holds this conversation's backend sockets (one per conversation)."""
+    return f"{PREFIX}:agentic-owner:{conversation_id}"
+
+
+def worker_channel(worker_id: str) -> str:
+    """Where jobs for conversations owned by `worker_id` are forwarded by other workers."""
+    return f"{PREFIX}:worker:{worker_id}"
 
 
 def live_events_channel(conversation_id: str) -> str:

@@ -60,7 +60,7 @@ class SessionRegistry:
     async def _write(self, info: SessionInfo) -> None:
         fields = {k: str(v) for k, v in asdict(info).items()}
         async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.hset(session_key(info.session_id), mapping=fields)  # type: ignore[arg-type]
+            pipe.hset(session_key(info.session_id), mapping=fields)
             pipe.expire(session_key(info.session_id), self._ttl_s)
             pipe.sadd(SESSIONS_KEY, info.session_id)
             await pipe.execute()
@@ -110,7 +110,8 @@ class SessionRegistry:
     # --- any replica's sessions -----------------------------------------------------------------
 
     async def list(self) -> list[dict[str, Any]]:
-        ids = sorted(_text(i) for i in await self._redis.smembers(SESSIONS_KEY))
+        members: Any = await self._redis.smembers(SESSIONS_KEY)  # type: ignore[misc]
+        ids = sorted(_text(i) for i in members)
         if not ids:
             return []
         async with self._redis.pipeline(transaction=False) as pipe:
@@ -127,7 +128,7 @@ class SessionRegistry:
             started = float(info.get("started_at", now))
             sessions.append({**info, "started_at": started, "age_s": round(now - started, 1)})
         if expired:
-            await self._redis.srem(SESSIONS_KEY, *expired)
+            await self._redis.srem(SESSIONS_KEY, *expired)  # type: ignore[misc]
         return sessions
 
     async def request_stop(self, session_id: str, reason: str = "stopped") -> bool:

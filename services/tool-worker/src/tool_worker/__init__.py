@@ -1,0 +1,1 @@
+"""tool-worker: the five voice tools, run as arq jobs against the agentic backend."""

@@ -1,0 +1,15 @@
+"""`tool-worker`: the command `make run` starts and the container runs."""
+
+from tool_worker.log_setup import configure_logging
+from tool_worker.settings import Settings
+from tool_worker.worker import build_worker
+
+
+def main() -> None:
+    settings = Settings()
+    configure_logging(json=settings.log_json, level=settings.log_level)
+    build_worker(settings).run()
+
+
+if __name__ == "__main__":
+    main()

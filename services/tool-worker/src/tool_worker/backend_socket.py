@@ -1,0 +1,239 @@
+"""One socket to the agentic backend, and the reader that turns its messages into events."""
+
+import asyncio
+import contextlib
+import json
+from collections.abc import Callable
+from typing import Any
+
+import structlog
+import websockets
+from websockets.asyncio.client import ClientConnection
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
+
+from contracts import ConversationEvent
+from contracts.events import EventType
+from tool_worker import metrics
+from tool_worker.backend_messages import (
+    Backend,
+    BackendMessage,
+    MalformedMessage,
+    Outcome,
+    event_payload,
+    parse,
+    run_outcome,
+    summarize,
+)
+from tool_worker.errors import BackendUnavailable, seconds
+from tool_worker.sink import EventSink
+
+log = structlog.get_logger(__name__)
+
+Confirms = Callable[[BackendMessage], bool]  # does this message acknowledge what we sent?
+
+
+class BackendSocket:
+    """A conversation's connection to the team or to Claude Code.
+
+    Team memory lives as long as this socket. Every message received becomes an event; the end of
+    a run (or the socket closing mid-run) becomes a `run_finished` event with a spoken summary.
+    """
+
+    def __init__(
+        self, backend: Backend, url: str, conversation_id: str, sink: EventSink, max_size: int
+    ) -> None:
+        self.backend = backend
+        self.url = url
+        self.conversation_id = conversation_id
+        self._sink = sink
+        self._max_size = max_size
+        self._ws: ClientConnection | None = None
+        self._reader: asyncio.Task[None] | None = None
+        self.running = False
+        self._closing = False
+        self._cancel_requested = False
+        self._waiters: list[tuple[Confirms, asyncio.Future[BackendMessage]]] = []
+
+    @property
+    def open(self) -> bool:
+        return self._ws is not None and self._reader is not None and not self._reader.done()
+
+    async def connect(self, timeout_s: float, greeting: Confirms | None = None) -> None:
+        """Open the socket (and wait for the server's greeting, where it sends one)."""
+        greeted = self._expect(greeting) if greeting else None
+        try:
+            await self._connect(timeout_s)
+            if greeted is not None:
+                await self._confirmed(greeted, timeout_s)
+        finally:
+            if greeted is not None:
+                self._forget(greeted)
+
+    async def request(
+        self, message: dict[str, Any], confirms: Confirms, timeout_s: float
+    ) -> BackendMessage:
+        """Send a message and wait for the server's acknowledgement of it."""
+        waiter = self._expect(confirms)
+        try:
+            await self.send(message)
+            return await self._confirmed(waiter, timeout_s)
+        finally:
+            self._forget(waiter)
+
+    def _expect(self, confirms: Confirms) -> tuple[Confirms, asyncio.Future[BackendMessage]]:
+        waiter = (confirms, asyncio.get_running_loop().create_future())
+        self._waiters.append(waiter)
+        return waiter
+
+    def _forget(self, waiter: tuple[Confirms, asyncio.Future[BackendMessage]]) -> None:
+        with contextlib.suppress(ValueError):
+            self._waiters.remove(waiter)
+
+    async def _confirmed(
+        self, waiter: tuple[Confirms, asyncio.Future[BackendMessage]], timeout_s: float
+    ) -> BackendMessage:
+        try:
+            return await asyncio.wait_for(asyncio.shield(waiter[1]), timeout_s)
+        except TimeoutError as exc:
+            raise BackendUnavailable(
+                f"The {self.backend.spoken_name} backend at {self.url} did not respond within "
+                f"{seconds(timeout_s)}.",
+                kind="no_answer",
+            ) from exc
+
+    async def _connect(self, timeout_s: float) -> None:
+        name = self.backend.spoken_name
+        where = f"The {name} backend at {self.url}"
+        try:
+            self._ws = await websockets.connect(
+                self.url, open_timeout=timeout_s, close_timeout=1, max_size=self._max_size
+            )
+        except TimeoutError as exc:
+            raise self._failed(
+                f"{where} did not answer within {seconds(timeout_s)}.", "timeout"
+            ) from exc
+        except InvalidStatus as exc:
+            status = exc.response.status_code
+            raise self._failed(
+                f"{where} refused the connection (HTTP {status}).", "refused"
+            ) from exc
+        except (InvalidHandshake, InvalidURI) as exc:
+            raise self._failed(f"{where} refused the connection ({exc}).", "refused") from exc
+        except OSError as exc:
+            raise self._failed(f"{where} is not reachable.", "unreachable") from exc
+        metrics.BACKEND_CONNECTIONS.labels(self.backend).inc()
+        self._reader = asyncio.create_task(self._read(), name=f"read-{self.backend}")
+        log.info("backend_connected", backend=self.backend, conversation_id=self.conversation_id)
+
+    def _failed(self, spoken: str, kind: str) -> BackendUnavailable:
+        metrics.BACKEND_CONNECT_FAILURES.labels(self.backend, kind).inc()
+        return BackendUnavailable(spoken, kind=kind)
+
+    async def send(self, message: dict[str, Any]) -> None:
+        """Send one JSON message (never anything else: a non-JSON frame breaks the server)."""
+        if self._ws is None or not self.open:
+            raise BackendUnavailable(
+                f"The connection to the {self.backend.spoken_name} backend is closed.",
+                kind="disconnected",
+            )
+        try:
+            await self._ws.send(json.dumps(message))
+        except ConnectionClosed as exc:
+            raise BackendUnavailable(
+                f"The {self.backend.spoken_name} backend closed the connection.",
+                kind="disconnected",
+            ) from exc
+
+    def cancel_requested(self) -> None:
+        self._cancel_requested = True
+
+    def start_run(self) -> None:
+        self._cancel_requested = False
+        if not self.running:
+            self.running = True
+            metrics.RUNS_IN_PROGRESS.labels(self.backend).inc()
+
+    async def close(self) -> None:
+        self._closing = True
+        if self._ws is not None:
+            await self._ws.close()
+        if self._reader is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reader
+
+    async def _read(self) -> None:
+        assert self._ws is not None
+        try:
+            async for frame in self._ws:
+                await self._on_frame(frame)
+        except ConnectionClosed:
+            pass
+        finally:
+            metrics.BACKEND_CONNECTIONS.labels(self.backend).dec()
+            code = self._ws.close_code
+            closed = BackendUnavailable(
+                f"The {self.backend.spoken_name} backend closed the connection.",
+                kind="disconnected",
+            )
+            for _, future in self._waiters:
+                if not future.done():
+                    future.set_exception(closed)
+            log.info(
+                "backend_closed",
+                backend=self.backend,
+                conversation_id=self.conversation_id,
+                code=code,
+                by_us=self._closing,
+            )
+            if self.running:
+                await self._finish_run(None, Outcome.DISCONNECTED)
+            if not self._closing:
+                await self._emit(
+                    EventType.ERROR,
+                    {
+                        "message": f"The {self.backend.spoken_name} backend closed the connection.",
+                        "kind": "disconnected",
+                        "close_code": code,
+                    },
+                )
+
+    async def _on_frame(self, frame: str | bytes) -> None:
+        metrics.BACKEND_MESSAGES.labels(self.backend).inc()
+        try:
+            message = parse(frame)
+        except MalformedMessage as exc:
+            metrics.BACKEND_MALFORMED.labels(self.backend).inc()
+            log.warning("backend_message_malformed", backend=self.backend, reason=str(exc))
+            await self._emit(EventType.ERROR, {"message": str(exc), "kind": "malformed"})
+            return
+        await self._emit(message.type, event_payload(message))
+        for confirms, future in self._waiters:
+            if not future.done() and confirms(message):
+                future.set_result(message)
+        outcome = run_outcome(message)
+        if outcome is not None and self.running:
+            await self._finish_run(message, outcome)
+
+    async def _finish_run(self, message: BackendMessage | None, outcome: Outcome) -> None:
+        if outcome is Outcome.ERROR and self._cancel_requested:
+            outcome = Outcome.INTERRUPTED  # Claude Code reports a cancelled task as an error
+        self.running = False
+        metrics.RUNS_IN_PROGRESS.labels(self.backend).dec()
+        await self._emit(
+            EventType.RUN_FINISHED,
+            {
+                "summary": summarize(self.backend, message, outcome),
+                "outcome": outcome,
+                "backend": self.backend,
+            },
+        )
+
+    async def _emit(self, type_: str, payload: dict[str, Any]) -> None:
+        await self._sink.emit(
+            ConversationEvent(
+                conversation_id=self.conversation_id,
+                source=self.backend.event_source,
+                type=type_,
+                payload=payload,
+            )
+        )

@@ -1,0 +1,46 @@
+"""Settings, from the environment (prefix TOOL_WORKER_; REDIS_URL and AGENTIC_WS_URL are shared)."""
+
+import os
+import socket
+from typing import Literal
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _worker_id() -> str:
+    return f"{socket.gethostname()}-{os.getpid()}"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="TOOL_WORKER_", extra="ignore")
+
+    redis_url: str = Field(
+        default="redis://127.0.0.1:6379/0",
+        validation_alias=AliasChoices("TOOL_WORKER_REDIS_URL", "REDIS_URL"),
+    )
+    agentic_ws_url: str = Field(
+        default="ws://localhost:8000",
+        validation_alias=AliasChoices("AGENTIC_WS_URL", "TOOL_WORKER_AGENTIC_WS_URL"),
+        pattern=r"^wss?://[^/\s]+(/[^\s]*)?$",
+    )
+    team_agent_name: str = Field(
+        default="MainConversation",
+        validation_alias=AliasChoices("TEAM_AGENT_NAME", "TOOL_WORKER_TEAM_AGENT_NAME"),
+        pattern=r"^\w{1,64}$",
+    )
+    host: str = "127.0.0.1"
+    # 8000 belongs to the agentic backend on the same Jetson.
+    port: int = Field(default=8092, ge=1, le=65535)
+    worker_id: str = Field(default_factory=_worker_id, pattern=r"^[\w.:-]{1,80}$")
+
+    connect_timeout_s: float = Field(default=5.0, gt=0)
+    # A live worker refreshes its claim on a conversation's sockets well within this.
+    owner_ttl_s: float = Field(default=10.0, gt=1)
+    max_jobs: int = Field(default=50, ge=1)
+    # Fallback poll when no wake-up arrives (callers push one after every enqueue).
+    poll_delay_s: float = Field(default=0.5, gt=0)
+    max_message_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
+
+    log_json: bool = False
+    log_level: Literal["debug", "info", "warning", "error"] = "info"

@@ -1,0 +1,174 @@
+"""The five voice tools.
+
+Each answers at once: handing work over is quick, the work itself streams back as events.
+Every failure is an answer in plain words, never an exception or a hang.
+"""
+
+import time
+from typing import Any
+
+import structlog
+
+from contracts import ConversationEvent, ToolJob, ToolName, ToolResult
+from contracts.events import EventType
+from tool_worker import metrics
+from tool_worker.backend_messages import (
+    CLAUDE_MESSAGE_ACK,
+    NO_ACTIVE_RUN,
+    QUEUED,
+    TEAM_CANCEL_ACK,
+    TEAM_MESSAGE_ACK,
+    TEAM_RUN_ACK,
+    Backend,
+    BackendMessage,
+)
+from tool_worker.backend_socket import BackendSocket
+from tool_worker.errors import BackendUnavailable
+from tool_worker.sink import EventSink
+from tool_worker.sockets import SocketPool
+
+log = structlog.get_logger(__name__)
+
+MAX_TEXT_CHARS = 8000
+
+
+class ToolRunner:
+    def __init__(self, pool: SocketPool, sink: EventSink, connect_timeout_s: float) -> None:
+        self._pool = pool
+        self._sink = sink
+        self._connect_timeout_s = connect_timeout_s
+
+    async def run(self, job: ToolJob, *, deadline: float) -> ToolResult:
+        """Run `job`; `deadline` is a monotonic time by which the answer must be given."""
+        started = time.perf_counter()
+        try:
+            async with self._pool.lock(job.conversation_id):
+                message, data = await self._dispatch(job, deadline)
+            result = _result(job, ok=True, message=message, data=data)
+        except BackendUnavailable as exc:
+            result = _result(job, ok=False, message=exc.spoken, error_kind=exc.kind)
+            await self._sink.emit(
+                ConversationEvent(
+                    conversation_id=job.conversation_id,
+                    source="tool_worker",
+                    type=EventType.ERROR,
+                    payload={
+                        "message": exc.spoken,
+                        "kind": exc.kind,
+                        "tool": job.name,
+                        "call_id": job.call_id,
+                    },
+                )
+            )
+        except ValueError as exc:
+            result = _result(job, ok=False, message=str(exc), error_kind="bad_arguments")
+        outcome = "ok" if result.ok else (result.error_kind or "error")
+        metrics.TOOL_CALLS.labels(job.name, outcome).inc()
+        metrics.TOOL_CALL_SECONDS.labels(job.name).observe(time.perf_counter() - started)
+        log.info(
+            "tool_call",
+            conversation_id=job.conversation_id,
+            call_id=job.call_id,
+            tool=job.name,
+            outcome=outcome,
+        )
+        return result
+
+    async def _dispatch(self, job: ToolJob, deadline: float) -> tuple[str, dict[str, Any]]:
+        cid = job.conversation_id
+        match job.name:
+            case ToolName.SEND_TO_NESTED:
+                return await self._send(cid, Backend.TEAM, _text(job), deadline)
+            case ToolName.SEND_TO_CLAUDE_CODE:
+                return await self._send(cid, Backend.CLAUDE, _text(job), deadline)
+            case ToolName.PAUSE:
+                return await self._cancel(cid, Backend.TEAM, deadline)
+            case ToolName.PAUSE_CLAUDE_CODE:
+                return await self._cancel(cid, Backend.CLAUDE, deadline)
+            case ToolName.RESET:
+                return await self._reset(cid, deadline)
+        raise ValueError(f"Unknown tool {job.name!r}.")
+
+    def _timeout(self, deadline: float) -> float:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0.05:
+            raise BackendUnavailable("There was no time left to reach the backend.", kind="timeout")
+        return min(self._connect_timeout_s, remaining)
+
+    async def _send(
+        self, cid: str, backend: Backend, text: str, deadline: float
+    ) -> tuple[str, dict[str, Any]]:
+        sock = self._pool.existing(cid, backend)
+        fresh = sock is None
+        if sock is None:
+            sock = await self._pool.open(cid, backend, self._timeout(deadline))
+        # A fresh team socket starts a run; an open one takes a user message (queued by the
+        # server if a run is going on). Claude Code only takes user messages.
+        kind = "run" if fresh and backend is Backend.TEAM else "user_message"
+        if backend is Backend.CLAUDE:
+            confirms = CLAUDE_MESSAGE_ACK
+        else:
+            confirms = TEAM_RUN_ACK if kind == "run" else TEAM_MESSAGE_ACK
+        ack = await sock.request({"type": kind, "data": text}, confirms, self._timeout(deadline))
+        _raise_if_refused(sock, ack)
+        sock.start_run()
+        whom = _whom(backend)
+        if ack.data.get("message") == QUEUED:
+            spoken = (
+                f"{whom[0].upper()}{whom[1:]} is still working; I've queued that for its next turn."
+            )
+        else:
+            spoken = f"I've handed that to {whom}."
+        return spoken, {"sent": kind, "new_connection": fresh}
+
+    async def _cancel(
+        self, cid: str, backend: Backend, deadline: float
+    ) -> tuple[str, dict[str, Any]]:
+        sock = self._pool.existing(cid, backend)
+        whom = _whom(backend)
+        idle = f"{whom[0].upper()}{whom[1:]} isn't working on anything right now."
+        if sock is None:
+            return idle, {"sent": None}
+        sock.cancel_requested()
+        if backend is Backend.CLAUDE:
+            # Claude Code does not acknowledge a cancel (SIGINT to the CLI): send and report.
+            await sock.send({"type": "cancel"})
+        else:
+            ack = await sock.request({"type": "cancel"}, TEAM_CANCEL_ACK, self._timeout(deadline))
+            _raise_if_refused(sock, ack)
+            if ack.data.get("message") == NO_ACTIVE_RUN:
+                return idle, {"sent": "cancel"}
+        return f"I've asked {whom} to stop.", {"sent": "cancel"}
+
+    async def _reset(self, cid: str, deadline: float) -> tuple[str, dict[str, Any]]:
+        closed = await self._pool.close(cid, Backend.TEAM)
+        sock: BackendSocket = await self._pool.open(cid, Backend.TEAM, self._timeout(deadline))
+        assert sock.open
+        return "The team has been reset and starts fresh.", {"closed_previous": closed}
+
+
+def _raise_if_refused(sock: BackendSocket, ack: BackendMessage) -> None:
+    if ack.type.lower() == "error":
+        reason = ack.data.get("message") or "no reason given"
+        raise BackendUnavailable(
+            f"The {sock.backend.spoken_name} backend refused that: {reason}", kind="refused"
+        )
+
+
+def _whom(backend: Backend) -> str:
+    return "the team" if backend is Backend.TEAM else "Claude Code"
+
+
+def _text(job: ToolJob) -> str:
+    text = job.arguments.get("text")
+    if not isinstance(text, str) or not text.strip():
+        raise ValueError("I need some text to pass on.")
+    if len(text) > MAX_TEXT_CHARS:
+        raise ValueError(f"That is too long to pass on (over {MAX_TEXT_CHARS} characters).")
+    return text.strip()
+
+
+def _result(job: ToolJob, **fields: Any) -> ToolResult:
+    return ToolResult(
+        call_id=job.call_id, conversation_id=job.conversation_id, name=job.name, **fields
+    )

@@ -1,0 +1,132 @@
+"""Tool calls as jobs for the tool-worker, with results in hand the moment they exist.
+
+One pattern subscription per process receives every result the workers publish; a call
+enqueues its job, pushes a wake-up so an idle worker starts it at once, and waits on a future,
+bounded by the job's deadline. Nothing polls.
+"""
+
+import asyncio
+import contextlib
+import json
+import time
+from datetime import timedelta
+from typing import Any
+
+import structlog
+from arq.connections import ArqRedis
+from arq.constants import abort_jobs_ss
+from pydantic import ValidationError
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from contracts import ToolJob, ToolResult
+from contracts.keys import TOOL_FUNCTION, TOOL_QUEUE, TOOL_RESULT_PATTERN, TOOL_WAKE_KEY
+
+log = structlog.get_logger(__name__)
+
+PING_FUNCTION = "ping"
+WAKE_KEEP = 100  # a worker that was down finds at most this many wake-ups waiting
+
+
+def encode_job(obj: Any) -> bytes:
+    """arq job payloads are JSON on both sides (never pickle)."""
+    return json.dumps(obj).encode()
+
+
+class ToolDispatcher:
+    def __init__(self, redis: Redis, arq: ArqRedis) -> None:
+        self._redis = redis
+        self._arq = arq
+        self._waiting: dict[str, asyncio.Future[bytes]] = {}
+        self._listener: asyncio.Task[None] | None = None
+        self.ready = asyncio.Event()
+
+    async def start(self) -> None:
+        self._listener = asyncio.create_task(self._listen(), name="tool-results")
+        await asyncio.wait_for(self.ready.wait(), 5)
+
+    async def close(self) -> None:
+        if self._listener is not None:
+            self._listener.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._listener
+
+    async def call(self, job: ToolJob) -> ToolResult:
+        """Run a tool; always returns within `job.deadline_s`, with a spoken failure if need be."""
+        try:
+            raw = await self._round_trip(
+                job.call_id, TOOL_FUNCTION, job.model_dump(mode="json"), job.deadline_s
+            )
+            return ToolResult.model_validate_json(raw)
+        except TimeoutError:
+            await self._abort(job.call_id)
+            return self._failure(
+                job, f"The tool worker did not answer within {job.deadline_s:g} seconds.", "timeout"
+            )
+        except (RedisError, OSError) as exc:
+            log.warning("tool_dispatch_failed", call_id=job.call_id, error=str(exc))
+            return self._failure(job, "I can't reach the tool worker right now.", "unavailable")
+        except ValidationError:
+            return self._failure(job, "The tool worker sent an answer I can't read.", "bad_result")
+
+    async def ping(self, call_id: str, timeout_s: float = 5.0) -> dict[str, Any]:
+        """A no-op job through the same path: for measuring the round trip."""
+        raw = await self._round_trip(call_id, PING_FUNCTION, call_id, timeout_s)
+        result: dict[str, Any] = json.loads(raw)
+        return result
+
+    async def _round_trip(self, call_id: str, function: str, arg: Any, timeout_s: float) -> bytes:
+        future: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
+        self._waiting[call_id] = future
+        try:
+            job = await self._arq.enqueue_job(
+                function,
+                arg,
+                _job_id=call_id,
+                _queue_name=TOOL_QUEUE,
+                _expires=timedelta(seconds=timeout_s),
+            )
+            if job is None:
+                raise ValueError(f"a job with id {call_id!r} already exists")
+            async with self._redis.pipeline(transaction=False) as pipe:
+                pipe.lpush(TOOL_WAKE_KEY, 1)
+                pipe.ltrim(TOOL_WAKE_KEY, 0, WAKE_KEEP - 1)
+                await pipe.execute()
+            return await asyncio.wait_for(future, timeout_s)
+        finally:
+            self._waiting.pop(call_id, None)
+
+    async def _abort(self, call_id: str) -> None:
+        # The caller has given up: make sure the job does not run later and surprise anyone.
+        # (What arq's Job.abort() does first, without then polling for the result.)
+        with contextlib.suppress(RedisError, OSError):
+            await self._arq.zadd(abort_jobs_ss, {call_id: int(time.time() * 1000)})
+
+    @staticmethod
+    def _failure(job: ToolJob, message: str, kind: str) -> ToolResult:
+        return ToolResult(
+            call_id=job.call_id,
+            conversation_id=job.conversation_id,
+            name=job.name,
+            ok=False,
+            message=message,
+            error_kind=kind,
+        )
+
+    async def _listen(self) -> None:
+        while True:
+            try:
+                async with self._redis.pubsub() as pubsub:
+                    await pubsub.psubscribe(TOOL_RESULT_PATTERN)
+                    self.ready.set()
+                    async for message in pubsub.listen():
+                        if message["type"] != "pmessage":
+                            continue
+                        call_id = message["channel"].decode().rsplit(":", 1)[-1]
+                        future = self._waiting.get(call_id)
+                        if future is not None and not future.done():
+                            future.set_result(message["data"])
+            except (RedisError, OSError) as exc:
+                self.ready.clear()
+                log.warning("tool_results_subscription_lost", error=str(exc))
+                await asyncio.sleep(0.5)  # reconnect delay
