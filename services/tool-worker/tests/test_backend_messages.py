@@ -1,0 +1,99 @@
+import json
+
+import pytest
+
+from tool_worker.backend_messages import (
+    TEAM_MESSAGE_ACK,
+    Backend,
+    MalformedMessage,
+    Outcome,
+    event_payload,
+    parse,
+    run_outcome,
+    summarize,
+)
+
+
+def _msg(type_: str, **data: object) -> str:
+    return json.dumps({"type": type_, "data": data, "timestamp": "2026-01-01T00:00:00Z"})
+
+
+@pytest.mark.parametrize(
+    ("frame", "reason"),
+    [
+        ("not json", "not JSON"),
+        (b"\xff\xfe", "not UTF-8"),
+        ("[1, 2]", "not a JSON object"),
+        ('{"data": {}}', "missing or invalid type"),
+        ('{"type": "../../etc"}', "missing or invalid type"),
+        ('{"type": "' + "x" * 100 + '"}', "missing or invalid type"),
+    ],
+)
+def test_malformed_frames_are_refused_with_a_reason(frame: str | bytes, reason: str) -> None:
+    with pytest.raises(MalformedMessage, match=reason):
+        parse(frame)
+
+
+def test_terminate_in_text_does_not_end_a_run() -> None:
+    text = parse(_msg("textmessage", source="Planner", content="All done. TERMINATE"))
+    assert run_outcome(text) is None
+
+
+@pytest.mark.parametrize(
+    ("frame", "outcome"),
+    [
+        (_msg("taskresult", messages=[], stop_reason="x"), Outcome.COMPLETED),
+        (_msg("TaskResult", outcome="success", message="ok"), Outcome.COMPLETED),
+        (_msg("TaskResult", outcome="error", message="boom"), Outcome.ERROR),
+        (_msg("system", message="Agent run finished."), Outcome.COMPLETED),
+        (_msg("system", message="Agent run interrupted."), Outcome.INTERRUPTED),
+        (_msg("error", message="bad"), Outcome.ERROR),
+        (_msg("Error", message="stderr", source="claude_stderr"), Outcome.ERROR),
+        (_msg("system", message="Cancellation requested."), None),
+        (_msg("toolcallrequestevent", content=[{"name": "x"}]), None),
+    ],
+)
+def test_run_end_signals(frame: str, outcome: Outcome | None) -> None:
+    assert run_outcome(parse(frame)) == outcome
+
+
+def test_team_summary_speaks_the_last_agent_message_briefly() -> None:
+    result = parse(
+        _msg(
+            "taskresult",
+            messages=[
+                {"source": "user", "content": "task"},
+                {"source": "Coder", "content": "Wrote it. " + "word " * 100 + "TERMINATE"},
+                {"source": "Reviewer", "content": "TERMINATE"},
+            ],
+        )
+    )
+    summary = summarize(Backend.TEAM, result, Outcome.COMPLETED)
+    assert summary.startswith("The team finished. Wrote it. word")
+    assert "TERMINATE" not in summary
+    assert len(summary) < 260
+
+
+def test_claude_and_failure_summaries() -> None:
+    done = parse(_msg("TaskResult", outcome="success", message="Edited app.py."))
+    assert (
+        summarize(Backend.CLAUDE, done, Outcome.COMPLETED) == "Claude Code finished. Edited app.py."
+    )
+    failed = parse(_msg("error", message="rate limit"))
+    assert (
+        summarize(Backend.TEAM, failed, Outcome.ERROR) == "The team reported a problem: rate limit"
+    )
+    assert summarize(Backend.TEAM, None, Outcome.DISCONNECTED).startswith("The connection to team")
+
+
+def test_huge_payloads_become_a_preview() -> None:
+    huge = parse(_msg("textmessage", content="x" * 300_000))
+    payload = event_payload(huge)
+    assert payload["truncated"] is True
+    assert len(payload["preview"]) == 4096
+
+
+def test_acknowledgements() -> None:
+    assert TEAM_MESSAGE_ACK(parse(_msg("system", message="User message queued for next turn.")))
+    assert TEAM_MESSAGE_ACK(parse(_msg("error", message="Unknown command.")))
+    assert not TEAM_MESSAGE_ACK(parse(_msg("system", message="Agent run finished.")))
