@@ -4,6 +4,7 @@ import asyncio
 import time
 from typing import Any
 
+import httpx
 from redis.asyncio import Redis
 from redis.asyncio.client import PubSub
 
@@ -28,6 +29,12 @@ async def _relayed(redis: Redis, cid: str, agentic: FakeAgenticBackend) -> list[
     events = await _run_finished(redis, cid)
     sent = sum(len(c.sent) for c in agentic.connections)
     return events if sum(e.type != "run_finished" for e in events) >= sent else []
+
+
+def _forwarded(worker_url: str) -> float:
+    metrics = httpx.get(f"{worker_url}/metrics").text
+    line = next(x for x in metrics.splitlines() if x.startswith("tool_worker_jobs_forwarded_total"))
+    return float(line.rsplit(" ", 1)[1])
 
 
 async def _next_live(pubsub: PubSub) -> ConversationEvent:
@@ -155,8 +162,7 @@ async def test_claude_code_send_and_pause(
 async def test_two_workers_hold_one_connection_per_conversation(
     start_worker: StartWorker, agentic: FakeAgenticBackend, redis_url: str
 ) -> None:
-    start_worker()
-    start_worker()
+    workers = [start_worker(), start_worker()]
     conversations = ["a", "b", "c"]
     async with dispatcher(redis_url) as tools:
         for n in range(4):
@@ -168,6 +174,8 @@ async def test_two_workers_hold_one_connection_per_conversation(
             )
             assert all(r.ok for r in results), results
     assert agentic.opened(TEAM) == len(conversations)
+    # Both workers took jobs: those landing on the non-owner were forwarded, not reconnected.
+    assert sum(_forwarded(w.spec.url) for w in workers) > 0
     for socket in agentic.connections:
         cid = socket.received[0]["data"][0]
         assert [m["data"] for m in socket.received] == [f"{cid}{n}" for n in range(4)]
