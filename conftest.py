@@ -7,7 +7,7 @@ import pytest
 import redis
 
 from harness.redis_server import RedisServer, running_redis
-from harness.services import StartEventStore
+from harness.services import Processes, StartEventStore
 from stack import ManagedProcess, event_store_spec, free_port
 
 
@@ -30,19 +30,18 @@ def redis_client(redis_url: str) -> Iterator[redis.Redis]:
 
 
 @pytest.fixture
-def start_event_store(redis_url: str, tmp_path: Path) -> Iterator[StartEventStore]:
+def processes(tmp_path: Path) -> Iterator[Processes]:
+    started = Processes(tmp_path / "logs")
+    yield started
+    started.stop_all()
+
+
+@pytest.fixture
+def start_event_store(redis_url: str, tmp_path: Path, processes: Processes) -> StartEventStore:
     """Start the event-store with its real command on a free port; stopped after the test."""
-    started: list[ManagedProcess] = []
 
     def start(db_path: Path | None = None, **env: str) -> ManagedProcess:
-        spec = event_store_spec(
-            free_port(), redis_url, db_path or tmp_path / "events.db", extra_env=env
-        )
-        process = ManagedProcess(spec, tmp_path / "logs")
-        process.start(timeout=30)
-        started.append(process)
-        return process
+        db = db_path or tmp_path / "events.db"
+        return processes.start(event_store_spec(free_port(), redis_url, db, extra_env=env))
 
-    yield start
-    for process in started:
-        process.stop()
+    return start

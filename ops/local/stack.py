@@ -163,6 +163,17 @@ def redis_spec(port: int, data_dir: Path, *, appendonly: bool = True) -> Process
     return ProcessSpec("redis", argv, redis_ready(port), url=f"redis://127.0.0.1:{port}/0")
 
 
+def service_spec(name: str, port: int, env: Mapping[str, str]) -> ProcessSpec:
+    """A Python service: its console script from the workspace venv, ready when /readyz is 200."""
+    return ProcessSpec(
+        name,
+        [str(BIN / name)],
+        http_ready(f"http://127.0.0.1:{port}/readyz"),
+        env=env,
+        url=f"http://127.0.0.1:{port}",
+    )
+
+
 def event_store_spec(
     port: int, redis_url: str, db_path: Path, extra_env: Mapping[str, str] | None = None
 ) -> ProcessSpec:
@@ -172,13 +183,7 @@ def event_store_spec(
         "EVENT_STORE_DB_PATH": str(db_path),
         **(extra_env or {}),
     }
-    return ProcessSpec(
-        "event-store",
-        [str(BIN / "event-store")],
-        http_ready(f"http://127.0.0.1:{port}/readyz"),
-        env=env,
-        url=f"http://127.0.0.1:{port}",
-    )
+    return service_spec("event-store", port, env)
 
 
 def tool_worker_spec(
@@ -190,13 +195,7 @@ def tool_worker_spec(
         "AGENTIC_WS_URL": os.environ.get("AGENTIC_WS_URL", "ws://localhost:8000"),
         **(extra_env or {}),
     }
-    return ProcessSpec(
-        "tool-worker",
-        [str(BIN / "tool-worker")],
-        http_ready(f"http://127.0.0.1:{port}/readyz"),
-        env=env,
-        url=f"http://127.0.0.1:{port}",
-    )
+    return service_spec("tool-worker", port, env)
 
 
 # --- make run -------------------------------------------------------------------------------

@@ -1,13 +1,12 @@
 """Fixtures for the tool-worker's cross-service tests: the fake agentic backend and workers."""
 
 from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 
 import pytest
 from redis.asyncio import Redis
 
 from fakes.agentic_backend import FakeAgenticBackend
-from harness.services import StartWorker
+from harness.services import Processes, StartWorker
 from stack import ManagedProcess, free_port, tool_worker_spec
 
 
@@ -18,32 +17,22 @@ def agentic() -> Iterator[FakeAgenticBackend]:
 
 
 @pytest.fixture
-def start_worker(
-    redis_url: str, agentic: FakeAgenticBackend, tmp_path: Path
-) -> Iterator[StartWorker]:
-    """Start a tool-worker with its real command; stopped after the test."""
-    started: list[ManagedProcess] = []
+def start_worker(redis_url: str, agentic: FakeAgenticBackend, processes: Processes) -> StartWorker:
+    """Start a tool-worker with its real command, against the fake backend."""
+    count = 0
 
     def start(**env: str) -> ManagedProcess:
-        spec = tool_worker_spec(
-            free_port(),
-            redis_url,
-            extra_env={
-                "AGENTIC_WS_URL": agentic.url,
-                "TOOL_WORKER_CONNECT_TIMEOUT_S": "1",
-                "TOOL_WORKER_WORKER_ID": f"worker-{len(started) + 1}",
-                **env,
-            },
-        )
-        spec.name = f"tool-worker-{len(started) + 1}"
-        process = ManagedProcess(spec, tmp_path / "logs")
-        process.start(timeout=30)
-        started.append(process)
-        return process
+        nonlocal count
+        count += 1
+        defaults = {
+            "AGENTIC_WS_URL": agentic.url,
+            "TOOL_WORKER_CONNECT_TIMEOUT_S": "1",
+            "TOOL_WORKER_WORKER_ID": f"worker-{count}",
+        }
+        spec = tool_worker_spec(free_port(), redis_url, extra_env={**defaults, **env})
+        return processes.start(spec)
 
-    yield start
-    for process in started:
-        process.stop()
+    return start
 
 
 @pytest.fixture
