@@ -1,0 +1,108 @@
+"""The browser protocol of the voice endpoint (the seed's format): what each side may send.
+
+Binary frames are raw PCM16, 24 kHz, mono, both ways. Text frames are JSON objects with a `type`.
+Server -> browser messages are the models below; browser -> server messages are `ClientMessage`.
+"""
+
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+
+SAMPLE_RATE = 24_000
+CHANNELS = 1
+SAMPLE_WIDTH = 2  # bytes: PCM16
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat()
+
+
+class _ServerMessage(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    timestamp: str = Field(default_factory=_now)
+
+
+class Transcription(_ServerMessage):
+    """What the user or the assistant said (the seed's message, kept as it was)."""
+
+    type: Literal["transcription"] = "transcription"
+    text: str
+    role: Literal["user", "assistant"]
+    user_id: str = "user"
+    final: bool = True
+
+
+class FunctionCall(_ServerMessage):
+    type: Literal["function_call"] = "function_call"
+    call_id: str
+    name: str
+    arguments: dict[str, Any]
+
+
+class FunctionResult(_ServerMessage):
+    type: Literal["function_result"] = "function_result"
+    call_id: str
+    name: str
+    ok: bool
+    result: str
+
+
+class Progress(_ServerMessage):
+    """A message from the team or Claude Code while they work (not spoken)."""
+
+    type: Literal["progress"] = "progress"
+    source: Literal["nested_agent", "claude_code"]
+    event_type: str
+    text: str
+    finished: bool = False
+
+
+class SessionState(_ServerMessage):
+    type: Literal["session"] = "session"
+    state: Literal["started", "stopped"]
+    session_id: str
+    conversation_id: str
+    reason: str | None = None
+
+
+class Error(_ServerMessage):
+    """Something went wrong; `fatal` errors end the session."""
+
+    type: Literal["error"] = "error"
+    code: str
+    message: str
+    fatal: bool = False
+
+
+class Latency(_ServerMessage):
+    type: Literal["latency"] = "latency"
+    metric: str
+    ms: float
+
+
+class Pong(_ServerMessage):
+    type: Literal["pong"] = "pong"
+    id: str | None = None
+
+
+ServerMessage = (
+    Transcription | FunctionCall | FunctionResult | Progress | SessionState | Error | Latency | Pong
+)
+
+
+class Ping(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    type: Literal["ping"]
+    id: Annotated[str, Field(max_length=64)] | None = None
+
+
+class Stop(BaseModel):
+    """The browser ends the session (the reason recorded is `client_closed`)."""
+
+    model_config = ConfigDict(extra="forbid")
+    type: Literal["stop"]
+
+
+ClientMessage = Annotated[Ping | Stop, Field(discriminator="type")]
+CLIENT_MESSAGE: TypeAdapter[Ping | Stop] = TypeAdapter(ClientMessage)

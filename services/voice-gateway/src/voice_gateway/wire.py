@@ -1,0 +1,137 @@
+"""The browser's wire formats, frame by frame.
+
+`RawPCMSerializer` speaks the seed's format: binary frames are PCM16 24 kHz mono audio both
+ways, text frames are JSON messages (`contracts.browser`). Nothing a browser sends may crash the
+session: a bad frame becomes a `ClientProtocolError` frame, which `ClientProtocol` (first in the
+pipeline) answers with an `error` message; pings get a pong, `stop` ends the session.
+"""
+
+import json
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from pipecat.frames.frames import (
+    Frame,
+    InputAudioRawFrame,
+    OutputAudioRawFrame,
+    OutputTransportMessageFrame,
+    OutputTransportMessageUrgentFrame,
+    SystemFrame,
+)
+from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
+from pipecat.serializers.base_serializer import FrameSerializer
+from pydantic import BaseModel, ValidationError
+
+from contracts.browser import CHANNELS, CLIENT_MESSAGE, SAMPLE_RATE, Error, Ping, Pong, Stop
+from voice_gateway.admission import FrameRateLimiter
+
+ERROR_EVERY_S = 1.0  # a flood of bad frames gets one error a second, not one per frame
+
+
+@dataclass
+class ClientProtocolError(SystemFrame):
+    """A frame from the browser that breaks the protocol."""
+
+    code: str
+    message: str
+
+
+@dataclass
+class ClientPing(SystemFrame):
+    ping_id: str | None
+
+
+@dataclass
+class ClientStop(SystemFrame):
+    """The browser asked to end the session."""
+
+
+def to_client(message: BaseModel) -> OutputTransportMessageUrgentFrame:
+    """A server -> browser JSON message, sent ahead of queued audio."""
+    return OutputTransportMessageUrgentFrame(message=message.model_dump(mode="json"))
+
+
+class RawPCMSerializer(FrameSerializer):
+    def __init__(self, *, max_frames_per_second: float) -> None:
+        super().__init__()
+        # Bursts of up to one second's worth: a browser catching up after a stall is fine.
+        self._limiter = FrameRateLimiter(max_frames_per_second, burst=max_frames_per_second)
+        self._last_error = 0.0
+
+    async def serialize(self, frame: Frame) -> str | bytes | None:
+        if isinstance(frame, OutputAudioRawFrame):
+            return frame.audio
+        if isinstance(frame, OutputTransportMessageFrame | OutputTransportMessageUrgentFrame):
+            if self.should_ignore_frame(frame):  # RTVI messages belong to the other format
+                return None
+            return json.dumps(frame.message)
+        return None
+
+    async def deserialize(self, data: str | bytes) -> Frame | None:
+        if not self._limiter.allow():
+            return self._error("rate_limited", "too many frames per second; some were dropped")
+        if isinstance(data, bytes):
+            return self._audio(data)
+        return self._message(data)
+
+    def _audio(self, data: bytes) -> Frame | None:
+        if len(data) % 2:
+            return self._error(
+                "odd_length_audio",
+                f"audio frames must hold whole 16-bit samples; got {len(data)} bytes",
+            )
+        if not data:
+            return None
+        return InputAudioRawFrame(audio=data, sample_rate=SAMPLE_RATE, num_channels=CHANNELS)
+
+    def _message(self, text: str) -> Frame | None:
+        try:
+            raw = json.loads(text)
+        except ValueError:
+            return self._error("invalid_json", "text frames must be JSON objects")
+        try:
+            message = CLIENT_MESSAGE.validate_python(raw)
+        except ValidationError:
+            kind = raw.get("type") if isinstance(raw, dict) else None
+            if isinstance(kind, str) and kind not in ("ping", "stop"):
+                return self._error("unknown_type", f"unknown message type {kind[:40]!r}")
+            return self._error("invalid_message", "messages need a known `type` and valid fields")
+        if isinstance(message, Ping):
+            return ClientPing(ping_id=message.id)
+        assert isinstance(message, Stop)
+        return ClientStop()
+
+    def _error(self, code: str, message: str) -> Frame | None:
+        now = time.monotonic()
+        if now - self._last_error < ERROR_EVERY_S:
+            return None
+        self._last_error = now
+        return ClientProtocolError(code=code, message=message)
+
+
+class ClientProtocol(FrameProcessor):
+    """Answers the browser's protocol frames; everything else passes through."""
+
+    def __init__(
+        self,
+        *,
+        on_stop: Callable[[], Awaitable[None]],
+        on_error: Callable[[ClientProtocolError], None] | None = None,
+    ) -> None:
+        super().__init__(name="client-protocol")
+        self._on_stop = on_stop
+        self._on_error = on_error
+
+    async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
+        await super().process_frame(frame, direction)
+        if isinstance(frame, ClientProtocolError):
+            if self._on_error is not None:
+                self._on_error(frame)
+            await self.push_frame(to_client(Error(code=frame.code, message=frame.message)))
+        elif isinstance(frame, ClientPing):
+            await self.push_frame(to_client(Pong(id=frame.ping_id)))
+        elif isinstance(frame, ClientStop):
+            await self._on_stop()
+        else:
+            await self.push_frame(frame, direction)
