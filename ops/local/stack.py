@@ -198,6 +198,13 @@ def tool_worker_spec(
     return service_spec("tool-worker", port, env)
 
 
+def voice_gateway_spec(
+    port: int, redis_url: str, extra_env: Mapping[str, str] | None = None
+) -> ProcessSpec:
+    env = {"REDIS_URL": redis_url, "GATEWAY_PORT": str(port), **(extra_env or {})}
+    return service_spec("voice-gateway", port, env)
+
+
 # --- make run -------------------------------------------------------------------------------
 
 
@@ -211,6 +218,9 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--tool-worker-port", type=int, default=int(os.environ.get("TOOL_WORKER_PORT", 8092))
     )
+    parser.add_argument(
+        "--gateway-port", type=int, default=int(os.environ.get("GATEWAY_PORT", 8090))
+    )
     return parser.parse_args(argv)
 
 
@@ -222,6 +232,7 @@ def main(argv: list[str] | None = None) -> int:
         redis,
         event_store_spec(args.event_store_port, redis.url, data / "event-store" / "events.db"),
         tool_worker_spec(args.tool_worker_port, redis.url),
+        voice_gateway_spec(args.gateway_port, redis.url),
     ]
     started: list[ManagedProcess] = []
     stopping = False
@@ -240,8 +251,10 @@ def main(argv: list[str] | None = None) -> int:
             started.append(process)
             print(f"[stack] {spec.name} ready {spec.url}", flush=True)
         print(
-            "[stack] running. Event-store API and docs: "
-            f"http://127.0.0.1:{args.event_store_port}/docs  (Ctrl-C stops everything)",
+            "[stack] running. Voice endpoint: "
+            f"ws://127.0.0.1:{args.gateway_port}/api/realtime/pipecat/ws/<conversation id>; "
+            f"event-store API and docs: http://127.0.0.1:{args.event_store_port}/docs "
+            "(Ctrl-C stops everything)",
             flush=True,
         )
         while not stopping:

@@ -1,0 +1,29 @@
+"""`voice-gateway`: the command `make run` starts and the container runs."""
+
+import uvicorn
+
+from voice_gateway.app import create_app
+from voice_gateway.log_setup import configure_logging
+from voice_gateway.settings import Settings
+
+
+def main() -> None:
+    settings = Settings()
+    configure_logging(json=settings.log_json, level=settings.log_level)
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_config=None,
+        access_log=False,
+        loop="uvloop",
+        http="httptools",
+        ws="websockets-sansio",
+        # Frames over the limit close the socket with 1009 before they reach the pipeline.
+        ws_max_size=settings.max_frame_bytes,
+        timeout_graceful_shutdown=15,
+    )
+
+
+if __name__ == "__main__":
+    main()

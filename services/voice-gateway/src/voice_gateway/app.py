@@ -1,0 +1,72 @@
+"""Composition root: settings -> Redis, tool dispatch, event publisher, registry -> routes."""
+
+import asyncio
+import contextlib
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import structlog
+from arq.connections import RedisSettings, create_pool
+from fastapi import FastAPI
+from redis.asyncio import Redis
+
+from voice_gateway.admission import Admission, Limits
+from voice_gateway.event_publisher import EventPublisher
+from voice_gateway.gateway import Gateway
+from voice_gateway.registry import SessionRegistry
+from voice_gateway.routes import router
+from voice_gateway.session import Services
+from voice_gateway.settings import Settings
+from voice_gateway.tool_dispatch import ToolDispatcher, encode_job
+
+log = structlog.get_logger(__name__)
+SHUTDOWN_GRACE_S = 10.0
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        redis = Redis.from_url(settings.redis_url, socket_connect_timeout=2)
+        arq = await create_pool(
+            RedisSettings.from_dsn(settings.redis_url),
+            job_serializer=encode_job,
+            job_deserializer=json.loads,
+        )
+        dispatcher = ToolDispatcher(redis, arq)
+        await dispatcher.start()
+        publisher = EventPublisher(redis, max_buffered=settings.event_buffer_max)
+        publisher.start()
+        registry = SessionRegistry(redis, settings.replica)
+        gateway = Gateway(
+            Services(settings, redis, publisher, dispatcher, registry),
+            Admission(
+                Limits(
+                    settings.max_sessions,
+                    settings.max_sessions_per_address,
+                    settings.connections_per_minute_per_address,
+                )
+            ),
+        )
+        registry.start(gateway.stop_session)
+        app.state.gateway = gateway
+        log.info("gateway_started", port=settings.port, brain=settings.brain)
+        try:
+            yield
+        finally:
+            for session in list(gateway.sessions.values()):
+                session.end("shutdown")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(gateway.empty.wait(), SHUTDOWN_GRACE_S)
+            await registry.close()
+            await publisher.close()
+            await dispatcher.close()
+            await arq.aclose()
+            await redis.aclose()
+            log.info("gateway_stopped")
+
+    app = FastAPI(title="agentic-voice voice-gateway", version="0.1.0", lifespan=lifespan)
+    app.include_router(router)
+    return app

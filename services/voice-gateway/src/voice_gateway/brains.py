@@ -1,0 +1,40 @@
+"""The model behind a session. Today: OpenAI Realtime (speech to speech)."""
+
+from dataclasses import dataclass
+
+from pipecat.services.openai.realtime import events
+from pipecat.services.openai.realtime.llm import OpenAIRealtimeLLMService
+
+from voice_gateway.settings import Settings
+from voice_gateway.tools import TOOL_SCHEMAS
+
+
+@dataclass(frozen=True)
+class Persona:
+    voice: str
+    agent_name: str
+    system_prompt: str
+
+
+def realtime_brain(settings: Settings, persona: Persona) -> OpenAIRealtimeLLMService:
+    """Pipecat's Realtime service with everything the session needs set where the GA API reads
+    it (Pipecat silently ignores misplaced settings: tests assert these reach the wire)."""
+    assert settings.openai_api_key is not None
+    session = events.SessionProperties(
+        audio=events.AudioConfiguration(
+            input=events.AudioInput(
+                # Without this the API sends no transcripts of what the user says.
+                transcription=events.InputAudioTranscription(model="whisper-1"),
+                turn_detection=events.TurnDetection(silence_duration_ms=500),
+            ),
+            output=events.AudioOutput(voice=persona.voice),
+        ),
+        tools=TOOL_SCHEMAS,
+    )
+    return OpenAIRealtimeLLMService(
+        api_key=settings.openai_api_key.get_secret_value(),
+        base_url=settings.openai_realtime_url,
+        settings=OpenAIRealtimeLLMService.Settings(
+            system_instruction=persona.system_prompt, session_properties=session
+        ),
+    )

@@ -1,0 +1,29 @@
+"""What the app holds while it runs: shared services, admission and this replica's sessions."""
+
+import asyncio
+
+from voice_gateway.admission import Admission
+from voice_gateway.session import Services, VoiceSession
+
+
+class Gateway:
+    def __init__(self, services: Services, admission: Admission) -> None:
+        self.services = services
+        self.admission = admission
+        self.sessions: dict[str, VoiceSession] = {}
+        self.empty = asyncio.Event()
+        self.empty.set()
+
+    def add(self, session: VoiceSession) -> None:
+        self.sessions[session.id] = session
+        self.empty.clear()
+
+    def remove(self, session: VoiceSession) -> None:
+        self.sessions.pop(session.id, None)
+        if not self.sessions:
+            self.empty.set()
+
+    async def stop_session(self, session_id: str, reason: str) -> None:
+        session = self.sessions.get(session_id)
+        if session is not None:
+            session.end(reason)

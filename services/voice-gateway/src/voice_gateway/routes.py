@@ -1,0 +1,107 @@
+"""HTTP and WebSocket routes: thin handlers over sessions, registry and admission."""
+
+import hmac
+from typing import Annotated, Any
+
+import structlog
+from fastapi import APIRouter, HTTPException, Path, Query, Request, Response, WebSocket
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from contracts.ids import CONVERSATION_ID_MAX_LENGTH, CONVERSATION_ID_PATTERN
+from voice_gateway import metrics
+from voice_gateway.admission import Refused
+from voice_gateway.brains import Persona
+from voice_gateway.gateway import Gateway
+from voice_gateway.session import VoiceSession
+
+log = structlog.get_logger(__name__)
+router = APIRouter()
+
+ConversationId = Annotated[
+    str, Path(pattern=CONVERSATION_ID_PATTERN, max_length=CONVERSATION_ID_MAX_LENGTH)
+]
+SessionId = Annotated[str, Path(pattern=r"^[0-9a-f]{32}$")]
+
+
+def _gateway(app: Any) -> Gateway:
+    gateway: Gateway = app.state.gateway
+    return gateway
+
+
+def _check_access(gateway: Gateway, websocket: WebSocket, token: str | None) -> None:
+    settings = gateway.services.settings
+    origin = websocket.headers.get("origin")
+    if settings.allowed_origins and origin not in settings.allowed_origins:
+        raise Refused(f"origin {origin!r} is not allowed", code=1008)
+    if settings.token is not None:
+        given = token or websocket.headers.get("authorization", "").removeprefix("Bearer ")
+        if not hmac.compare_digest(given.encode(), settings.token.get_secret_value().encode()):
+            raise Refused("a valid token is required", code=1008)
+    if settings.brain != "openai":
+        raise Refused("the local brain is not available yet: set OPENAI_API_KEY", code=1011)
+
+
+@router.websocket("/api/realtime/pipecat/ws/{conversation_id}")
+async def voice(
+    websocket: WebSocket,
+    conversation_id: ConversationId,
+    voice: Annotated[str | None, Query(pattern=r"^[a-z_]{1,32}$")] = None,
+    agent_name: Annotated[str | None, Query(pattern=r"^\w{1,64}$")] = None,
+    system_prompt: Annotated[str | None, Query(max_length=4000)] = None,
+    token: Annotated[str | None, Query(max_length=256)] = None,
+) -> None:
+    gateway = _gateway(websocket.app)
+    settings = gateway.services.settings
+    client = websocket.client.host if websocket.client else "unknown"
+    await websocket.accept()
+    try:
+        _check_access(gateway, websocket, token)
+        gateway.admission.admit(client)
+    except Refused as refused:
+        metrics.SESSIONS_REFUSED.labels(refused.reason.split(" ")[0]).inc()
+        log.info("session_refused", client=client, reason=refused.reason)
+        await websocket.close(refused.code, refused.reason[:120])
+        return
+    persona = Persona(
+        voice=voice or settings.default_voice,
+        agent_name=agent_name or settings.default_agent_name,
+        system_prompt=system_prompt or settings.default_system_prompt,
+    )
+    session = VoiceSession(websocket, conversation_id, persona, client, gateway.services)
+    gateway.add(session)
+    try:
+        await session.run()
+    finally:
+        gateway.remove(session)
+        gateway.admission.release(client)
+
+
+@router.get("/api/realtime/pipecat/sessions")
+async def list_sessions(request: Request) -> list[dict[str, Any]]:
+    """Every live session, on any replica."""
+    return await _gateway(request.app).services.registry.list()
+
+
+@router.post("/api/realtime/pipecat/sessions/{session_id}/stop", status_code=202)
+async def stop_session(request: Request, session_id: SessionId) -> dict[str, str]:
+    if not await _gateway(request.app).services.registry.request_stop(session_id, "stopped"):
+        raise HTTPException(404, f"no live session {session_id!r}")
+    return {"status": "stopping", "session_id": session_id}
+
+
+@router.get("/healthz")
+async def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@router.get("/readyz", response_model=None)
+async def readyz(request: Request) -> dict[str, str] | JSONResponse:
+    if not _gateway(request.app).services.dispatcher.ready.is_set():
+        return JSONResponse({"status": "not ready", "reason": "redis unavailable"}, 503)
+    return {"status": "ready"}
+
+
+@router.get("/metrics")
+async def metrics_endpoint() -> Response:
+    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,290 @@
+"""One voice session: the browser's socket, a Pipecat pipeline around the brain, and every
+way it can end (client closed, idle, max duration, upstream error, stopped, shutdown)."""
+
+import asyncio
+import contextlib
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import structlog
+from fastapi import WebSocket
+from pipecat.frames.frames import EndFrame, LLMMessagesAppendFrame, LLMRunFrame
+from pipecat.pipeline.pipeline import Pipeline
+from pipecat.pipeline.worker import PipelineParams, PipelineWorker
+from pipecat.processors.aggregators.llm_context import LLMContext
+from pipecat.processors.aggregators.llm_response_universal import LLMContextAggregatorPair
+from pipecat.services.openai.realtime.llm import OpenAIRealtimeLLMService
+from pipecat.transports.websocket.fastapi import FastAPIWebsocketParams, FastAPIWebsocketTransport
+from pipecat.workers.runner import WorkerRunner
+from pydantic import BaseModel, ValidationError
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from contracts import ConversationEvent
+from contracts.browser import SAMPLE_RATE, Error, Progress, SessionState, Transcription
+from contracts.keys import live_events_channel
+from voice_gateway import metrics
+from voice_gateway.brains import Persona, realtime_brain
+from voice_gateway.event_publisher import EventPublisher
+from voice_gateway.progress import SUMMARY_REQUEST, progress_line
+from voice_gateway.registry import SessionInfo, SessionRegistry
+from voice_gateway.settings import Settings
+from voice_gateway.taps import AssistantSide, UserSide
+from voice_gateway.tool_dispatch import ToolDispatcher
+from voice_gateway.tools import TOOL_SCHEMAS, register_tools
+from voice_gateway.wire import ClientProtocol, RawPCMSerializer, to_client
+
+log = structlog.get_logger(__name__)
+
+CLOSE_CODES = {"upstream_error": 1011, "shutdown": 1001, "max_duration": 1000, "idle": 1000}
+END_GRACE_S = 5.0
+
+
+@dataclass(frozen=True)
+class Services:
+    """What every session shares, built once in the app's lifespan."""
+
+    settings: Settings
+    redis: Redis
+    publisher: EventPublisher
+    dispatcher: ToolDispatcher
+    registry: SessionRegistry
+
+
+class VoiceSession:
+    def __init__(
+        self,
+        websocket: WebSocket,
+        conversation_id: str,
+        persona: Persona,
+        client: str,
+        services: Services,
+    ) -> None:
+        self.id = uuid.uuid4().hex
+        self.conversation_id = conversation_id
+        self._ws = websocket
+        self._persona = persona
+        self._client = client
+        self._services = services
+        self._ended = asyncio.Event()
+        self.reason = "client_closed"
+        self._worker: PipelineWorker | None = None
+        self._log = log.bind(conversation_id=conversation_id, session_id=self.id)
+
+    def end(self, reason: str) -> None:
+        """Ask the session to end; the first reason given is the one recorded."""
+        if not self._ended.is_set():
+            self.reason = reason
+            self._ended.set()
+
+    async def run(self) -> str:
+        services, settings = self._services, self._services.settings
+        started = time.monotonic()
+        metrics.SESSIONS_ACTIVE.inc()
+        with contextlib.suppress(RedisError, OSError):
+            await services.registry.add(
+                SessionInfo(
+                    self.id,
+                    self.conversation_id,
+                    services.registry.replica,
+                    self._client,
+                    settings.brain or "openai",
+                    "raw",
+                    time.time(),
+                )
+            )
+        self._event(
+            "controller",
+            "session_started",
+            brain=settings.brain,
+            voice=self._persona.voice,
+            agent_name=self._persona.agent_name,
+            session_id=self.id,
+        )
+        llm = realtime_brain(settings, self._persona)
+        worker = self._worker = self._build(llm)
+        runner = WorkerRunner(handle_sigint=False)
+        running = asyncio.create_task(runner.run(worker))
+        follower = asyncio.create_task(self._follow_progress(llm))
+        try:
+            # Queued at once: without it Pipecat races a second response.create against tool
+            # results (notes/pipecat-1.14.md).
+            await worker.queue_frame(LLMRunFrame())
+            await self.send(
+                SessionState(
+                    state="started", session_id=self.id, conversation_id=self.conversation_id
+                )
+            )
+            ended = asyncio.create_task(self._ended.wait())
+            done, _ = await asyncio.wait(
+                {ended, running},
+                timeout=settings.max_duration_s,
+                return_when=asyncio.FIRST_COMPLETED,
+            )
+            ended.cancel()
+            if not done:
+                self.end("max_duration")
+            elif running in done:
+                self.end("client_closed")
+        finally:
+            await self._finish(worker, running, follower)
+            metrics.SESSIONS_ACTIVE.dec()
+            metrics.SESSIONS_ENDED.labels(self.reason).inc()
+            with contextlib.suppress(RedisError, OSError):
+                await services.registry.remove(self.id)
+            self._event(
+                "controller",
+                "session_stopped",
+                session_id=self.id,
+                reason=self.reason,
+                duration_s=round(time.monotonic() - started, 1),
+            )
+            self._log.info("session_stopped", reason=self.reason)
+        return self.reason
+
+    def _build(self, llm: OpenAIRealtimeLLMService) -> PipelineWorker:
+        settings = self._services.settings
+        transport = FastAPIWebsocketTransport(
+            self._ws,
+            FastAPIWebsocketParams(
+                audio_in_enabled=True,
+                audio_out_enabled=True,
+                audio_in_sample_rate=SAMPLE_RATE,
+                audio_out_sample_rate=SAMPLE_RATE,
+                serializer=RawPCMSerializer(max_frames_per_second=settings.max_frames_per_second),
+                allowed_origins=[],  # checked before the socket is accepted
+            ),
+        )
+        register_tools(
+            llm,
+            self._services.dispatcher,
+            conversation_id=self.conversation_id,
+            deadline_s=settings.tool_deadline_s,
+            to_client=self.send,
+            publish=self._services.publisher.publish,
+        )
+        pair = LLMContextAggregatorPair(LLMContext(tools=TOOL_SCHEMAS))
+
+        async def stop() -> None:
+            self.end("client_closed")
+
+        pipeline = Pipeline([
+            transport.input(),
+            ClientProtocol(on_stop=stop),
+            pair.user(),
+            # Next to the model: the user aggregator consumes transcripts travelling upstream.
+            UserSide(on_text=self._said, on_error=self._upstream_error),
+            llm,
+            AssistantSide(on_text=self._said),
+            transport.output(),
+            pair.assistant(),
+        ])  # fmt: skip
+        worker = PipelineWorker(
+            pipeline,
+            params=PipelineParams(
+                audio_in_sample_rate=SAMPLE_RATE, audio_out_sample_rate=SAMPLE_RATE
+            ),
+            enable_rtvi=False,
+            idle_timeout_secs=settings.idle_timeout_s,
+            cancel_on_idle_timeout=False,
+            cancel_runner_on_idle_timeout=False,
+        )
+
+        @worker.event_handler("on_idle_timeout")  # type: ignore[untyped-decorator]
+        async def _idle(_: Any) -> None:
+            self.end("idle")
+
+        @transport.event_handler("on_client_disconnected")  # type: ignore[untyped-decorator]
+        async def _gone(*_: Any) -> None:
+            self.end("client_closed")
+
+        return worker
+
+    async def send(self, message: BaseModel) -> None:
+        if self._worker is not None:
+            await self._worker.queue_frame(to_client(message))
+
+    async def _said(self, role: str, text: str) -> None:
+        await self.send(Transcription(text=text, role="user" if role == "user" else "assistant"))
+        self._event("voice", "transcript", role=role, text=text)
+
+    async def _upstream_error(self, error: str) -> None:
+        metrics.ERRORS.labels("upstream").inc()
+        self._log.warning("upstream_error", error=error)
+        message = "The voice model's connection failed; the session has ended."
+        await self.send(Error(code="upstream_error", message=message, fatal=True))
+        self._event("voice", "error", kind="upstream", message=error[:500])
+        self.end("upstream_error")
+
+    async def _follow_progress(self, llm: OpenAIRealtimeLLMService) -> None:
+        """Team and Claude Code progress: to the browser, and as tagged lines to the model."""
+        redis = self._services.redis
+        while True:
+            try:
+                async with redis.pubsub() as pubsub:
+                    await pubsub.subscribe(live_events_channel(self.conversation_id))
+                    async for message in pubsub.listen():
+                        if message["type"] == "message":
+                            await self._on_progress(llm, message["data"])
+            except (RedisError, OSError) as exc:
+                self._log.warning("progress_subscription_lost", error=str(exc))
+                await asyncio.sleep(1.0)  # reconnect delay
+
+    async def _on_progress(self, llm: OpenAIRealtimeLLMService, raw: bytes) -> None:
+        try:
+            event = ConversationEvent.model_validate_json(raw)
+        except ValidationError:
+            return
+        line = progress_line(event)
+        if line is None or event.source not in ("nested_agent", "claude_code"):
+            return
+        source: Literal["nested_agent", "claude_code"] = (
+            "nested_agent" if event.source == "nested_agent" else "claude_code"
+        )
+        await self.send(
+            Progress(source=source, event_type=event.type, text=line.text, finished=line.finished)
+        )
+        content = SUMMARY_REQUEST.format(line=line.text) if line.finished else line.text
+        await llm.queue_frame(
+            LLMMessagesAppendFrame(
+                messages=[{"role": "user", "content": content}], run_llm=line.finished
+            )
+        )
+
+    async def _finish(
+        self, worker: PipelineWorker, running: asyncio.Task[None], follower: asyncio.Task[None]
+    ) -> None:
+        follower.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await follower
+        if not running.done():
+            with contextlib.suppress(Exception):
+                await self.send(
+                    SessionState(
+                        state="stopped",
+                        session_id=self.id,
+                        conversation_id=self.conversation_id,
+                        reason=self.reason,
+                    )
+                )
+                await worker.queue_frame(EndFrame())
+            try:
+                await asyncio.wait_for(asyncio.shield(running), END_GRACE_S)
+            except TimeoutError:
+                await worker.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await running
+        with contextlib.suppress(Exception):
+            await self._ws.close(CLOSE_CODES.get(self.reason, 1000), self.reason)
+
+    def _event(self, source: str, type_: str, **payload: Any) -> None:
+        self._services.publisher.publish(
+            ConversationEvent(
+                conversation_id=self.conversation_id,
+                source=source,
+                type=type_,
+                payload=payload,
+            )
+        )

@@ -1,0 +1,129 @@
+"""A spoken request, end to end: browser socket (the seed's raw format) -> gateway (Pipecat,
+Realtime brain) -> tool-worker -> team -> progress -> a spoken summary; every event stored.
+
+All processes are real (Redis, event-store, tool-worker, gateway); the OpenAI Realtime server
+and the agentic backend are the protocol-faithful fakes.
+"""
+
+import asyncio
+import json
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+from websockets.asyncio.client import ClientConnection, connect
+
+from fakes.agentic_backend import FakeAgenticBackend
+from fakes.openai_realtime import TOOL_CALL_TEXT, FakeRealtimeServer
+from harness.services import Processes, StartEventStore, StartWorker
+from harness.speech import frames, silence, speech_pcm
+from harness.waiting import async_wait_until
+from stack import free_port, voice_gateway_spec
+
+SPOKEN = "Please ask the team to write a haiku about the sea."
+
+
+@dataclass
+class Received:
+    messages: list[dict[str, Any]] = field(default_factory=list)
+    audio_bytes: int = 0
+    audio_after_summary: int = 0
+
+    def of(self, type_: str) -> list[dict[str, Any]]:
+        return [m for m in self.messages if m["type"] == type_]
+
+
+async def _receive(ws: ClientConnection, got: Received) -> None:
+    async for frame in ws:
+        if isinstance(frame, bytes):
+            got.audio_bytes += len(frame)
+            if any(m.get("finished") for m in got.of("progress")):
+                got.audio_after_summary += len(frame)
+        else:
+            got.messages.append(json.loads(frame))
+
+
+async def _speak(ws: ClientConnection, pcm: bytes) -> None:
+    """Stream at real time, in 20 ms frames, as a browser would."""
+    start = time.monotonic()
+    for i, chunk in enumerate(frames(pcm)):
+        await ws.send(chunk)
+        await asyncio.sleep(max(0.0, start + (i + 1) * 0.02 - time.monotonic()))
+
+
+async def test_spoken_request_to_the_team_and_spoken_summary(
+    redis_url: str,
+    agentic: FakeAgenticBackend,
+    start_event_store: StartEventStore,
+    start_worker: StartWorker,
+    processes: Processes,
+) -> None:
+    store = start_event_store()
+    start_worker()
+    async with FakeRealtimeServer() as realtime:
+        port = free_port()
+        processes.start(voice_gateway_spec(port, redis_url, extra_env={
+            "OPENAI_API_KEY": "test-key",
+            "OPENAI_REALTIME_URL": realtime.url("tool_call"),
+        }))  # fmt: skip
+        got = Received()
+        url = f"ws://127.0.0.1:{port}/api/realtime/pipecat/ws/conv-e2e?voice=verse"
+        async with connect(url) as ws:
+            receiver = asyncio.create_task(_receive(ws, got))
+            await _speak(ws, silence(300) + speech_pcm(SPOKEN) + silence(900))
+            await async_wait_until(
+                lambda: _truthy(got.audio_after_summary > 0), timeout_s=30, what="spoken summary"
+            )
+            await ws.send(json.dumps({"type": "stop"}))
+            await asyncio.wait_for(receiver, 10)
+
+        session = realtime.connection(0).session()
+        assert session["audio"]["output"]["voice"] == "verse"
+        assert session["audio"]["input"]["transcription"]
+        assert session["audio"]["input"]["turn_detection"]["type"] == "server_vad"
+        assert sorted(t["name"] for t in session["tools"]) == [
+            "pause", "pause_claude_code", "reset", "send_to_claude_code", "send_to_nested",
+        ]  # fmt: skip
+
+    assert got.of("session")[0]["state"] == "started"
+    assert got.of("session")[-1] == {
+        **got.of("session")[-1],
+        "state": "stopped",
+        "reason": "client_closed",
+    }
+    assert next(m["text"] for m in got.of("transcription") if m["role"] == "user") == SPOKEN
+    [call] = got.of("function_call")
+    assert (call["name"], call["arguments"]) == ("send_to_nested", {"text": TOOL_CALL_TEXT})
+    [result] = got.of("function_result")
+    assert (result["ok"], result["result"]) == (True, "I've handed that to the team.")
+    progress = got.of("progress")
+    assert progress[-1]["finished"] is True
+    assert progress[-1]["text"].startswith("[TEAM RESULT] The team finished.")
+    assert got.audio_bytes > 0
+    assert agentic.received("MainConversation") == [{"type": "run", "data": TOOL_CALL_TEXT}]
+
+    async with httpx.AsyncClient(base_url=store.spec.url, timeout=5) as http:
+        events = await async_wait_until(
+            lambda: _stored(http, "conv-e2e"), timeout_s=15, what="session_stopped stored"
+        )
+    kinds = [(e["source"], e["type"]) for e in events]
+    assert kinds[0] == ("controller", "session_started")
+    assert kinds[-1] == ("controller", "session_stopped")
+    for expected in [("voice", "transcript"), ("voice", "function_call"),
+                     ("voice", "function_result"), ("nested_agent", "taskresult"),
+                     ("nested_agent", "run_finished")]:  # fmt: skip
+        assert expected in kinds, expected
+    assert kinds.index(("voice", "function_call")) < kinds.index(("voice", "function_result"))
+    assert kinds.index(("voice", "function_result")) < kinds.index(("nested_agent", "run_finished"))
+
+
+async def _truthy(value: bool) -> bool:
+    return value
+
+
+async def _stored(http: httpx.AsyncClient, cid: str) -> list[dict[str, Any]]:
+    response = await http.get(f"/api/realtime/conversations/{cid}/events", params={"limit": 1000})
+    events: list[dict[str, Any]] = response.json() if response.status_code == 200 else []
+    done = any(e["type"] == "session_stopped" for e in events)
+    return events if done else []
