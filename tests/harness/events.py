@@ -26,3 +26,10 @@ def transcript_event(conversation_id: str, n: int, role: str = "user") -> Conver
         type="transcript",
         payload={"role": role, "text": f"utterance {n}", "n": n},
     )
+
+
+def streamed_events(client: redis.Redis, conversation_id: str) -> list[ConversationEvent]:
+    """Every event of one conversation now on the stream, in stream order."""
+    entries = client.xrange(EVENTS_STREAM)
+    events = (ConversationEvent.from_stream_fields(fields) for _, fields in entries)  # type: ignore[union-attr]
+    return [event for event in events if event.conversation_id == conversation_id]

@@ -9,6 +9,8 @@ from stack import ManagedProcess, ProcessSpec
 StartEventStore = Callable[..., ManagedProcess]
 # start_worker(**env) -> a running tool-worker process
 StartWorker = Callable[..., ManagedProcess]
+# start_gateway(scenario="reply", **env) -> a running voice-gateway on the fake Realtime server
+StartGateway = Callable[..., ManagedProcess]
 
 
 class Processes:

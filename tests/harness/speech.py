@@ -3,6 +3,7 @@ cached by text, and small PCM16 helpers. Stdlib only."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import math
 import operator
@@ -11,9 +12,10 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 import wave
 from array import array
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 
 SAMPLE_RATE = 24_000
@@ -104,3 +106,13 @@ def frames(pcm: bytes, ms: int = 20) -> Iterator[bytes]:
     for start in range(0, len(pcm), size):
         frame = pcm[start : start + size]
         yield frame + bytes(size - len(frame))
+
+
+async def stream_at_real_time(
+    send: Callable[[bytes], Awaitable[None]], pcm: bytes, ms: int = 20
+) -> None:
+    """Send `pcm` in `ms` frames, paced to the clock as a microphone would deliver them."""
+    start = time.monotonic()
+    for i, chunk in enumerate(frames(pcm, ms)):
+        await send(chunk)
+        await asyncio.sleep(max(0.0, start + (i + 1) * ms / 1000 - time.monotonic()))

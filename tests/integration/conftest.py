@@ -6,8 +6,9 @@ import pytest
 from redis.asyncio import Redis
 
 from fakes.agentic_backend import FakeAgenticBackend
-from harness.services import Processes, StartWorker
-from stack import ManagedProcess, free_port, tool_worker_spec
+from fakes.openai_realtime import FakeRealtimeServer
+from harness.services import Processes, StartGateway, StartWorker
+from stack import ManagedProcess, free_port, tool_worker_spec, voice_gateway_spec
 
 
 @pytest.fixture
@@ -31,6 +32,31 @@ def start_worker(redis_url: str, agentic: FakeAgenticBackend, processes: Process
         }
         spec = tool_worker_spec(free_port(), redis_url, extra_env={**defaults, **env})
         return processes.start(spec)
+
+    return start
+
+
+@pytest.fixture
+def realtime() -> Iterator[FakeRealtimeServer]:
+    with FakeRealtimeServer() as server:
+        yield server
+
+
+@pytest.fixture
+def start_gateway(
+    redis_url: str, realtime: FakeRealtimeServer, processes: Processes
+) -> StartGateway:
+    """Start a voice-gateway with its real command, its brain the fake Realtime server."""
+
+    def start(scenario: str = "reply", **env: str) -> ManagedProcess:
+        defaults = {
+            "OPENAI_API_KEY": "test-key",
+            "OPENAI_REALTIME_URL": realtime.url(scenario),
+            "GATEWAY_REPLICA": f"gateway-{free_port()}",
+        }
+        return processes.start(
+            voice_gateway_spec(free_port(), redis_url, extra_env={**defaults, **env})
+        )
 
     return start
 

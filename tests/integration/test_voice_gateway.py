@@ -7,7 +7,6 @@ and the agentic backend are the protocol-faithful fakes.
 
 import asyncio
 import json
-import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,7 +16,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from fakes.agentic_backend import FakeAgenticBackend
 from fakes.openai_realtime import TOOL_CALL_TEXT, FakeRealtimeServer
 from harness.services import Processes, StartEventStore, StartWorker
-from harness.speech import frames, silence, speech_pcm
+from harness.speech import silence, speech_pcm, stream_at_real_time
 from harness.waiting import async_wait_until
 from stack import free_port, voice_gateway_spec
 
@@ -44,14 +43,6 @@ async def _receive(ws: ClientConnection, got: Received) -> None:
             got.messages.append(json.loads(frame))
 
 
-async def _speak(ws: ClientConnection, pcm: bytes) -> None:
-    """Stream at real time, in 20 ms frames, as a browser would."""
-    start = time.monotonic()
-    for i, chunk in enumerate(frames(pcm)):
-        await ws.send(chunk)
-        await asyncio.sleep(max(0.0, start + (i + 1) * 0.02 - time.monotonic()))
-
-
 async def test_spoken_request_to_the_team_and_spoken_summary(
     redis_url: str,
     agentic: FakeAgenticBackend,
@@ -71,7 +62,7 @@ async def test_spoken_request_to_the_team_and_spoken_summary(
         url = f"ws://127.0.0.1:{port}/api/realtime/pipecat/ws/conv-e2e?voice=verse"
         async with connect(url) as ws:
             receiver = asyncio.create_task(_receive(ws, got))
-            await _speak(ws, silence(300) + speech_pcm(SPOKEN) + silence(900))
+            await stream_at_real_time(ws.send, silence(300) + speech_pcm(SPOKEN) + silence(900))
             await async_wait_until(
                 lambda: _truthy(got.audio_after_summary > 0), timeout_s=30, what="spoken summary"
             )

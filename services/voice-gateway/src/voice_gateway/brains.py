@@ -4,6 +4,7 @@ from dataclasses import dataclass
 
 from pipecat.services.openai.realtime import events
 from pipecat.services.openai.realtime.llm import OpenAIRealtimeLLMService
+from websockets.exceptions import ConnectionClosed
 
 from voice_gateway.settings import Settings
 from voice_gateway.tools import TOOL_SCHEMAS
@@ -16,7 +17,21 @@ class Persona:
     system_prompt: str
 
 
-def realtime_brain(settings: Settings, persona: Persona) -> OpenAIRealtimeLLMService:
+class RealtimeLLM(OpenAIRealtimeLLMService):
+    """Pipecat 1.14's Realtime service notices a closed upstream only at its next send, and
+    says nothing while the user is silent: here the closing itself is the error."""
+
+    async def _receive_task_handler(self) -> None:
+        detail = "closed the connection"
+        try:
+            await super()._receive_task_handler()  # type: ignore[no-untyped-call]
+        except ConnectionClosed as exc:
+            detail = f"closed the connection ({exc})"
+        if not self._disconnecting:  # not our own disconnect or a conversation reset
+            await self.push_error(error_msg=f"The Realtime API {detail}")
+
+
+def realtime_brain(settings: Settings, persona: Persona) -> RealtimeLLM:
     """Pipecat's Realtime service with everything the session needs set where the GA API reads
     it (Pipecat silently ignores misplaced settings: tests assert these reach the wire)."""
     assert settings.openai_api_key is not None
@@ -31,7 +46,7 @@ def realtime_brain(settings: Settings, persona: Persona) -> OpenAIRealtimeLLMSer
         ),
         tools=TOOL_SCHEMAS,
     )
-    return OpenAIRealtimeLLMService(
+    return RealtimeLLM(
         api_key=settings.openai_api_key.get_secret_value(),
         base_url=settings.openai_realtime_url,
         settings=OpenAIRealtimeLLMService.Settings(

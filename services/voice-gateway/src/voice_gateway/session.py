@@ -72,6 +72,17 @@ class VoiceSession:
         self.reason = "client_closed"
         self._worker: PipelineWorker | None = None
         self._log = log.bind(conversation_id=conversation_id, session_id=self.id)
+        self._close_with_reason()
+
+    def _close_with_reason(self) -> None:
+        """Pipecat's transport closes the socket with 1000 when the pipeline ends; the
+        browser should learn why instead (1011 after an upstream failure, 1001 on shutdown)."""
+        close = self._ws.close
+
+        async def close_with_reason(code: int = 1000, reason: str | None = None) -> None:
+            await close(CLOSE_CODES.get(self.reason, code), reason or self.reason)
+
+        self._ws.close = close_with_reason  # type: ignore[method-assign]
 
     def end(self, reason: str) -> None:
         """Ask the session to end; the first reason given is the one recorded."""
@@ -276,8 +287,8 @@ class VoiceSession:
                 await worker.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await running
-        with contextlib.suppress(Exception):
-            await self._ws.close(CLOSE_CODES.get(self.reason, 1000), self.reason)
+        with contextlib.suppress(Exception):  # already closed by the transport, usually
+            await self._ws.close()
 
     def _event(self, source: str, type_: str, **payload: Any) -> None:
         self._services.publisher.publish(

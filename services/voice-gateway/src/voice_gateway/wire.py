@@ -26,7 +26,7 @@ from pydantic import BaseModel, ValidationError
 from contracts.browser import CHANNELS, CLIENT_MESSAGE, SAMPLE_RATE, Error, Ping, Pong, Stop
 from voice_gateway.admission import FrameRateLimiter
 
-ERROR_EVERY_S = 1.0  # a flood of bad frames gets one error a second, not one per frame
+ERROR_EVERY_S = 1.0  # a flood of one bad frame gets one error a second, not one per frame
 
 
 @dataclass
@@ -57,7 +57,7 @@ class RawPCMSerializer(FrameSerializer):
         super().__init__()
         # Bursts of up to one second's worth: a browser catching up after a stall is fine.
         self._limiter = FrameRateLimiter(max_frames_per_second, burst=max_frames_per_second)
-        self._last_error = 0.0
+        self._last_error: dict[str, float] = {}
 
     async def serialize(self, frame: Frame) -> str | bytes | None:
         if isinstance(frame, OutputAudioRawFrame):
@@ -104,9 +104,9 @@ class RawPCMSerializer(FrameSerializer):
 
     def _error(self, code: str, message: str) -> Frame | None:
         now = time.monotonic()
-        if now - self._last_error < ERROR_EVERY_S:
+        if now - self._last_error.get(code, -ERROR_EVERY_S) < ERROR_EVERY_S:
             return None
-        self._last_error = now
+        self._last_error[code] = now
         return ClientProtocolError(code=code, message=message)
 
 

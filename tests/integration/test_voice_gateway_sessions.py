@@ -1,0 +1,151 @@
+"""Sessions: listed and stopped from any replica, timeouts, limits, bad frames, upstream failures.
+
+Real gateway processes (and Redis); the fake Realtime server plays the model.
+"""
+
+import asyncio
+import contextlib
+import json
+from typing import Any
+
+import httpx
+import pytest
+import redis
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
+
+from harness.events import streamed_events
+from harness.services import StartGateway
+from harness.speech import silence, speech_pcm, stream_at_real_time
+from harness.waiting import async_wait_until
+from stack import ManagedProcess
+
+MESSAGE_TIMEOUT_S = 15.0  # a bound on a hang, not a timing assertion
+
+
+def _ws_url(gateway: ManagedProcess, cid: str = "conv", query: str = "") -> str:
+    return gateway.spec.url.replace("http://", "ws://") + f"/api/realtime/pipecat/ws/{cid}{query}"
+
+
+async def _messages_until_closed(ws: ClientConnection) -> list[dict[str, Any]]:
+    """Every JSON message until the server closes the socket."""
+    messages = []
+    try:
+        async with asyncio.timeout(MESSAGE_TIMEOUT_S):
+            async for frame in ws:
+                if isinstance(frame, str):
+                    messages.append(json.loads(frame))
+    except ConnectionClosed:
+        pass
+    return messages
+
+
+async def _next_message(ws: ClientConnection, type_: str) -> dict[str, Any]:
+    async with asyncio.timeout(MESSAGE_TIMEOUT_S):
+        async for frame in ws:
+            if isinstance(frame, str) and (message := json.loads(frame))["type"] == type_:
+                return message
+    raise AssertionError(f"closed before a {type_!r} message")
+
+
+async def test_a_second_replica_lists_and_stops_a_session(start_gateway: StartGateway) -> None:
+    holder, other = start_gateway(), start_gateway()
+    async with connect(_ws_url(holder, "conv-stop")) as ws:
+        started = await _next_message(ws, "session")
+        async with httpx.AsyncClient(base_url=other.spec.url) as http:
+            [listed] = (await http.get("/api/realtime/pipecat/sessions")).json()
+            assert (listed["session_id"], listed["conversation_id"]) == (
+                started["session_id"], "conv-stop",
+            )  # fmt: skip
+            stop = await http.post(f"/api/realtime/pipecat/sessions/{started['session_id']}/stop")
+            assert stop.status_code == 202
+            messages = await _messages_until_closed(ws)
+            assert ws.close_code == 1000
+            assert messages[-1]["type"] == "session"
+            assert (messages[-1]["state"], messages[-1]["reason"]) == ("stopped", "stopped")
+            listed_after = await async_wait_until(
+                lambda: _empty_list(http), what="session gone from the registry"
+            )
+            assert listed_after
+            missing = await http.post(f"/api/realtime/pipecat/sessions/{'0' * 32}/stop")
+            assert missing.status_code == 404
+
+
+async def test_idle_sessions_end(start_gateway: StartGateway) -> None:
+    gateway = start_gateway(GATEWAY_IDLE_TIMEOUT_S="1.5")
+    async with connect(_ws_url(gateway)) as ws:
+        messages = await _messages_until_closed(ws)
+    assert messages[-1]["reason"] == "idle"
+
+
+async def test_limits_and_bad_frames(start_gateway: StartGateway) -> None:
+    gateway = start_gateway(GATEWAY_MAX_SESSIONS_PER_ADDRESS="1", GATEWAY_MAX_FRAME_BYTES="4096")
+    async with connect(_ws_url(gateway, "one")) as first:
+        await _next_message(first, "session")
+        async with connect(_ws_url(gateway, "two")) as second:
+            await _messages_until_closed(second)
+            assert second.close_code == 1008
+            assert second.close_reason == "too many open sessions from your address"
+        for bad, code in [(b"\x00\x01\x02", "odd_length_audio"), ("{oops", "invalid_json"),
+                          ('{"type": "dance"}', "unknown_type")]:  # fmt: skip
+            await first.send(bad)
+            error = await _next_message(first, "error")
+            assert error["code"] == code
+            await first.send(json.dumps({"type": "ping", "id": code}))
+            assert (await _next_message(first, "pong"))["id"] == code
+        await first.send(b"\x00" * 8192)  # over the frame size limit
+        await _messages_until_closed(first)
+        assert first.close_code == 1009
+    async with httpx.AsyncClient(base_url=gateway.spec.url) as http:
+        await async_wait_until(lambda: _empty_list(http), what="the closed session cleaned up")
+    async with connect(_ws_url(gateway, "three")) as again:  # the service is still up
+        assert (await _next_message(again, "session"))["state"] == "started"
+
+
+async def test_token_and_origin(start_gateway: StartGateway) -> None:
+    gateway = start_gateway(GATEWAY_TOKEN="s3cret", GATEWAY_ALLOWED_ORIGINS="https://voice.example")
+    good = {"origin": "https://voice.example"}
+    for query, headers, reason in [
+        ("", good, "a valid token is required"),
+        ("?token=wrong", good, "a valid token is required"),
+        ("?token=s3cret", {"origin": "https://evil.example"}, "is not allowed"),
+    ]:
+        async with connect(_ws_url(gateway, query=query), additional_headers=headers) as ws:
+            await _messages_until_closed(ws)
+            assert ws.close_code == 1008
+            assert reason in ws.close_reason
+    async with connect(_ws_url(gateway, query="?token=s3cret"), additional_headers=good) as ws:
+        assert (await _next_message(ws, "session"))["state"] == "started"
+
+
+@pytest.mark.parametrize("scenario", ["unauthorized", "error", "close_mid_response"])
+async def test_upstream_failures_end_the_session_with_a_clear_error(
+    start_gateway: StartGateway, redis_client: redis.Redis, scenario: str
+) -> None:
+    gateway = start_gateway(scenario)
+    async with connect(_ws_url(gateway, f"up-{scenario}")) as ws:
+        if scenario == "close_mid_response":
+            speech = silence(200) + speech_pcm("Tell me something.") + silence(900)
+            with contextlib.suppress(ConnectionClosed):  # the gateway ends it mid-speech
+                await stream_at_real_time(ws.send, speech)
+        messages = await _messages_until_closed(ws)
+    errors = [m for m in messages if m["type"] == "error"]
+    assert errors
+    assert errors[0]["code"] == "upstream_error"
+    assert errors[0]["fatal"] is True
+    assert messages[-1]["reason"] == "upstream_error"
+    assert ws.close_code == 1011
+
+    def recorded() -> list[tuple[str, str]]:
+        events = streamed_events(redis_client, f"up-{scenario}")
+        return [(e.type, str(e.payload.get("reason") or e.payload.get("kind"))) for e in events]
+
+    async def stopped() -> bool:
+        return ("session_stopped", "upstream_error") in recorded()
+
+    await async_wait_until(stopped, what="session_stopped recorded")
+    assert ("error", "upstream") in recorded()
+
+
+async def _empty_list(http: httpx.AsyncClient) -> bool:
+    return (await http.get("/api/realtime/pipecat/sessions")).json() == []
