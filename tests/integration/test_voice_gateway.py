@@ -11,12 +11,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
+from prometheus_client.parser import text_string_to_metric_families
 from websockets.asyncio.client import ClientConnection, connect
 
 from fakes.agentic_backend import FakeAgenticBackend
 from fakes.openai_realtime import TOOL_CALL_TEXT, FakeRealtimeServer
 from harness.services import Processes, StartEventStore, StartWorker
-from harness.speech import silence, speech_pcm, stream_at_real_time
+from harness.speech import frames, silence, speech_pcm, stream_at_real_time
 from harness.waiting import async_wait_until
 from stack import free_port, voice_gateway_spec
 
@@ -54,7 +55,7 @@ async def test_spoken_request_to_the_team_and_spoken_summary(
     start_worker()
     async with FakeRealtimeServer() as realtime:
         port = free_port()
-        processes.start(voice_gateway_spec(port, redis_url, extra_env={
+        gateway = processes.start(voice_gateway_spec(port, redis_url, extra_env={
             "OPENAI_API_KEY": "test-key",
             "OPENAI_REALTIME_URL": realtime.url("tool_call"),
         }))  # fmt: skip
@@ -62,7 +63,8 @@ async def test_spoken_request_to_the_team_and_spoken_summary(
         url = f"ws://127.0.0.1:{port}/api/realtime/pipecat/ws/conv-e2e?voice=verse"
         async with connect(url) as ws:
             receiver = asyncio.create_task(_receive(ws, got))
-            await stream_at_real_time(ws.send, silence(300) + speech_pcm(SPOKEN) + silence(900))
+            spoken = silence(300) + speech_pcm(SPOKEN) + silence(900)
+            await stream_at_real_time(ws.send, spoken)
             await async_wait_until(
                 lambda: _truthy(got.audio_after_summary > 0), timeout_s=30, what="spoken summary"
             )
@@ -93,6 +95,20 @@ async def test_spoken_request_to_the_team_and_spoken_summary(
     assert progress[-1]["text"].startswith("[TEAM RESULT] The team finished.")
     assert got.audio_bytes > 0
     assert agentic.received("MainConversation") == [{"type": "run", "data": TOOL_CALL_TEXT}]
+    latency = {m["metric"]: m["ms"] for m in got.of("latency")}
+    assert latency.keys() == {"voice", "upstream_first_byte"}
+    assert latency["voice"] > latency["upstream_first_byte"] > 0
+
+    async with httpx.AsyncClient(base_url=gateway.spec.url, timeout=5) as http:
+        exported = (await http.get("/metrics")).text
+    samples = {
+        (s.name, s.labels.get("direction")): s.value
+        for family in text_string_to_metric_families(exported)
+        for s in family.samples
+    }
+    assert samples["gateway_audio_bytes_total", "in"] == sum(len(f) for f in frames(spoken))
+    assert samples["gateway_audio_bytes_total", "out"] == got.audio_bytes
+    assert samples["gateway_voice_latency_seconds_count", None] == 1
 
     async with httpx.AsyncClient(base_url=store.spec.url, timeout=5) as http:
         events = await async_wait_until(

@@ -14,3 +14,17 @@ TOOL_DISPATCH_SECONDS = Histogram(
     buckets=(0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
 ERRORS = Counter("gateway_errors_total", "Errors by kind", ["kind"])
+
+AUDIO_FRAMES = Counter("gateway_audio_frames_total", "Audio frames, by direction", ["direction"])
+AUDIO_BYTES = Counter("gateway_audio_bytes_total", "PCM16 audio bytes, by direction", ["direction"])
+_LATENCY_BUCKETS = (0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1, 1.5, 2, 3, 5, 10)
+VOICE_LATENCY_SECONDS = Histogram(
+    "gateway_voice_latency_seconds",
+    "End of the user's speech (last voiced frame in) to the first assistant audio out",
+    buckets=_LATENCY_BUCKETS,
+)
+UPSTREAM_FIRST_BYTE_SECONDS = Histogram(
+    "gateway_upstream_first_byte_seconds",
+    "The brain's end of turn to its first audio",
+    buckets=_LATENCY_BUCKETS,
+)

@@ -23,7 +23,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from contracts import ConversationEvent
-from contracts.browser import SAMPLE_RATE, Error, Progress, SessionState, Transcription
+from contracts.browser import SAMPLE_RATE, Error, Latency, Progress, SessionState, Transcription
 from contracts.keys import live_events_channel
 from voice_gateway import metrics
 from voice_gateway.brains import Persona, realtime_brain
@@ -31,7 +31,7 @@ from voice_gateway.event_publisher import EventPublisher
 from voice_gateway.progress import SUMMARY_REQUEST, progress_line
 from voice_gateway.registry import SessionInfo, SessionRegistry
 from voice_gateway.settings import Settings
-from voice_gateway.taps import AssistantSide, UserSide
+from voice_gateway.taps import AssistantSide, AudioIn, AudioOut, TurnClock, UserSide
 from voice_gateway.tool_dispatch import ToolDispatcher
 from voice_gateway.tools import TOOL_SCHEMAS, register_tools
 from voice_gateway.wire import ClientProtocol, RawPCMSerializer, to_client
@@ -164,6 +164,8 @@ class VoiceSession:
                 audio_out_enabled=True,
                 audio_in_sample_rate=SAMPLE_RATE,
                 audio_out_sample_rate=SAMPLE_RATE,
+                # Pipecat's default plays 2 s of silence after the end, delaying the close.
+                audio_out_end_silence_secs=0,
                 serializer=RawPCMSerializer(max_frames_per_second=settings.max_frames_per_second),
                 allowed_origins=[],  # checked before the socket is accepted
             ),
@@ -181,14 +183,17 @@ class VoiceSession:
         async def stop() -> None:
             self.end("client_closed")
 
+        clock = TurnClock(on_latency=self._latency)
         pipeline = Pipeline([
             transport.input(),
+            AudioIn(clock),
             ClientProtocol(on_stop=stop),
             pair.user(),
             # Next to the model: the user aggregator consumes transcripts travelling upstream.
             UserSide(on_text=self._said, on_error=self._upstream_error),
             llm,
             AssistantSide(on_text=self._said),
+            AudioOut(clock),
             transport.output(),
             pair.assistant(),
         ])  # fmt: skip
@@ -220,6 +225,9 @@ class VoiceSession:
     async def _said(self, role: str, text: str) -> None:
         await self.send(Transcription(text=text, role="user" if role == "user" else "assistant"))
         self._event("voice", "transcript", role=role, text=text)
+
+    async def _latency(self, metric: str, seconds: float) -> None:
+        await self.send(Latency(metric=metric, ms=round(seconds * 1000, 1)))
 
     async def _upstream_error(self, error: str) -> None:
         metrics.ERRORS.labels("upstream").inc()
