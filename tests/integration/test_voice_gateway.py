@@ -1,4 +1,4 @@
-"""A spoken request, end to end: browser socket (the seed's raw format) -> gateway (Pipecat,
+"""A spoken request, end to end: browser socket (either wire format) -> gateway (Pipecat,
 Realtime brain) -> tool-worker -> team -> progress -> a spoken summary; every event stored.
 
 All processes are real (Redis, event-store, tool-worker, gateway); the OpenAI Realtime server
@@ -6,11 +6,11 @@ and the agentic backend are the protocol-faithful fakes.
 """
 
 import asyncio
-import json
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import httpx
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from websockets.asyncio.client import ClientConnection, connect
 
@@ -18,6 +18,7 @@ from fakes.agentic_backend import FakeAgenticBackend
 from fakes.openai_realtime import TOOL_CALL_TEXT, FakeRealtimeServer
 from harness.services import Processes, StartEventStore, StartWorker
 from harness.speech import frames, silence, speech_pcm, stream_at_real_time
+from harness.voice_clients import VoiceClient
 from harness.waiting import async_wait_until
 from stack import free_port, voice_gateway_spec
 
@@ -27,6 +28,7 @@ SPOKEN = "Please ask the team to write a haiku about the sea."
 @dataclass
 class Received:
     messages: list[dict[str, Any]] = field(default_factory=list)
+    rtvi: list[dict[str, Any]] = field(default_factory=list)
     audio_bytes: int = 0
     audio_after_summary: int = 0
 
@@ -34,17 +36,22 @@ class Received:
         return [m for m in self.messages if m["type"] == type_]
 
 
-async def _receive(ws: ClientConnection, got: Received) -> None:
+async def _receive(ws: ClientConnection, client: VoiceClient, got: Received) -> None:
     async for frame in ws:
-        if isinstance(frame, bytes):
-            got.audio_bytes += len(frame)
+        decoded = client.decode(frame)
+        if decoded.audio is not None:
+            got.audio_bytes += len(decoded.audio)
             if any(m.get("finished") for m in got.of("progress")):
-                got.audio_after_summary += len(frame)
-        else:
-            got.messages.append(json.loads(frame))
+                got.audio_after_summary += len(decoded.audio)
+        elif decoded.message is not None:
+            got.messages.append(decoded.message)
+        elif decoded.rtvi is not None:
+            got.rtvi.append(decoded.rtvi)
 
 
+@pytest.mark.parametrize("wire_format", ["raw", "rtvi"])
 async def test_spoken_request_to_the_team_and_spoken_summary(
+    wire_format: Literal["raw", "rtvi"],
     redis_url: str,
     agentic: FakeAgenticBackend,
     start_event_store: StartEventStore,
@@ -59,16 +66,27 @@ async def test_spoken_request_to_the_team_and_spoken_summary(
             "OPENAI_API_KEY": "test-key",
             "OPENAI_REALTIME_URL": realtime.url("tool_call"),
         }))  # fmt: skip
-        got = Received()
-        url = f"ws://127.0.0.1:{port}/api/realtime/pipecat/ws/conv-e2e?voice=verse"
+        got, client = Received(), VoiceClient(wire_format)
+        url = f"ws://127.0.0.1:{port}/api/realtime/pipecat/ws/conv-e2e?voice=verse&{client.query}"
         async with connect(url) as ws:
-            receiver = asyncio.create_task(_receive(ws, got))
+            receiver = asyncio.create_task(_receive(ws, client, got))
+            for hello in client.hello():
+                await ws.send(hello)
             spoken = silence(300) + speech_pcm(SPOKEN) + silence(900)
-            await stream_at_real_time(ws.send, spoken)
-            await async_wait_until(
-                lambda: _truthy(got.audio_after_summary > 0), timeout_s=30, what="spoken summary"
-            )
-            await ws.send(json.dumps({"type": "stop"}))
+
+            async def send_audio(pcm: bytes) -> None:
+                await ws.send(client.audio(pcm))
+
+            await stream_at_real_time(send_audio, spoken)
+
+            async def summary_heard() -> bool:
+                if receiver.done():  # surfaces the receiver's failure instead of a timeout
+                    receiver.result()
+                    raise AssertionError("the gateway closed the socket before the summary")
+                return got.audio_after_summary > 0
+
+            await async_wait_until(summary_heard, timeout_s=30, what="spoken summary")
+            await ws.send(client.stop())
             await asyncio.wait_for(receiver, 10)
 
         session = realtime.connection(0).session()
@@ -94,6 +112,11 @@ async def test_spoken_request_to_the_team_and_spoken_summary(
     assert progress[-1]["finished"] is True
     assert progress[-1]["text"].startswith("[TEAM RESULT] The team finished.")
     assert got.audio_bytes > 0
+    if wire_format == "rtvi":  # Pipecat's own RTVI messages, for its client SDKs
+        rtvi = {m["type"]: m for m in got.rtvi}
+        assert rtvi["bot-ready"]["id"] == "m1"  # answers the client-ready
+        assert rtvi["user-transcription"]["data"]["text"] == SPOKEN
+        assert "bot-started-speaking" in rtvi
     assert agentic.received("MainConversation") == [{"type": "run", "data": TOOL_CALL_TEXT}]
     latency = {m["metric"]: m["ms"] for m in got.of("latency")}
     assert latency.keys() == {"voice", "upstream_first_byte"}
@@ -123,10 +146,6 @@ async def test_spoken_request_to_the_team_and_spoken_summary(
         assert expected in kinds, expected
     assert kinds.index(("voice", "function_call")) < kinds.index(("voice", "function_result"))
     assert kinds.index(("voice", "function_result")) < kinds.index(("nested_agent", "run_finished"))
-
-
-async def _truthy(value: bool) -> bool:
-    return value
 
 
 async def _stored(http: httpx.AsyncClient, cid: str) -> list[dict[str, Any]]:

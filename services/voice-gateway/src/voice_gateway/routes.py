@@ -12,6 +12,7 @@ from contracts.ids import CONVERSATION_ID_MAX_LENGTH, CONVERSATION_ID_PATTERN
 from voice_gateway import metrics
 from voice_gateway.admission import Refused
 from voice_gateway.brains import Persona
+from voice_gateway.formats import FORMATS, FormatName
 from voice_gateway.gateway import Gateway
 from voice_gateway.session import VoiceSession
 
@@ -50,6 +51,7 @@ async def voice(
     agent_name: Annotated[str | None, Query(pattern=r"^\w{1,64}$")] = None,
     system_prompt: Annotated[str | None, Query(max_length=4000)] = None,
     token: Annotated[str | None, Query(max_length=256)] = None,
+    wire_format: Annotated[FormatName, Query(alias="format")] = "raw",
 ) -> None:
     gateway = _gateway(websocket.app)
     settings = gateway.services.settings
@@ -68,7 +70,9 @@ async def voice(
         agent_name=agent_name or settings.default_agent_name,
         system_prompt=system_prompt or settings.default_system_prompt,
     )
-    session = VoiceSession(websocket, conversation_id, persona, client, gateway.services)
+    session = VoiceSession(
+        websocket, conversation_id, persona, client, gateway.services, FORMATS[wire_format]
+    )
     gateway.add(session)
     try:
         await session.run()

@@ -28,13 +28,14 @@ from contracts.keys import live_events_channel
 from voice_gateway import metrics
 from voice_gateway.brains import Persona, realtime_brain
 from voice_gateway.event_publisher import EventPublisher
+from voice_gateway.formats import WireFormat
 from voice_gateway.progress import SUMMARY_REQUEST, progress_line
 from voice_gateway.registry import SessionInfo, SessionRegistry
 from voice_gateway.settings import Settings
 from voice_gateway.taps import AssistantSide, AudioIn, AudioOut, TurnClock, UserSide
 from voice_gateway.tool_dispatch import ToolDispatcher
 from voice_gateway.tools import TOOL_SCHEMAS, register_tools
-from voice_gateway.wire import ClientProtocol, RawPCMSerializer, to_client
+from voice_gateway.wire import ClientProtocol, ClientProtocolError
 
 log = structlog.get_logger(__name__)
 
@@ -61,6 +62,7 @@ class VoiceSession:
         persona: Persona,
         client: str,
         services: Services,
+        wire_format: WireFormat,
     ) -> None:
         self.id = uuid.uuid4().hex
         self.conversation_id = conversation_id
@@ -68,6 +70,7 @@ class VoiceSession:
         self._persona = persona
         self._client = client
         self._services = services
+        self._format = wire_format
         self._ended = asyncio.Event()
         self.reason = "client_closed"
         self._worker: PipelineWorker | None = None
@@ -102,7 +105,7 @@ class VoiceSession:
                     services.registry.replica,
                     self._client,
                     settings.brain or "openai",
-                    "raw",
+                    self._format.name,
                     time.time(),
                 )
             )
@@ -166,7 +169,7 @@ class VoiceSession:
                 audio_out_sample_rate=SAMPLE_RATE,
                 # Pipecat's default plays 2 s of silence after the end, delaying the close.
                 audio_out_end_silence_secs=0,
-                serializer=RawPCMSerializer(max_frames_per_second=settings.max_frames_per_second),
+                serializer=self._format.serializer(settings.max_frames_per_second),
                 allowed_origins=[],  # checked before the socket is accepted
             ),
         )
@@ -183,11 +186,14 @@ class VoiceSession:
         async def stop() -> None:
             self.end("client_closed")
 
+        def _bad_frame(error: ClientProtocolError) -> None:
+            metrics.ERRORS.labels(error.code).inc()
+
         clock = TurnClock(on_latency=self._latency)
         pipeline = Pipeline([
             transport.input(),
             AudioIn(clock),
-            ClientProtocol(on_stop=stop),
+            ClientProtocol(on_stop=stop, envelope=self._format.envelope, on_error=_bad_frame),
             pair.user(),
             # Next to the model: the user aggregator consumes transcripts travelling upstream.
             UserSide(on_text=self._said, on_error=self._upstream_error),
@@ -202,7 +208,7 @@ class VoiceSession:
             params=PipelineParams(
                 audio_in_sample_rate=SAMPLE_RATE, audio_out_sample_rate=SAMPLE_RATE
             ),
-            enable_rtvi=False,
+            enable_rtvi=self._format.rtvi,
             idle_timeout_secs=settings.idle_timeout_s,
             cancel_on_idle_timeout=False,
             cancel_runner_on_idle_timeout=False,
@@ -220,7 +226,7 @@ class VoiceSession:
 
     async def send(self, message: BaseModel) -> None:
         if self._worker is not None:
-            await self._worker.queue_frame(to_client(message))
+            await self._worker.queue_frame(self._format.envelope(message))
 
     async def _said(self, role: str, text: str) -> None:
         await self.send(Transcription(text=text, role="user" if role == "user" else "assistant"))

@@ -1,13 +1,15 @@
-"""The browser's wire formats, frame by frame.
+"""The browser's wire formats, frame by frame: what both share, and the seed's raw format.
 
 `RawPCMSerializer` speaks the seed's format: binary frames are PCM16 24 kHz mono audio both
-ways, text frames are JSON messages (`contracts.browser`). Nothing a browser sends may crash the
-session: a bad frame becomes a `ClientProtocolError` frame, which `ClientProtocol` (first in the
-pipeline) answers with an `error` message; pings get a pong, `stop` ends the session.
+ways, text frames are JSON messages (`contracts.browser`). The RTVI format is in `rtvi.py`.
+Nothing a browser sends may crash the session: a bad frame becomes a `ClientProtocolError`
+frame, which `ClientProtocol` (early in the pipeline) answers with an `error` message; pings
+get a pong, `stop` ends the session.
 """
 
 import json
 import time
+from abc import abstractmethod
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
@@ -47,33 +49,31 @@ class ClientStop(SystemFrame):
     """The browser asked to end the session."""
 
 
+Envelope = Callable[[BaseModel], Frame]  # a server -> browser message as the format sends it
+
+
 def to_client(message: BaseModel) -> OutputTransportMessageUrgentFrame:
-    """A server -> browser JSON message, sent ahead of queued audio."""
+    """A server -> browser JSON message (raw format), sent ahead of queued audio."""
     return OutputTransportMessageUrgentFrame(message=message.model_dump(mode="json"))
 
 
-class RawPCMSerializer(FrameSerializer):
+class GuardedSerializer(FrameSerializer):
+    """What every format does to a browser's frames before decoding them: a rate limit, and
+    protocol errors turned into frames (at most one a second of each kind)."""
+
     def __init__(self, *, max_frames_per_second: float) -> None:
         super().__init__()
         # Bursts of up to one second's worth: a browser catching up after a stall is fine.
         self._limiter = FrameRateLimiter(max_frames_per_second, burst=max_frames_per_second)
         self._last_error: dict[str, float] = {}
 
-    async def serialize(self, frame: Frame) -> str | bytes | None:
-        if isinstance(frame, OutputAudioRawFrame):
-            return frame.audio
-        if isinstance(frame, OutputTransportMessageFrame | OutputTransportMessageUrgentFrame):
-            if self.should_ignore_frame(frame):  # RTVI messages belong to the other format
-                return None
-            return json.dumps(frame.message)
-        return None
-
     async def deserialize(self, data: str | bytes) -> Frame | None:
         if not self._limiter.allow():
             return self._error("rate_limited", "too many frames per second; some were dropped")
-        if isinstance(data, bytes):
-            return self._audio(data)
-        return self._message(data)
+        return self._decode(data)
+
+    @abstractmethod
+    def _decode(self, data: str | bytes) -> Frame | None: ...
 
     def _audio(self, data: bytes) -> Frame | None:
         if len(data) % 2:
@@ -84,6 +84,29 @@ class RawPCMSerializer(FrameSerializer):
         if not data:
             return None
         return InputAudioRawFrame(audio=data, sample_rate=SAMPLE_RATE, num_channels=CHANNELS)
+
+    def _error(self, code: str, message: str) -> Frame | None:
+        now = time.monotonic()
+        if now - self._last_error.get(code, -ERROR_EVERY_S) < ERROR_EVERY_S:
+            return None
+        self._last_error[code] = now
+        return ClientProtocolError(code=code, message=message)
+
+
+class RawPCMSerializer(GuardedSerializer):
+    async def serialize(self, frame: Frame) -> str | bytes | None:
+        if isinstance(frame, OutputAudioRawFrame):
+            return frame.audio
+        if isinstance(frame, OutputTransportMessageFrame | OutputTransportMessageUrgentFrame):
+            if self.should_ignore_frame(frame):  # RTVI messages belong to the other format
+                return None
+            return json.dumps(frame.message)
+        return None
+
+    def _decode(self, data: str | bytes) -> Frame | None:
+        if isinstance(data, bytes):
+            return self._audio(data)
+        return self._message(data)
 
     def _message(self, text: str) -> Frame | None:
         try:
@@ -102,13 +125,6 @@ class RawPCMSerializer(FrameSerializer):
         assert isinstance(message, Stop)
         return ClientStop()
 
-    def _error(self, code: str, message: str) -> Frame | None:
-        now = time.monotonic()
-        if now - self._last_error.get(code, -ERROR_EVERY_S) < ERROR_EVERY_S:
-            return None
-        self._last_error[code] = now
-        return ClientProtocolError(code=code, message=message)
-
 
 class ClientProtocol(FrameProcessor):
     """Answers the browser's protocol frames; everything else passes through."""
@@ -117,10 +133,12 @@ class ClientProtocol(FrameProcessor):
         self,
         *,
         on_stop: Callable[[], Awaitable[None]],
+        envelope: Envelope = to_client,
         on_error: Callable[[ClientProtocolError], None] | None = None,
     ) -> None:
         super().__init__(name="client-protocol")
         self._on_stop = on_stop
+        self._envelope = envelope
         self._on_error = on_error
 
     async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
@@ -128,9 +146,9 @@ class ClientProtocol(FrameProcessor):
         if isinstance(frame, ClientProtocolError):
             if self._on_error is not None:
                 self._on_error(frame)
-            await self.push_frame(to_client(Error(code=frame.code, message=frame.message)))
+            await self.push_frame(self._envelope(Error(code=frame.code, message=frame.message)))
         elif isinstance(frame, ClientPing):
-            await self.push_frame(to_client(Pong(id=frame.ping_id)))
+            await self.push_frame(self._envelope(Pong(id=frame.ping_id)))
         elif isinstance(frame, ClientStop):
             await self._on_stop()
         else:

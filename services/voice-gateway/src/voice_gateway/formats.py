@@ -1,0 +1,31 @@
+"""The two wire formats a browser may choose per connection (`?format=raw|rtvi`); both reach
+the same pipeline."""
+
+from dataclasses import dataclass
+from typing import Literal
+
+from pipecat.serializers.base_serializer import FrameSerializer
+
+from voice_gateway.rtvi import RTVIProtobufSerializer, to_rtvi_client
+from voice_gateway.wire import Envelope, GuardedSerializer, RawPCMSerializer, to_client
+
+FormatName = Literal["raw", "rtvi"]
+
+
+@dataclass(frozen=True)
+class WireFormat:
+    name: FormatName
+    serializer_class: type[GuardedSerializer]
+    envelope: Envelope
+    # Pipecat's RTVI processor and observer: client-ready/bot-ready, transcripts, speaking
+    # events. Only the RTVI format has a reader for them.
+    rtvi: bool
+
+    def serializer(self, max_frames_per_second: float) -> FrameSerializer:
+        return self.serializer_class(max_frames_per_second=max_frames_per_second)
+
+
+FORMATS: dict[FormatName, WireFormat] = {
+    "raw": WireFormat("raw", RawPCMSerializer, to_client, rtvi=False),
+    "rtvi": WireFormat("rtvi", RTVIProtobufSerializer, to_rtvi_client, rtvi=True),
+}
