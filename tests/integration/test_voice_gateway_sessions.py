@@ -6,6 +6,7 @@ Real gateway processes (and Redis); the fake Realtime server plays the model.
 import asyncio
 import contextlib
 import json
+import signal
 from typing import Any
 
 import httpx
@@ -149,3 +150,69 @@ async def test_upstream_failures_end_the_session_with_a_clear_error(
 
 async def _empty_list(http: httpx.AsyncClient) -> bool:
     return (await http.get("/api/realtime/pipecat/sessions")).json() == []
+
+
+async def test_sigterm_ends_sessions_as_shutdown(
+    start_gateway: StartGateway, redis_client: redis.Redis
+) -> None:
+    gateway = start_gateway()
+    async with connect(_ws_url(gateway, "conv-shutdown")) as ws:
+        await _next_message(ws, "session")
+        stopping = asyncio.create_task(asyncio.to_thread(gateway.stop))  # SIGTERM, then wait
+        messages = await _messages_until_closed(ws)
+        # uvicorn re-raises SIGTERM once its graceful shutdown is done: -15 is the clean exit.
+        assert await stopping == -signal.SIGTERM
+    assert "gateway_stopped" in gateway.log_tail()
+    assert (messages[-1]["state"], messages[-1]["reason"]) == ("stopped", "shutdown")
+    assert ws.close_code == 1001
+    stopped = [
+        e for e in streamed_events(redis_client, "conv-shutdown") if e.type.endswith("stopped")
+    ]
+    assert [e.payload["reason"] for e in stopped] == ["shutdown"]
+
+
+async def test_sessions_end_at_their_maximum_duration(start_gateway: StartGateway) -> None:
+    gateway = start_gateway(GATEWAY_MAX_DURATION_S="1.5")
+    async with connect(_ws_url(gateway)) as ws:
+        messages = await _messages_until_closed(ws)
+    assert messages[-1]["reason"] == "max_duration"
+    assert ws.close_code == 1000
+
+
+@pytest.mark.parametrize(
+    ("env", "close_code", "reason"),
+    [
+        ({"GATEWAY_MAX_SESSIONS": "1"}, 1013, "the gateway is at its session limit"),
+        ({"GATEWAY_CONNECTIONS_PER_MINUTE_PER_ADDRESS": "1"}, 1008, "too many new connections"),
+    ],
+)
+async def test_connection_limits(
+    start_gateway: StartGateway, env: dict[str, str], close_code: int, reason: str
+) -> None:
+    gateway = start_gateway(**env)
+    async with connect(_ws_url(gateway, "first")) as first:
+        await _next_message(first, "session")
+        async with connect(_ws_url(gateway, "second")) as second:
+            assert await _messages_until_closed(second) == []
+        assert second.close_code == close_code
+        assert second.close_reason.startswith(reason)
+
+
+async def test_frame_rate_limit(start_gateway: StartGateway) -> None:
+    gateway = start_gateway(GATEWAY_MAX_FRAMES_PER_SECOND="10")
+    async with connect(_ws_url(gateway)) as ws:
+        await _next_message(ws, "session")
+        for _ in range(30):  # three seconds of audio at once
+            await ws.send(bytes(960))
+        error = await _next_message(ws, "error")
+        assert error["code"] == "rate_limited"
+        # The bucket refills: the session answers again once the flood stops (pings sent
+        # while it is still empty are dropped like any other frame).
+        for attempt in range(20):
+            await ws.send(json.dumps({"type": "ping", "id": str(attempt)}))
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(0.5):
+                    await _next_message(ws, "pong")
+                    break
+        else:
+            raise AssertionError("no pong after the flood")

@@ -4,14 +4,16 @@ import uvicorn
 
 from voice_gateway.app import create_app
 from voice_gateway.log_setup import configure_logging
+from voice_gateway.server import GatewayServer
 from voice_gateway.settings import Settings
 
 
 def main() -> None:
     settings = Settings()
     configure_logging(json=settings.log_json, level=settings.log_level)
-    uvicorn.run(
-        create_app(settings),
+    app = create_app(settings)
+    config = uvicorn.Config(
+        app,
         host=settings.host,
         port=settings.port,
         log_config=None,
@@ -23,6 +25,7 @@ def main() -> None:
         ws_max_size=settings.max_frame_bytes,
         timeout_graceful_shutdown=15,
     )
+    GatewayServer(config, app).run()
 
 
 if __name__ == "__main__":

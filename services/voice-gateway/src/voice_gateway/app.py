@@ -1,7 +1,5 @@
 """Composition root: settings -> Redis, tool dispatch, event publisher, registry -> routes."""
 
-import asyncio
-import contextlib
 import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -56,10 +54,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             yield
         finally:
-            for session in list(gateway.sessions.values()):
-                session.end("shutdown")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(gateway.empty.wait(), SHUTDOWN_GRACE_S)
+            await gateway.end_all("shutdown", SHUTDOWN_GRACE_S)
             await registry.close()
             await publisher.close()
             await dispatcher.close()

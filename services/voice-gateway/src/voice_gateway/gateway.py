@@ -1,6 +1,7 @@
 """What the app holds while it runs: shared services, admission and this replica's sessions."""
 
 import asyncio
+import contextlib
 
 from voice_gateway.admission import Admission
 from voice_gateway.session import Services, VoiceSession
@@ -27,3 +28,10 @@ class Gateway:
         session = self.sessions.get(session_id)
         if session is not None:
             session.end(reason)
+
+    async def end_all(self, reason: str, grace_s: float) -> None:
+        """End every session here with `reason`; wait up to `grace_s` for them to finish."""
+        for session in list(self.sessions.values()):
+            session.end(reason)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.empty.wait(), grace_s)
