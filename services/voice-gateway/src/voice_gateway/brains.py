@@ -46,10 +46,13 @@ def realtime_brain(settings: Settings, persona: Persona) -> RealtimeLLM:
         ),
         tools=TOOL_SCHEMAS,
     )
+    llm_settings = OpenAIRealtimeLLMService.Settings(
+        system_instruction=persona.system_prompt, session_properties=session
+    )
+    if settings.openai_model:  # unset: Pipecat's default, which tracks the GA API it speaks
+        llm_settings.model = settings.openai_model
     return RealtimeLLM(
         api_key=settings.openai_api_key.get_secret_value(),
         base_url=settings.openai_realtime_url,
-        settings=OpenAIRealtimeLLMService.Settings(
-            system_instruction=persona.system_prompt, session_properties=session
-        ),
+        settings=llm_settings,
     )

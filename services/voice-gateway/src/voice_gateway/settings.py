@@ -32,7 +32,7 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("OPENAI_REALTIME_URL", "GATEWAY_OPENAI_REALTIME_URL"),
         pattern=r"^wss?://",
     )
-    openai_model: str = "gpt-realtime"
+    openai_model: str | None = Field(default=None, pattern=r"^[\w.-]{1,64}$")  # None: Pipecat's
 
     default_voice: str = Field(default="alloy", pattern=r"^[a-z_]{1,32}$")
     default_agent_name: str = Field(default="MainConversation", pattern=r"^\w{1,64}$")
