@@ -50,11 +50,12 @@ class VoiceClient:
 
     def decode(self, frame: Frame) -> Decoded:
         if self.format == "raw":
-            return (
-                Decoded(audio=frame)
-                if isinstance(frame, bytes)
-                else Decoded(message=json.loads(frame))
-            )
+            if isinstance(frame, bytes):
+                return Decoded(audio=frame)
+            message = json.loads(frame)
+            if message["type"] == "interruption":
+                return Decoded(interruption=True)
+            return Decoded(message=message)
         assert isinstance(frame, bytes), "the RTVI format sends binary frames only"
         proto = frames_pb2.Frame.FromString(frame)  # type: ignore[attr-defined]
         kind = proto.WhichOneof("frame")

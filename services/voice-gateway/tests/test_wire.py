@@ -6,6 +6,7 @@ import json
 import pytest
 from pipecat.frames.frames import (
     InputAudioRawFrame,
+    InterruptionFrame,
     OutputAudioRawFrame,
     OutputTransportMessageUrgentFrame,
 )
@@ -104,3 +105,11 @@ async def test_client_protocol_answers_errors_and_pings_and_reports_stop() -> No
     assert down[0].message["code"] == "invalid_json"
     assert down[1].message["type"] == "pong"
     assert stopped == [True]
+
+
+async def test_an_interruption_tells_the_browser_to_drop_its_playback(
+    serializer: RawPCMSerializer,
+) -> None:
+    wire = await serializer.serialize(InterruptionFrame())
+    assert isinstance(wire, str)
+    assert json.loads(wire)["type"] == "interruption"

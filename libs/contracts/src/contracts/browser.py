@@ -81,13 +81,27 @@ class Latency(_ServerMessage):
     ms: float
 
 
+class Interruption(_ServerMessage):
+    """The user spoke over the assistant: drop the audio queued for playback now."""
+
+    type: Literal["interruption"] = "interruption"
+
+
 class Pong(_ServerMessage):
     type: Literal["pong"] = "pong"
     id: str | None = None
 
 
 ServerMessage = (
-    Transcription | FunctionCall | FunctionResult | Progress | SessionState | Error | Latency | Pong
+    Transcription
+    | FunctionCall
+    | FunctionResult
+    | Progress
+    | SessionState
+    | Error
+    | Latency
+    | Interruption
+    | Pong
 )
 
 

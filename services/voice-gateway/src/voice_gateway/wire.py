@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pipecat.frames.frames import (
     Frame,
     InputAudioRawFrame,
+    InterruptionFrame,
     OutputAudioRawFrame,
     OutputTransportMessageFrame,
     OutputTransportMessageUrgentFrame,
@@ -25,7 +26,16 @@ from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 from pipecat.serializers.base_serializer import FrameSerializer
 from pydantic import BaseModel, ValidationError
 
-from contracts.browser import CHANNELS, CLIENT_MESSAGE, SAMPLE_RATE, Error, Ping, Pong, Stop
+from contracts.browser import (
+    CHANNELS,
+    CLIENT_MESSAGE,
+    SAMPLE_RATE,
+    Error,
+    Interruption,
+    Ping,
+    Pong,
+    Stop,
+)
 from voice_gateway.admission import FrameRateLimiter
 
 ERROR_EVERY_S = 1.0  # a flood of one bad frame gets one error a second, not one per frame
@@ -97,6 +107,8 @@ class RawPCMSerializer(GuardedSerializer):
     async def serialize(self, frame: Frame) -> str | bytes | None:
         if isinstance(frame, OutputAudioRawFrame):
             return frame.audio
+        if isinstance(frame, InterruptionFrame):  # the browser must drop its queued playback
+            return Interruption().model_dump_json()
         if isinstance(frame, OutputTransportMessageFrame | OutputTransportMessageUrgentFrame):
             if self.should_ignore_frame(frame):  # RTVI messages belong to the other format
                 return None
