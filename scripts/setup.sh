@@ -26,5 +26,5 @@ if ! python3 -m uv --version 2>/dev/null | grep -q "$UV_VERSION"; then
 fi
 
 export UV_PYTHON_DOWNLOADS=never
-python3 -m uv sync --frozen --all-packages --python 3.11 -q
+python3 -m uv sync --frozen --all-packages --all-extras --python 3.11 -q
 echo "[setup] ready: $(.venv/bin/python --version), workspace synced"

@@ -33,8 +33,11 @@ async def _run(frames: list[Frame]) -> list[tuple[str, float]]:
     async def on_latency(metric: str, seconds: float) -> None:
         reported.append((metric, seconds))
 
+    async def on_speaking(_: bool) -> None:
+        pass
+
     clock = TurnClock(on_latency)
-    await run_test(Pipeline([AudioIn(clock), AudioOut(clock)]), frames_to_send=frames)
+    await run_test(Pipeline([AudioIn(clock), AudioOut(clock, on_speaking)]), frames_to_send=frames)
     return reported
 
 

@@ -81,6 +81,14 @@ class Latency(_ServerMessage):
     ms: float
 
 
+class Speaking(_ServerMessage):
+    """The assistant started or stopped speaking (its audio, as the gateway sends it)."""
+
+    type: Literal["speaking"] = "speaking"
+    role: Literal["assistant"] = "assistant"
+    speaking: bool
+
+
 class Interruption(_ServerMessage):
     """The user spoke over the assistant: drop the audio queued for playback now."""
 
@@ -100,6 +108,7 @@ ServerMessage = (
     | SessionState
     | Error
     | Latency
+    | Speaking
     | Interruption
     | Pong
 )

@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from redis.asyncio import Redis
 
 from voice_gateway.admission import Admission, Limits
+from voice_gateway.brains import BrainFactory, BrainUnavailable, choose_brain, realtime_brain
 from voice_gateway.event_publisher import EventPublisher
 from voice_gateway.gateway import Gateway
 from voice_gateway.registry import SessionRegistry
@@ -38,8 +39,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         publisher = EventPublisher(redis, max_buffered=settings.event_buffer_max)
         publisher.start()
         registry = SessionRegistry(redis, settings.replica)
+        make_brain, brain_problem = await _brain(settings)
         gateway = Gateway(
-            Services(settings, redis, publisher, dispatcher, registry),
+            Services(settings, redis, publisher, dispatcher, registry, make_brain, brain_problem),
             Admission(
                 Limits(
                     settings.max_sessions,
@@ -65,3 +67,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(title="agentic-voice voice-gateway", version="0.1.0", lifespan=lifespan)
     app.include_router(router)
     return app
+
+
+async def _brain(settings: Settings) -> tuple[BrainFactory, str | None]:
+    """The brain's factory, its models loaded; or why it cannot run (the gateway still starts,
+    answers health checks and refuses sessions with that reason)."""
+    try:
+        make_brain = choose_brain(settings)
+        if settings.brain == "local":
+            from voice_gateway.local_brain import warm_up
+
+            await warm_up(settings)
+    except BrainUnavailable as exc:
+        log.error("brain_unavailable", brain=settings.brain, reason=str(exc))
+        return realtime_brain, str(exc)
+    return make_brain, None

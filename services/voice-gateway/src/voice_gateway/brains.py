@@ -1,13 +1,25 @@
-"""The model behind a session. Today: OpenAI Realtime (speech to speech)."""
+"""The brain behind a session: what differs between OpenAI Realtime (speech to speech, in the
+cloud) and the local brain (`local_brain.py`). The session builds the rest of the pipeline
+(transport, protocol, taps, context aggregators) around it the same way for both."""
 
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 
+from pipecat.frames.frames import Frame, LLMMessagesAppendFrame
+from pipecat.processors.aggregators.llm_response_universal import LLMUserAggregatorParams
+from pipecat.processors.frame_processor import FrameProcessor
 from pipecat.services.openai.realtime import events
 from pipecat.services.openai.realtime.llm import OpenAIRealtimeLLMService
 from websockets.exceptions import ConnectionClosed
 
+from contracts import ConversationEvent
+from contracts.browser import SAMPLE_RATE
+from voice_gateway.progress import SUMMARY_REQUEST, ProgressLine
 from voice_gateway.settings import Settings
-from voice_gateway.tools import TOOL_SCHEMAS
+from voice_gateway.tools import TOOL_SCHEMAS, ToolCaller, register_tools
+
+QueueFrame = Callable[[Frame], Awaitable[None]]  # into the pipeline, from its start
+OnProgress = Callable[[ProgressLine, ConversationEvent], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -15,6 +27,41 @@ class Persona:
     voice: str
     agent_name: str
     system_prompt: str
+
+
+@dataclass
+class Brain:
+    model: FrameProcessor  # the LLM, the Realtime service or the command router
+    on_progress: OnProgress  # a team or Claude Code message arrived
+    listen: list[FrameProcessor] = field(default_factory=list)  # before the user aggregator
+    speak: list[FrameProcessor] = field(default_factory=list)  # after the model
+    user_params: LLMUserAggregatorParams | None = None
+    # The pipeline's input rate: the transport stays at the wire's 24 kHz either way.
+    in_sample_rate: int = SAMPLE_RATE
+    # Speech recognition in the pipeline sends transcripts downstream into the user aggregator,
+    # which consumes them; the Realtime service sends them upstream past it.
+    transcripts_downstream: bool = False
+    # Run the model once at the start (the Realtime service greets; without this first run
+    # Pipecat races a second response.create against tool results: notes/pipecat-1.14.md).
+    run_on_start: bool = False
+
+
+BrainFactory = Callable[[Settings, "Persona", ToolCaller, QueueFrame], Brain]
+
+
+def context_progress(queue: QueueFrame) -> OnProgress:
+    """Progress for a model with a context: a tagged line it reads without answering, and a
+    request for a short spoken summary when a run ends."""
+
+    async def on_progress(line: ProgressLine, _: ConversationEvent) -> None:
+        content = SUMMARY_REQUEST.format(line=line.text) if line.finished else line.text
+        await queue(
+            LLMMessagesAppendFrame(
+                messages=[{"role": "user", "content": content}], run_llm=line.finished
+            )
+        )
+
+    return on_progress
 
 
 class RealtimeLLM(OpenAIRealtimeLLMService):
@@ -31,7 +78,16 @@ class RealtimeLLM(OpenAIRealtimeLLMService):
             await self.push_error(error_msg=f"The Realtime API {detail}")
 
 
-def realtime_brain(settings: Settings, persona: Persona) -> RealtimeLLM:
+def realtime_brain(
+    settings: Settings, persona: Persona, caller: ToolCaller, _: QueueFrame
+) -> Brain:
+    llm = realtime_llm(settings, persona)
+    register_tools(llm, caller)
+    # Progress goes straight into the service: it owns the Realtime conversation.
+    return Brain(model=llm, on_progress=context_progress(llm.queue_frame), run_on_start=True)
+
+
+def realtime_llm(settings: Settings, persona: Persona) -> RealtimeLLM:
     """Pipecat's Realtime service with everything the session needs set where the GA API reads
     it (Pipecat silently ignores misplaced settings: tests assert these reach the wire)."""
     assert settings.openai_api_key is not None
@@ -56,3 +112,17 @@ def realtime_brain(settings: Settings, persona: Persona) -> RealtimeLLM:
         base_url=settings.openai_realtime_url,
         settings=llm_settings,
     )
+
+
+class BrainUnavailable(Exception):
+    """The configured brain cannot run here; the reason is shown to whoever connects."""
+
+
+def choose_brain(settings: Settings) -> BrainFactory:
+    """The configured brain's factory; raises `BrainUnavailable` saying what is missing."""
+    if settings.brain == "openai":
+        return realtime_brain
+    from voice_gateway.local_brain import check_local_brain, local_brain
+
+    check_local_brain(settings)
+    return local_brain

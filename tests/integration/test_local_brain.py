@@ -1,0 +1,103 @@
+"""The local brain, end to end and offline: Piper speech streamed at real time into the gateway
+(Silero VAD, smart-turn, Whisper, the command router or an OpenAI-compatible LLM, Piper), tools
+run by the tool-worker against the fake team, and the spoken replies heard back by Whisper.
+
+All processes are real (Redis, tool-worker, gateway); the agentic backend and the chat server
+are protocol-faithful fakes.
+"""
+
+import asyncio
+from dataclasses import dataclass, field
+from typing import Any
+
+from websockets.asyncio.client import ClientConnection, connect
+
+from fakes.agentic_backend import FakeAgenticBackend
+from harness.local_speech import piper_pcm, transcribe, word_accuracy, words
+from harness.services import StartGateway, StartWorker
+from harness.speech import silence, stream_at_real_time
+from harness.voice_clients import VoiceClient
+from harness.waiting import async_wait_until
+from stack import ManagedProcess
+
+
+@dataclass
+class Heard:
+    """The gateway's messages, and its audio of each turn (cut where the test's turns end)."""
+
+    messages: list[dict[str, Any]] = field(default_factory=list)
+    audio: bytearray = field(default_factory=bytearray)
+    turn_ends: list[int] = field(default_factory=list)
+    interrupted: bool = False
+
+    def turn_audio(self) -> list[bytes]:
+        starts = [0, *self.turn_ends]
+        return [bytes(self.audio[a:b]) for a, b in zip(starts, self.turn_ends, strict=False)]
+
+    def of(self, type_: str) -> list[dict[str, Any]]:
+        return [m for m in self.messages if m["type"] == type_]
+
+    def said(self, role: str) -> list[str]:
+        return [m["text"] for m in self.of("transcription") if m["role"] == role]
+
+    async def receive(self, ws: ClientConnection, client: VoiceClient) -> None:
+        async for frame in ws:
+            decoded = client.decode(frame)
+            if decoded.audio is not None:
+                self.audio += decoded.audio
+            elif decoded.interruption:
+                self.interrupted = True
+            elif decoded.message is not None:
+                self.messages.append(decoded.message)
+
+
+def _local_gateway(start_gateway: StartGateway, **env: str) -> ManagedProcess:
+    return start_gateway(VOICE_BRAIN="local", OPENAI_API_KEY="", **env)
+
+
+async def _converse(gateway: ManagedProcess, turns: list[tuple[str, int]], heard: Heard) -> None:
+    """Say each utterance and wait until the assistant has finished that many answers."""
+    client = VoiceClient("raw")
+    url = gateway.spec.url.replace("http://", "ws://") + "/api/realtime/pipecat/ws/conv-local"
+    async with connect(url) as ws:
+        receiver = asyncio.create_task(heard.receive(ws, client))
+        for text, answers in turns:
+            await stream_at_real_time(ws.send, silence(300) + piper_pcm(text) + silence(1200))
+
+            async def answered(n: int = answers) -> bool:
+                if receiver.done():
+                    receiver.result()
+                done = len(heard.said("assistant")) >= n
+                return done and not heard.of("speaking")[-1]["speaking"]
+
+            await async_wait_until(answered, timeout_s=30, what=f"an answer to {text!r}")
+            heard.turn_ends.append(len(heard.audio))
+        await ws.send(client.stop())
+        await asyncio.wait_for(receiver, 10)
+
+
+async def test_router_hands_work_to_the_team_and_says_so(
+    start_gateway: StartGateway, start_worker: StartWorker, agentic: FakeAgenticBackend
+) -> None:
+    start_worker()
+    gateway = _local_gateway(start_gateway)
+    heard = Heard()
+    await _converse(
+        gateway,
+        [
+            ("Please ask the team to write a haiku about the sea.", 2),  # handed over; finished
+            ("What is the weather like?", 3),
+        ],
+        heard,
+    )
+    [call] = heard.of("function_call")
+    assert call["name"] == "send_to_nested"
+    assert words(call["arguments"]["text"]) == words("write a haiku about the sea")
+    assert agentic.received("MainConversation")[0]["type"] == "run"
+    handed_over, summary, help_reply = heard.said("assistant")
+    assert handed_over == "I've handed that to the team."
+    assert summary.startswith("The team finished")
+    assert help_reply.startswith("I can hand a task to the team")
+    first_turn, second_turn = heard.turn_audio()
+    assert word_accuracy(f"{handed_over} {summary}", transcribe(first_turn)) >= 0.8
+    assert word_accuracy(help_reply, transcribe(second_turn)) >= 0.8
