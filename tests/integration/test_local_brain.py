@@ -13,6 +13,7 @@ from typing import Any
 from websockets.asyncio.client import ClientConnection, connect
 
 from fakes.agentic_backend import FakeAgenticBackend
+from fakes.openai_chat import FakeChatServer, RecordedRequest, Reply, Say, default_scenario
 from harness.local_speech import piper_pcm, transcribe, word_accuracy, words
 from harness.services import StartGateway, StartWorker
 from harness.speech import silence, stream_at_real_time
@@ -101,3 +102,42 @@ async def test_router_hands_work_to_the_team_and_says_so(
     first_turn, second_turn = heard.turn_audio()
     assert word_accuracy(f"{handed_over} {summary}", transcribe(first_turn)) >= 0.8
     assert word_accuracy(help_reply, transcribe(second_turn)) >= 0.8
+
+
+def _team_reports_then_default(request: RecordedRequest) -> Reply:
+    """The fake LLM: a short spoken summary for a finished run, else its default behaviour."""
+    if (request.last_user_text or "").startswith("[TEAM RESULT]"):
+        return Say("The team has written the haiku.")
+    return default_scenario(request)
+
+
+async def test_llm_path_calls_tools_and_summarises_the_run(
+    start_gateway: StartGateway, start_worker: StartWorker, agentic: FakeAgenticBackend
+) -> None:
+    start_worker()
+    with FakeChatServer(scenario=_team_reports_then_default) as llm:
+        gateway = _local_gateway(start_gateway, LLM_BASE_URL=llm.url, LLM_MODEL="fake-local")
+        heard = Heard()
+        await _converse(
+            gateway, [("Please ask the team to write a haiku about the sea.", 2)], heard
+        )
+        requests = llm.completions()
+    assert sorted(requests[0].tool_names) == [
+        "pause", "pause_claude_code", "reset", "send_to_claude_code", "send_to_nested",
+    ]  # fmt: skip
+    assert requests[0].model == "fake-local"
+    [call] = heard.of("function_call")
+    assert call["name"] == "send_to_nested"
+    assert call["arguments"] == {"text": "write a haiku about the sea."}
+    assert agentic.received("MainConversation")[0]["type"] == "run"
+    # The team's messages reached the model as tagged lines, and the run's end as a request
+    # for a summary, which it spoke without being asked.
+    context = [m.get("content") for m in requests[-1].messages if m["role"] == "user"]
+    assert any(str(line).startswith("[TEAM Coder] Using tool") for line in context)
+    assert str(context[-1]).startswith("[TEAM RESULT] The team finished.")
+    handed_over, summary = heard.said("assistant")
+    assert (handed_over, summary) == (
+        "Done: I've handed that to the team.", "The team has written the haiku.",
+    )  # fmt: skip
+    [turn] = heard.turn_audio()
+    assert word_accuracy(f"{handed_over} {summary}", transcribe(turn)) >= 0.8

@@ -44,6 +44,8 @@ class Brain:
     # Run the model once at the start (the Realtime service greets; without this first run
     # Pipecat races a second response.create against tool results: notes/pipecat-1.14.md).
     run_on_start: bool = False
+    # Whatever the brain holds beyond the pipeline's life (an HTTP client's connections).
+    close: Callable[[], Awaitable[None]] | None = None
 
 
 BrainFactory = Callable[[Settings, "Persona", ToolCaller, QueueFrame], Brain]

@@ -203,8 +203,12 @@ def local_brain(
         )
         register_tools(llm, caller)
         model, on_progress = llm, context_progress(queue)  # into the user aggregator
+        # Pipecat never closes the service's HTTP client: its keep-alive sockets would outlive
+        # every session.
+        close = llm._client.close
     else:
         model, on_progress = CommandRouter(caller), _speak_run_summaries(queue)
+        close = None
     return Brain(
         model=model,
         on_progress=on_progress,
@@ -215,6 +219,7 @@ def local_brain(
         ),
         in_sample_rate=RECOGNITION_RATE,
         transcripts_downstream=True,
+        close=close,
     )
 
 

@@ -159,6 +159,9 @@ class VoiceSession:
                 self.end("client_closed")
         finally:
             await self._finish(worker, running, follower)
+            if brain.close is not None:
+                with contextlib.suppress(Exception):
+                    await brain.close()
             metrics.SESSIONS_ACTIVE.dec()
             metrics.SESSIONS_ENDED.labels(self.reason).inc()
             with contextlib.suppress(RedisError, OSError):
