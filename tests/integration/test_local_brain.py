@@ -20,6 +20,7 @@ from harness.speech import silence, stream_at_real_time
 from harness.voice_clients import VoiceClient
 from harness.waiting import async_wait_until
 from stack import ManagedProcess
+from voice_gateway.command_router import HELP_REPLY
 
 
 @dataclass
@@ -29,7 +30,7 @@ class Heard:
     messages: list[dict[str, Any]] = field(default_factory=list)
     audio: bytearray = field(default_factory=bytearray)
     turn_ends: list[int] = field(default_factory=list)
-    interrupted: bool = False
+    interruptions: list[int] = field(default_factory=list)  # audio received by each
 
     def turn_audio(self) -> list[bytes]:
         starts = [0, *self.turn_ends]
@@ -47,7 +48,7 @@ class Heard:
             if decoded.audio is not None:
                 self.audio += decoded.audio
             elif decoded.interruption:
-                self.interrupted = True
+                self.interruptions.append(len(self.audio))
             elif decoded.message is not None:
                 self.messages.append(decoded.message)
 
@@ -141,3 +142,38 @@ async def test_llm_path_calls_tools_and_summarises_the_run(
     )  # fmt: skip
     [turn] = heard.turn_audio()
     assert word_accuracy(f"{handed_over} {summary}", transcribe(turn)) >= 0.8
+
+
+async def test_speaking_over_the_local_brain_stops_its_audio(
+    start_gateway: StartGateway, start_worker: StartWorker
+) -> None:
+    start_worker()
+    gateway = _local_gateway(start_gateway)
+    heard, client = Heard(), VoiceClient("raw")
+    url = gateway.spec.url.replace("http://", "ws://") + "/api/realtime/pipecat/ws/conv-barge"
+    async with connect(url) as ws:
+        receiver = asyncio.create_task(heard.receive(ws, client))
+        weather = silence(300) + piper_pcm("What is the weather like?") + silence(1200)
+        await stream_at_real_time(ws.send, weather)
+
+        async def speaking() -> bool:
+            return any(m["speaking"] for m in heard.of("speaking"))
+
+        await async_wait_until(speaking, timeout_s=30, what="the help reply to start")
+        help_started = len(heard.audio)
+        await stream_at_real_time(ws.send, piper_pcm("Hold on.") + silence(1200))
+
+        async def answered() -> bool:
+            return len(heard.said("assistant")) >= 1
+
+        await async_wait_until(answered, timeout_s=30, what="the answer to the barge-in")
+        await ws.send(client.stop())
+        await asyncio.wait_for(receiver, 10)
+
+    [call] = heard.of("function_call")
+    assert call["name"] == "pause"  # "Hold on." was heard and understood
+    # The help reply stopped where the user spoke: far less of it was played than it holds,
+    # and none of it counts as said.
+    help_heard = next(at for at in heard.interruptions if at >= help_started) - help_started
+    assert 0 < help_heard < 0.6 * len(piper_pcm(HELP_REPLY))
+    assert not any(text.startswith(HELP_REPLY[:20]) for text in heard.said("assistant"))

@@ -215,7 +215,10 @@ def local_brain(
         listen=[Downsample(), stt],
         speak=[tts],
         user_params=LLMUserAggregatorParams(
-            vad_analyzer=SileroVADAnalyzer(sample_rate=RECOGNITION_RATE)
+            vad_analyzer=SileroVADAnalyzer(sample_rate=RECOGNITION_RATE),
+            # When smart-turn judges a turn unfinished, Pipecat waits 5 s of silence by default;
+            # a short question ("What's the weather like?") is often judged so.
+            user_turn_stop_timeout=settings.turn_stop_timeout_s,
         ),
         in_sample_rate=RECOGNITION_RATE,
         transcripts_downstream=True,

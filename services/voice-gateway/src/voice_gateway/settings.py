@@ -40,6 +40,8 @@ class Settings(BaseSettings):
     whisper_device: Literal["cpu", "cuda", "auto"] = "cpu"
     piper_voice_dir: Path | None = None
     piper_voice: str = Field(default="en_US-joe-medium", pattern=r"^[\w.-]{1,64}$")
+    # Silence after which a turn ends even when smart-turn thinks the user is not done.
+    turn_stop_timeout_s: float = Field(default=1.2, gt=0, le=10)
     # An OpenAI-compatible chat server (Ollama, llama.cpp, vLLM); unset: the command router.
     llm_base_url: str | None = Field(
         default=None,
