@@ -100,6 +100,9 @@ async def test_router_hands_work_to_the_team_and_says_so(
     assert handed_over == "I've handed that to the team."
     assert summary.startswith("The team finished")
     assert help_reply.startswith("I can hand a task to the team")
+    stages = {m["metric"] for m in heard.of("latency")}
+    assert stages >= {"voice", "end_of_turn_wait", "speech_recognition", "brain",
+                      "speech_synthesis_first_byte"}  # fmt: skip
     first_turn, second_turn = heard.turn_audio()
     assert word_accuracy(f"{handed_over} {summary}", transcribe(first_turn)) >= 0.8
     assert word_accuracy(help_reply, transcribe(second_turn)) >= 0.8

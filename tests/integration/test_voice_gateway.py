@@ -119,7 +119,12 @@ async def test_spoken_request_to_the_team_and_spoken_summary(
         assert "bot-started-speaking" in rtvi
     assert agentic.received("MainConversation") == [{"type": "run", "data": TOOL_CALL_TEXT}]
     latency = {m["metric"]: m["ms"] for m in got.of("latency")}
-    assert latency.keys() == {"voice", "upstream_first_byte"}
+    assert latency.keys() == {
+        "voice",
+        "upstream_first_byte",
+        "brain",
+        "speech_synthesis_first_byte",
+    }
     assert latency["voice"] > latency["upstream_first_byte"] > 0
 
     async with httpx.AsyncClient(base_url=gateway.spec.url, timeout=5) as http:

@@ -3,8 +3,11 @@
 from pipecat.frames.frames import (
     Frame,
     InputAudioRawFrame,
+    LLMFullResponseStartFrame,
     OutputAudioRawFrame,
     ProposedUserStoppedSpeakingFrame,
+    UserStoppedSpeakingFrame,
+    VADUserStoppedSpeakingFrame,
 )
 from pipecat.pipeline.pipeline import Pipeline
 from pipecat.tests.utils import run_test
@@ -70,3 +73,15 @@ async def test_audio_is_counted_both_ways() -> None:
     await _run([_user(0), _user(0), _assistant()])
     assert counted("in") == (before_in[0] + 2, before_in[1] + 2 * FRAME_SAMPLES * 2)
     assert counted("out") == (before_out[0] + 1, before_out[1] + FRAME_SAMPLES * 2)
+
+
+async def test_a_turn_is_broken_into_stages() -> None:
+    reported = await _run([
+        _user(VOICED_PEAK),
+        VADUserStoppedSpeakingFrame(), UserStoppedSpeakingFrame(),
+        LLMFullResponseStartFrame(), _assistant(),
+    ])  # fmt: skip
+    assert [metric for metric, _ in reported] == [
+        "upstream_first_byte", "end_of_turn_wait", "brain", "speech_synthesis_first_byte",
+        "voice",
+    ]  # fmt: skip

@@ -28,3 +28,10 @@ UPSTREAM_FIRST_BYTE_SECONDS = Histogram(
     "The brain's end of turn to its first audio",
     buckets=_LATENCY_BUCKETS,
 )
+TURN_STAGE_SECONDS = Histogram(
+    "gateway_turn_stage_seconds",
+    "Where a turn's latency goes: end_of_turn_wait, speech_recognition, brain, "
+    "speech_synthesis_first_byte",
+    ["stage"],
+    buckets=(0.01, 0.025, 0.05, *_LATENCY_BUCKETS),
+)

@@ -203,7 +203,7 @@ class VoiceSession:
 
         clock = TurnClock(on_latency=self._latency)
         # Where transcripts pass on their way to the user aggregator, which consumes them.
-        user_side = UserSide(on_text=self._said, on_error=self._upstream_error)
+        user_side = UserSide(clock, on_text=self._said, on_error=self._upstream_error)
         pipeline = Pipeline([
             transport.input(),
             AudioIn(clock),

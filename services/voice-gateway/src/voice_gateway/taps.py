@@ -12,11 +12,13 @@ from pipecat.frames.frames import (
     InputAudioRawFrame,
     InterruptionFrame,
     LLMFullResponseEndFrame,
+    LLMFullResponseStartFrame,
     OutputAudioRawFrame,
     ProposedUserStoppedSpeakingFrame,
     TranscriptionFrame,
     TTSTextFrame,
     UserStoppedSpeakingFrame,
+    VADUserStoppedSpeakingFrame,
 )
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 
@@ -39,34 +41,57 @@ def _peak(pcm: bytes) -> int:
     return int(np.abs(np.frombuffer(pcm, dtype="<i2", count=len(pcm) // 2).astype(np.int32)).max())
 
 
+# (stage, from mark, to mark): where the time between the user's last word and the first
+# audio of the answer goes. Marks a brain does not produce leave their stages out.
+STAGES = (
+    ("end_of_turn_wait", "vad_stopped", "turn_ended"),  # VAD's silence to the turn decision
+    ("speech_recognition", "vad_stopped", "transcribed"),
+    ("brain", "turn_ended", "answered"),  # the router, the LLM (first token), or Realtime
+    ("speech_synthesis_first_byte", "answered", "audio"),
+)
+
+
 class TurnClock:
-    """Times one session's turns: the input tap marks the last voiced frame, the output tap
-    the brain's end of turn and the first audio after it."""
+    """Times one session's turns from marks the taps set: the last voiced frame in, the VAD's
+    stop, the transcript, the end of the turn, the brain's answer, the first audio out."""
 
     def __init__(self, on_latency: OnLatency) -> None:
         self._on_latency = on_latency
         self.last_voiced_at: float | None = None
-        self._turn_ended_at: float | None = None
+        self._marks: dict[str, float] = {}
 
     def voiced(self) -> None:
         self.last_voiced_at = time.monotonic()
 
+    def mark(self, name: str) -> None:
+        now, ended = time.monotonic(), "turn_ended" in self._marks
+        if name in ("vad_stopped", "transcribed"):
+            if not ended:  # the latest before the turn ends: the user may pause and go on
+                self._marks[name] = now
+        elif name == "turn_ended" or ended:  # the first; an answer counts only after a turn
+            self._marks.setdefault(name, now)
+
     def turn_ended(self) -> None:
-        if self._turn_ended_at is None:
-            self._turn_ended_at = time.monotonic()
+        self.mark("turn_ended")
 
     async def audio_out(self) -> None:
-        if self._turn_ended_at is None:  # not the first audio after a user turn
+        marks = self._marks
+        if "turn_ended" not in marks:  # not the first audio after a user turn
             return
-        now = time.monotonic()
-        upstream = now - self._turn_ended_at
+        marks["audio"] = now = time.monotonic()
+        self._marks = {}
+        upstream = now - marks["turn_ended"]
         metrics.UPSTREAM_FIRST_BYTE_SECONDS.observe(upstream)
         await self._on_latency("upstream_first_byte", upstream)
-        if self.last_voiced_at is not None and self.last_voiced_at <= self._turn_ended_at:
+        for stage, start, end in STAGES:
+            if start in marks and end in marks and marks[end] >= marks[start]:
+                seconds = marks[end] - marks[start]
+                metrics.TURN_STAGE_SECONDS.labels(stage).observe(seconds)
+                await self._on_latency(stage, seconds)
+        if self.last_voiced_at is not None and self.last_voiced_at <= marks["turn_ended"]:
             voice = now - self.last_voiced_at
             metrics.VOICE_LATENCY_SECONDS.observe(voice)
             await self._on_latency("voice", voice)
-        self._turn_ended_at = None
 
 
 class AudioIn(FrameProcessor):
@@ -107,6 +132,10 @@ class AudioOut(FrameProcessor):
             await self._clock.audio_out()
         elif isinstance(frame, ProposedUserStoppedSpeakingFrame | UserStoppedSpeakingFrame):
             self._clock.turn_ended()
+        elif isinstance(frame, VADUserStoppedSpeakingFrame):
+            self._clock.mark("vad_stopped")
+        elif isinstance(frame, LLMFullResponseStartFrame):
+            self._clock.mark("answered")
         elif direction == FrameDirection.UPSTREAM and isinstance(
             frame, BotStartedSpeakingFrame | BotStoppedSpeakingFrame
         ):
@@ -115,16 +144,19 @@ class AudioOut(FrameProcessor):
 
 
 class UserSide(FrameProcessor):
-    """Before the model: user transcripts and errors travel upstream past here."""
+    """Where the user's transcripts pass on their way to the user aggregator (downstream from
+    speech recognition, or upstream from the Realtime service), and errors upstream."""
 
-    def __init__(self, *, on_text: OnText, on_error: OnError) -> None:
+    def __init__(self, clock: TurnClock, *, on_text: OnText, on_error: OnError) -> None:
         super().__init__(name="user-side")
+        self._clock = clock
         self._on_text = on_text
         self._on_error = on_error
 
     async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
         await super().process_frame(frame, direction)
         if isinstance(frame, TranscriptionFrame) and frame.text.strip():
+            self._clock.mark("transcribed")
             await self._on_text("user", frame.text.strip())
         elif isinstance(frame, ErrorFrame):
             await self._on_error(frame.error)
