@@ -19,7 +19,7 @@ from harness.events import streamed_events
 from harness.services import StartGateway
 from harness.speech import silence, speech_pcm, stream_at_real_time
 from harness.waiting import async_wait_until
-from stack import ManagedProcess
+from stack import ManagedProcess, free_port
 
 MESSAGE_TIMEOUT_S = 15.0  # a bound on a hang, not a timing assertion
 
@@ -119,11 +119,14 @@ async def test_token_and_origin(start_gateway: StartGateway) -> None:
         assert (await _next_message(ws, "session"))["state"] == "started"
 
 
-@pytest.mark.parametrize("scenario", ["unauthorized", "error", "close_mid_response"])
+@pytest.mark.parametrize("scenario", ["unreachable", "unauthorized", "error", "close_mid_response"])
 async def test_upstream_failures_end_the_session_with_a_clear_error(
     start_gateway: StartGateway, redis_client: redis.Redis, scenario: str
 ) -> None:
-    gateway = start_gateway(scenario)
+    if scenario == "unreachable":  # nothing listens on the port
+        gateway = start_gateway(OPENAI_REALTIME_URL=f"ws://127.0.0.1:{free_port()}/v1/realtime")
+    else:
+        gateway = start_gateway(scenario)
     async with connect(_ws_url(gateway, f"up-{scenario}")) as ws:
         if scenario == "close_mid_response":
             speech = silence(200) + speech_pcm("Tell me something.") + silence(900)
