@@ -10,6 +10,7 @@ from pipecat.processors.aggregators.llm_response_universal import LLMUserAggrega
 from pipecat.processors.frame_processor import FrameProcessor
 from pipecat.services.openai.realtime import events
 from pipecat.services.openai.realtime.llm import OpenAIRealtimeLLMService
+from pipecat.turns.user_turn_strategies import ExternalUserTurnStrategies
 from websockets.exceptions import ConnectionClosed
 
 from contracts import ConversationEvent
@@ -86,7 +87,14 @@ def realtime_brain(
     llm = realtime_llm(settings, persona)
     register_tools(llm, caller)
     # Progress goes straight into the service: it owns the Realtime conversation.
-    return Brain(model=llm, on_progress=context_progress(llm.queue_frame), run_on_start=True)
+    return Brain(
+        model=llm,
+        on_progress=context_progress(llm.queue_frame),
+        # The service detects turns itself; Pipecat's defaults would load smart-turn (about
+        # 40 ms of blocking CPU and its memory) for every session only to set it aside.
+        user_params=LLMUserAggregatorParams(user_turn_strategies=ExternalUserTurnStrategies()),
+        run_on_start=True,
+    )
 
 
 def realtime_llm(settings: Settings, persona: Persona) -> RealtimeLLM:

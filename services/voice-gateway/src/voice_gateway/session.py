@@ -46,7 +46,7 @@ from voice_gateway.wire import ClientProtocol, ClientProtocolError
 
 log = structlog.get_logger(__name__)
 
-CLOSE_CODES = {"upstream_error": 1011, "shutdown": 1001, "max_duration": 1000, "idle": 1000}
+CLOSE_CODES = {"upstream_error": 1011, "error": 1011, "shutdown": 1001}
 END_GRACE_S = 5.0
 
 
@@ -126,6 +126,30 @@ class VoiceSession:
             agent_name=self._persona.agent_name,
             session_id=self.id,
         )
+        try:
+            await self._converse()
+        except Exception:  # a brain that fails to build must not leave the session half-open
+            self._log.exception("session_failed")
+            self.end("error")
+            with contextlib.suppress(Exception):
+                await self._ws.close()
+        finally:
+            metrics.SESSIONS_ACTIVE.dec()
+            metrics.SESSIONS_ENDED.labels(self.reason).inc()
+            with contextlib.suppress(RedisError, OSError):
+                await services.registry.remove(self.id)
+            self._event(
+                "controller",
+                "session_stopped",
+                session_id=self.id,
+                reason=self.reason,
+                duration_s=round(time.monotonic() - started, 1),
+            )
+            self._log.info("session_stopped", reason=self.reason)
+        return self.reason
+
+    async def _converse(self) -> None:
+        services, settings = self._services, self._services.settings
         caller = ToolCaller(
             services.dispatcher,
             self.conversation_id,
@@ -133,7 +157,7 @@ class VoiceSession:
             to_client=self.send,
             publish=services.publisher.publish,
         )
-        brain = self._services.make_brain(settings, self._persona, caller, self._queue)
+        brain = services.make_brain(settings, self._persona, caller, self._queue)
         worker = self._worker = self._build(brain)
         runner = WorkerRunner(handle_sigint=False)
         running = asyncio.create_task(runner.run(worker))
@@ -162,19 +186,6 @@ class VoiceSession:
             if brain.close is not None:
                 with contextlib.suppress(Exception):
                     await brain.close()
-            metrics.SESSIONS_ACTIVE.dec()
-            metrics.SESSIONS_ENDED.labels(self.reason).inc()
-            with contextlib.suppress(RedisError, OSError):
-                await services.registry.remove(self.id)
-            self._event(
-                "controller",
-                "session_stopped",
-                session_id=self.id,
-                reason=self.reason,
-                duration_s=round(time.monotonic() - started, 1),
-            )
-            self._log.info("session_stopped", reason=self.reason)
-        return self.reason
 
     def _build(self, brain: Brain) -> PipelineWorker:
         settings = self._services.settings
@@ -226,6 +237,9 @@ class VoiceSession:
                 audio_in_sample_rate=brain.in_sample_rate, audio_out_sample_rate=SAMPLE_RATE
             ),
             enable_rtvi=self._format.rtvi,
+            # Turn tracking feeds OpenTelemetry traces, which are off; it costs an observer
+            # call per frame.
+            enable_turn_tracking=False,
             idle_timeout_secs=settings.idle_timeout_s,
             cancel_on_idle_timeout=False,
             cancel_runner_on_idle_timeout=False,
