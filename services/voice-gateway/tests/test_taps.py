@@ -10,10 +10,11 @@ from pipecat.frames.frames import (
     VADUserStoppedSpeakingFrame,
 )
 from pipecat.pipeline.pipeline import Pipeline
+from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 from pipecat.tests.utils import run_test
 
 from voice_gateway import metrics
-from voice_gateway.taps import VOICED_PEAK, AudioIn, AudioOut, TurnClock
+from voice_gateway.taps import VOICED_PEAK, AudioInMeter, AudioOut, TurnClock
 
 FRAME_SAMPLES = 480  # 20 ms at 24 kHz
 
@@ -40,7 +41,16 @@ async def _run(frames: list[Frame]) -> list[tuple[str, float]]:
         pass
 
     clock = TurnClock(on_latency)
-    await run_test(Pipeline([AudioIn(clock), AudioOut(clock, on_speaking)]), frames_to_send=frames)
+    meter = AudioInMeter(clock)
+
+    class Serializer(FrameProcessor):  # where the meter is called: as frames come in
+        async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
+            await super().process_frame(frame, direction)
+            if isinstance(frame, InputAudioRawFrame):
+                meter(frame.audio)
+            await self.push_frame(frame, direction)
+
+    await run_test(Pipeline([Serializer(), AudioOut(clock, on_speaking)]), frames_to_send=frames)
     return reported
 
 

@@ -1,6 +1,7 @@
 """The two wire formats a browser may choose per connection (`?format=raw|rtvi`); both reach
 the same pipeline."""
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -21,8 +22,10 @@ class WireFormat:
     # events. Only the RTVI format has a reader for them.
     rtvi: bool
 
-    def serializer(self, max_frames_per_second: float) -> FrameSerializer:
-        return self.serializer_class(max_frames_per_second=max_frames_per_second)
+    def serializer(
+        self, max_frames_per_second: float, on_audio: Callable[[bytes], None] | None = None
+    ) -> FrameSerializer:
+        return self.serializer_class(max_frames_per_second=max_frames_per_second, on_audio=on_audio)
 
 
 FORMATS: dict[FormatName, WireFormat] = {

@@ -9,6 +9,7 @@ The gateway's own messages (`contracts.browser`) travel as RTVI `server-message`
 """
 
 import json
+from collections.abc import Callable
 
 from google.protobuf.message import DecodeError
 from pipecat.frames.frames import (
@@ -36,8 +37,10 @@ def to_rtvi_client(message: BaseModel) -> OutputTransportMessageUrgentFrame:
 
 
 class RTVIProtobufSerializer(GuardedSerializer):
-    def __init__(self, *, max_frames_per_second: float) -> None:
-        super().__init__(max_frames_per_second=max_frames_per_second)
+    def __init__(
+        self, *, max_frames_per_second: float, on_audio: Callable[[bytes], None] | None = None
+    ) -> None:
+        super().__init__(max_frames_per_second=max_frames_per_second, on_audio=on_audio)
         self._out = ProtobufFrameSerializer()  # what leaves is Pipecat's, byte for byte
 
     async def serialize(self, frame: Frame) -> str | bytes | None:

@@ -39,7 +39,7 @@ from voice_gateway.formats import WireFormat
 from voice_gateway.progress import progress_line
 from voice_gateway.registry import SessionInfo, SessionRegistry
 from voice_gateway.settings import Settings
-from voice_gateway.taps import AssistantSide, AudioIn, AudioOut, TurnClock, UserSide
+from voice_gateway.taps import AssistantSide, AudioInMeter, AudioOut, TurnClock, UserSide
 from voice_gateway.tool_dispatch import ToolDispatcher
 from voice_gateway.tools import TOOL_SCHEMAS, ToolCaller
 from voice_gateway.wire import ClientProtocol, ClientProtocolError
@@ -83,6 +83,7 @@ class VoiceSession:
         self._ended = asyncio.Event()
         self.reason = "client_closed"
         self._worker: PipelineWorker | None = None
+        self._clock = TurnClock(on_latency=self._latency)
         self._log = log.bind(conversation_id=conversation_id, session_id=self.id)
         self._close_with_reason()
 
@@ -162,6 +163,7 @@ class VoiceSession:
         runner = WorkerRunner(handle_sigint=False)
         running = asyncio.create_task(runner.run(worker))
         follower = asyncio.create_task(self._follow_progress(brain))
+        idle = asyncio.create_task(self._watch_idle(settings.idle_timeout_s))
         try:
             if brain.run_on_start:
                 await worker.queue_frame(LLMRunFrame())
@@ -182,13 +184,14 @@ class VoiceSession:
             elif running in done:
                 self.end("client_closed")
         finally:
+            idle.cancel()
             await self._finish(worker, running, follower)
             if brain.close is not None:
                 with contextlib.suppress(Exception):
                     await brain.close()
 
     def _build(self, brain: Brain) -> PipelineWorker:
-        settings = self._services.settings
+        settings, clock = self._services.settings, self._clock
         transport = FastAPIWebsocketTransport(
             self._ws,
             FastAPIWebsocketParams(
@@ -198,7 +201,9 @@ class VoiceSession:
                 audio_out_sample_rate=SAMPLE_RATE,
                 # Pipecat's default plays 2 s of silence after the end, delaying the close.
                 audio_out_end_silence_secs=0,
-                serializer=self._format.serializer(settings.max_frames_per_second),
+                serializer=self._format.serializer(
+                    settings.max_frames_per_second, on_audio=AudioInMeter(clock)
+                ),
                 allowed_origins=[],  # checked before the socket is accepted
             ),
         )
@@ -212,12 +217,10 @@ class VoiceSession:
         def _bad_frame(error: ClientProtocolError) -> None:
             metrics.ERRORS.labels(error.code).inc()
 
-        clock = TurnClock(on_latency=self._latency)
         # Where transcripts pass on their way to the user aggregator, which consumes them.
         user_side = UserSide(clock, on_text=self._said, on_error=self._upstream_error)
         pipeline = Pipeline([
             transport.input(),
-            AudioIn(clock),
             ClientProtocol(on_stop=stop, envelope=self._format.envelope, on_error=_bad_frame),
             *brain.listen,
             *([user_side] if brain.transcripts_downstream else []),
@@ -240,20 +243,26 @@ class VoiceSession:
             # Turn tracking feeds OpenTelemetry traces, which are off; it costs an observer
             # call per frame.
             enable_turn_tracking=False,
-            idle_timeout_secs=settings.idle_timeout_s,
-            cancel_on_idle_timeout=False,
-            cancel_runner_on_idle_timeout=False,
+            # Idle is watched from the turn clock (`_watch_idle`): Pipecat's idle detection is
+            # another observer call per frame.
+            idle_timeout_secs=None,
         )
-
-        @worker.event_handler("on_idle_timeout")  # type: ignore[untyped-decorator]
-        async def _idle(_: Any) -> None:
-            self.end("idle")
 
         @transport.event_handler("on_client_disconnected")  # type: ignore[untyped-decorator]
         async def _gone(*_: Any) -> None:
             self.end("client_closed")
 
         return worker
+
+    async def _watch_idle(self, idle_s: float) -> None:
+        """End the session when neither side has spoken for `idle_s` (streamed silence does not
+        count: a forgotten open tab should not hold a session forever)."""
+        while True:  # the deadline moves with every activity: sleep until the latest one
+            left = self._clock.last_activity + idle_s - time.monotonic()
+            if left <= 0:
+                self.end("idle")
+                return
+            await asyncio.sleep(left)
 
     async def send(self, message: BaseModel) -> None:
         await self._queue(self._format.envelope(message))

@@ -9,7 +9,6 @@ from pipecat.frames.frames import (
     BotStoppedSpeakingFrame,
     ErrorFrame,
     Frame,
-    InputAudioRawFrame,
     InterruptionFrame,
     LLMFullResponseEndFrame,
     LLMFullResponseStartFrame,
@@ -58,10 +57,14 @@ class TurnClock:
     def __init__(self, on_latency: OnLatency) -> None:
         self._on_latency = on_latency
         self.last_voiced_at: float | None = None
+        self.last_activity = time.monotonic()  # someone spoke: voiced input, transcript, audio
         self._marks: dict[str, float] = {}
 
     def voiced(self) -> None:
-        self.last_voiced_at = time.monotonic()
+        self.last_voiced_at = self.last_activity = time.monotonic()
+
+    def active(self) -> None:
+        self.last_activity = time.monotonic()
 
     def mark(self, name: str) -> None:
         now, ended = time.monotonic(), "turn_ended" in self._marks
@@ -75,6 +78,7 @@ class TurnClock:
         self.mark("turn_ended")
 
     async def audio_out(self) -> None:
+        self.last_activity = time.monotonic()
         marks = self._marks
         if "turn_ended" not in marks:  # not the first audio after a user turn
             return
@@ -94,23 +98,21 @@ class TurnClock:
             await self._on_latency("voice", voice)
 
 
-class AudioIn(FrameProcessor):
-    """First after the transport: counts the user's audio and notes when they last spoke."""
+class AudioInMeter:
+    """Called by the serializer for each audio frame from the browser: counts it and notes when
+    the user last spoke, without a pipeline stage of its own (every stage costs each frame a
+    queue handoff)."""
 
     def __init__(self, clock: TurnClock) -> None:
-        super().__init__(name="audio-in")
         self._clock = clock
         self._frames = metrics.AUDIO_FRAMES.labels("in")
         self._bytes = metrics.AUDIO_BYTES.labels("in")
 
-    async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
-        await super().process_frame(frame, direction)
-        if isinstance(frame, InputAudioRawFrame):
-            self._frames.inc()
-            self._bytes.inc(len(frame.audio))
-            if _peak(frame.audio) >= VOICED_PEAK:
-                self._clock.voiced()
-        await self.push_frame(frame, direction)
+    def __call__(self, pcm: bytes) -> None:
+        self._frames.inc()
+        self._bytes.inc(len(pcm))
+        if _peak(pcm) >= VOICED_PEAK:
+            self._clock.voiced()
 
 
 class AudioOut(FrameProcessor):
@@ -157,6 +159,7 @@ class UserSide(FrameProcessor):
         await super().process_frame(frame, direction)
         if isinstance(frame, TranscriptionFrame) and frame.text.strip():
             self._clock.mark("transcribed")
+            self._clock.active()
             await self._on_text("user", frame.text.strip())
         elif isinstance(frame, ErrorFrame):
             await self._on_error(frame.error)

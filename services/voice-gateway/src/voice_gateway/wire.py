@@ -71,11 +71,14 @@ class GuardedSerializer(FrameSerializer):
     """What every format does to a browser's frames before decoding them: a rate limit, and
     protocol errors turned into frames (at most one a second of each kind)."""
 
-    def __init__(self, *, max_frames_per_second: float) -> None:
+    def __init__(
+        self, *, max_frames_per_second: float, on_audio: Callable[[bytes], None] | None = None
+    ) -> None:
         super().__init__()
         # Bursts of up to one second's worth: a browser catching up after a stall is fine.
         self._limiter = FrameRateLimiter(max_frames_per_second, burst=max_frames_per_second)
         self._last_error: dict[str, float] = {}
+        self._on_audio = on_audio
 
     async def deserialize(self, data: str | bytes) -> Frame | None:
         if not self._limiter.allow():
@@ -93,6 +96,8 @@ class GuardedSerializer(FrameSerializer):
             )
         if not data:
             return None
+        if self._on_audio is not None:
+            self._on_audio(data)
         return InputAudioRawFrame(audio=data, sample_rate=SAMPLE_RATE, num_channels=CHANNELS)
 
     def _error(self, code: str, message: str) -> Frame | None:
