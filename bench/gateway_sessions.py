@@ -147,6 +147,7 @@ class Config:
     load: Load
     redis_pid: int
     deflate: bool  # offer permessage-deflate, as browsers do
+    workers: int = 1  # GATEWAY_WORKERS: gateway processes sharing the port
 
 
 async def receive(client: Client) -> None:
@@ -315,8 +316,22 @@ async def warm_up(name: str, base_url: str, fake: FakeRealtimeServer, config: Co
     await asyncio.sleep(1.0)
 
 
+class ProcessTree:
+    """The gateway and its worker processes (GATEWAY_WORKERS), measured as one."""
+
+    def __init__(self, pid: int) -> None:
+        root = psutil.Process(pid)
+        self._processes = [root, *root.children(recursive=True)]
+
+    def cpu_percent(self, interval: None = None) -> float:
+        return sum(p.cpu_percent(interval) for p in self._processes)
+
+    def rss(self) -> int:
+        return sum(p.memory_info().rss for p in self._processes)
+
+
 async def measure(
-    clients: list[Client], clock: Clock, processes: list[psutil.Process], window: Window
+    clients: list[Client], clock: Clock, processes: list[Any], window: Window
 ) -> None:
     """CPU over the window; RSS and each session's input backlog every 0.5 s."""
     gateway, bench, redis = processes
@@ -327,7 +342,7 @@ async def measure(
     psutil.cpu_percent(None)
     while (now := time.monotonic()) < window.end:
         await asyncio.sleep(min(0.5, window.end - now))
-        window.rss_samples.append(gateway.memory_info().rss)
+        window.rss_samples.append(gateway.rss())
         for c in clients:
             assert c.upstream is not None
             unsent = c.sent * FRAME_MS * BYTES_PER_MS - c.upstream.audio_in_bytes
@@ -345,11 +360,11 @@ async def run_sessions(
 ) -> dict[str, Any]:
     load = config.load
     cycle_ms = load.speech_ms + load.silence_ms
-    processes = [psutil.Process(pid), psutil.Process(), psutil.Process(config.redis_pid)]
+    processes = [ProcessTree(pid), psutil.Process(), psutil.Process(config.redis_pid)]
     base = f"ws://127.0.0.1:{port}/api/realtime/pipecat/ws"
 
     await warm_up(f"{n}-warmup", base, fake, config)
-    rss_idle = processes[0].memory_info().rss
+    rss_idle = processes[0].rss()
 
     first = len(fake.connections())
     rng = random.Random(n)
@@ -477,6 +492,7 @@ def run_step(
         "GATEWAY_MAX_SESSIONS": str(10 * n + 10),
         "GATEWAY_MAX_SESSIONS_PER_ADDRESS": str(10 * n + 10),
         "GATEWAY_CONNECTIONS_PER_MINUTE_PER_ADDRESS": str(100 * n + 100),
+        "GATEWAY_WORKERS": str(config.workers),
     })  # fmt: skip
     spec.name = f"voice-gateway-{n}"
     gateway = ManagedProcess(spec, work)
@@ -574,6 +590,9 @@ def main() -> None:
         "--no-deflate", action="store_true", help="clients do not offer permessage-deflate"
     )
     parser.add_argument(
+        "--workers", type=int, default=1, help="gateway processes (GATEWAY_WORKERS)"
+    )
+    parser.add_argument(
         "--quiet-wait-s", type=float, help="wait this long at most for a busy machine to calm down"
     )
     args = parser.parse_args()
@@ -594,7 +613,13 @@ def main() -> None:
         fake = FakeRealtimeServer().start_in_thread()
         try:
             config = Config(
-                window_s, args.threshold_ms, fake.url("reply"), load, redis.pid, not args.no_deflate
+                window_s,
+                args.threshold_ms,
+                fake.url("reply"),
+                load,
+                redis.pid,
+                not args.no_deflate,
+                args.workers,
             )
 
             def step(n: int) -> bool:
@@ -682,6 +707,7 @@ def main() -> None:
             "window_s": window_s,
             "cpus": psutil.cpu_count(),
             "client_offers_permessage_deflate": not args.no_deflate,
+            "gateway_workers": args.workers,
             "load_generator": "same process as the fake server, same machine as the gateway",
         },
         "fake_errors": fake_errors,

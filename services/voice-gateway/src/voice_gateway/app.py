@@ -15,6 +15,7 @@ from voice_gateway.event_publisher import EventPublisher
 from voice_gateway.gateway import Gateway
 from voice_gateway.registry import SessionRegistry
 from voice_gateway.routes import router
+from voice_gateway.server import configure, drain_on_signals
 from voice_gateway.session import Services
 from voice_gateway.settings import Settings
 from voice_gateway.tool_dispatch import ToolDispatcher, encode_job
@@ -24,7 +25,9 @@ SHUTDOWN_GRACE_S = 10.0
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
-    settings = settings or Settings()
+    if settings is None:  # a worker process of several: nothing was configured in it yet
+        settings = Settings()
+        configure(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -52,6 +55,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
         registry.start(gateway.stop_session)
         app.state.gateway = gateway
+        drain_on_signals(gateway)
         log.info("gateway_started", port=settings.port, brain=settings.brain)
         try:
             yield

@@ -1,51 +1,90 @@
-"""uvicorn, with sessions ended before the sockets close.
+"""Serving the app: uvicorn in one process or several, with sessions ended before sockets close.
 
 On SIGTERM uvicorn closes every WebSocket (1012) before the app's shutdown runs, so sessions
-would end as if the browser had left. This server first ends each session as `shutdown` (the
-client hears why, the store records it), waits for them to finish, then lets uvicorn stop.
-A second signal stops at once.
+would end as if the browser had left. `drain_on_signals` (installed at startup, in each worker
+process) first ends each session as `shutdown` (the client hears why, the store records it),
+waits for them, then hands the signal to uvicorn. A second signal stops at once.
+
+Several worker processes share the port (GATEWAY_WORKERS): the gateway is one event loop per
+process, and Pipecat's per-frame work fills a core at a few dozen sessions. Sessions are listed
+and stopped through Redis, so they are found whichever process holds them; the per-address
+limits apply per process.
 """
 
 import asyncio
-import socket
+import signal
+import sys
 from types import FrameType
+from typing import Any
 
 import structlog
 import uvicorn
-from fastapi import FastAPI
+from loguru import logger
 
 from voice_gateway.gateway import Gateway
+from voice_gateway.log_setup import configure_logging
+from voice_gateway.settings import Settings
 
 log = structlog.get_logger(__name__)
 DRAIN_S = 10.0
+SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
 
-class GatewayServer(uvicorn.Server):
-    def __init__(self, config: uvicorn.Config, app: FastAPI) -> None:
-        super().__init__(config)
-        self._app = app
-        self._draining: asyncio.Task[None] | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
+def drain_on_signals(gateway: Gateway) -> None:
+    loop = asyncio.get_running_loop()
+    previous = {sig: signal.getsignal(sig) for sig in SIGNALS}  # uvicorn's, during serve()
+    draining: list[asyncio.Task[None]] = []
 
-    async def serve(self, sockets: list[socket.socket] | None = None) -> None:
-        self._loop = asyncio.get_running_loop()
-        await super().serve(sockets)
+    def hand_over(sig: int, frame: FrameType | None) -> None:
+        handler = previous[signal.Signals(sig)]
+        if callable(handler):
+            handler(sig, frame)
 
-    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
-        gateway: Gateway | None = getattr(self._app.state, "gateway", None)
-        if self._draining is not None or self._loop is None or gateway is None:
-            super().handle_exit(sig, frame)
+    def start(sig: int, frame: FrameType | None) -> None:
+        if draining:
             return
-        # A signal handler runs between bytecodes of the loop's thread: hand over to the loop.
-        self._loop.call_soon_threadsafe(self._start_drain, gateway, sig, frame)
-
-    def _start_drain(self, gateway: Gateway, sig: int, frame: FrameType | None) -> None:
-        if self._draining is None:
-            self._draining = asyncio.create_task(self._drain(gateway, sig, frame))
-
-    async def _drain(self, gateway: Gateway, sig: int, frame: FrameType | None) -> None:
         log.info("draining", sessions=len(gateway.sessions))
-        try:
-            await gateway.end_all("shutdown", DRAIN_S)
-        finally:
-            super().handle_exit(sig, frame)
+        task = loop.create_task(gateway.end_all("shutdown", DRAIN_S))
+        task.add_done_callback(lambda _: hand_over(sig, frame))
+        draining.append(task)
+
+    def on_signal(sig: int, frame: FrameType | None) -> None:
+        if draining:  # the second time: now
+            hand_over(sig, frame)
+        else:  # a signal handler runs between bytecodes of the loop's thread: hand to the loop
+            loop.call_soon_threadsafe(start, sig, frame)
+
+    for sig in SIGNALS:
+        signal.signal(sig, on_signal)
+
+
+def configure(settings: Settings) -> None:
+    configure_logging(json=settings.log_json, level=settings.log_level)
+    # Pipecat logs through loguru at DEBUG by default: a line per frame event, per session.
+    logger.remove()
+    logger.add(sys.stderr, level=settings.log_level.upper(), serialize=settings.log_json)
+
+
+def serve(settings: Settings) -> None:
+    options: dict[str, Any] = {
+        "host": settings.host,
+        "port": settings.port,
+        "log_config": None,
+        "access_log": False,
+        "loop": "uvloop",
+        "http": "httptools",
+        "ws": "websockets-sansio",
+        # Frames over the limit close the socket with 1009 before they reach the pipeline.
+        "ws_max_size": settings.max_frame_bytes,
+        # Compressing PCM costs CPU on every frame and saves little.
+        "ws_per_message_deflate": False,
+        "timeout_graceful_shutdown": 15,
+    }
+    if settings.workers == 1:
+        from voice_gateway.app import create_app
+
+        uvicorn.Server(uvicorn.Config(create_app(settings), **options)).run()
+    else:  # each worker builds its own app from the same environment
+        uvicorn.run(
+            "voice_gateway.app:create_app", factory=True, workers=settings.workers, **options
+        )

@@ -19,6 +19,8 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     # 8000 belongs to the agentic backend on the same Jetson.
     port: int = Field(default=8090, ge=1, le=65535)
+    # Processes sharing the port: one event loop each (see server.py).
+    workers: int = Field(default=1, ge=1, le=16)
     replica: str = Field(default_factory=socket.gethostname, pattern=r"^[\w.:-]{1,64}$")
 
     # Which brain: "openai" (Realtime, cloud) when a key is set, else "local".
