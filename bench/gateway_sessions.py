@@ -324,10 +324,10 @@ class ProcessTree:
         self._processes = [root, *root.children(recursive=True)]
 
     def cpu_percent(self, interval: None = None) -> float:
-        return sum(p.cpu_percent(interval) for p in self._processes)
+        return float(sum(p.cpu_percent(interval) for p in self._processes))
 
     def rss(self) -> int:
-        return sum(p.memory_info().rss for p in self._processes)
+        return int(sum(p.memory_info().rss for p in self._processes))
 
 
 async def measure(

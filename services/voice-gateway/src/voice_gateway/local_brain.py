@@ -27,7 +27,14 @@ from pipecat.processors.aggregators.llm_response_universal import LLMUserAggrega
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 
 from contracts import ConversationEvent
-from voice_gateway.brains import Brain, BrainUnavailable, Persona, QueueFrame, context_progress
+from voice_gateway.brains import (
+    Brain,
+    BrainUnavailable,
+    OnProgress,
+    Persona,
+    QueueFrame,
+    context_progress,
+)
 from voice_gateway.command_router import HELP_REPLY, route
 from voice_gateway.progress import ProgressLine
 from voice_gateway.settings import Settings
@@ -177,7 +184,7 @@ def _last_user_text(messages: list[Any]) -> str:
     return ""
 
 
-def _speak_run_summaries(queue: QueueFrame) -> Any:
+def _speak_run_summaries(queue: QueueFrame) -> OnProgress:
     """Without an LLM, the worker's own spoken summary of a finished run is read out."""
 
     async def on_progress(line: ProgressLine, event: ConversationEvent) -> None:
