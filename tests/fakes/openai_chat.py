@@ -38,12 +38,12 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from types import TracebackType
-from typing import Any, Self, TypeVar
+from typing import Any, TypeVar
 
 from aiohttp import web
 
 from fakes.realtime.recording import Recorder
+from fakes.threaded import ThreadableServer
 
 T = TypeVar("T")
 
@@ -583,7 +583,7 @@ class _Closing(Exception):
 # --- the server -----------------------------------------------------------------------------
 
 
-class FakeChatServer:
+class FakeChatServer(ThreadableServer):
     """A local stand-in for an OpenAI-compatible `/v1` (chat completions and models).
 
     `url` is the client's `base_url`. `api_key`, when given, is required as `Authorization:
@@ -593,6 +593,8 @@ class FakeChatServer:
     every completion with that error (`Fail(status)`). `validate_messages` rejects, as OpenAI
     does, tool messages that do not answer the tool calls of the assistant message before them.
     """
+
+    thread_name = "fake-openai-chat"
 
     def __init__(
         self,
@@ -622,9 +624,7 @@ class FakeChatServer:
         self._runner: web.AppRunner | None = None
         self._socket: socket.socket | None = None
         self._closing: asyncio.Event | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
-        self._stop_requested: asyncio.Event | None = None
+        super().__init__()
 
     @property
     def url(self) -> str:
@@ -665,74 +665,6 @@ class FakeChatServer:
         if self._socket is not None:
             self._socket.close()
             self._socket = None
-
-    async def __aenter__(self) -> Self:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
-
-    def start_in_thread(self, timeout_s: float = 10.0) -> Self:
-        """Run the server in a daemon thread with its own event loop; returns once listening."""
-        ready = threading.Event()
-        failures: list[BaseException] = []
-
-        async def main() -> None:
-            try:
-                self._stop_requested = asyncio.Event()
-                await self.start()
-            except BaseException as exc:
-                failures.append(exc)
-                raise
-            finally:
-                ready.set()
-            await self._stop_requested.wait()
-            await self.aclose()
-
-        def run() -> None:
-            try:
-                asyncio.run(main())
-            except BaseException as exc:
-                if not failures:
-                    self._report(exc)
-
-        self._thread = threading.Thread(target=run, name="fake-openai-chat", daemon=True)
-        self._thread.start()
-        if not ready.wait(timeout_s):
-            raise TimeoutError("the fake chat server did not start")
-        if failures:
-            self._thread.join()
-            raise failures[0]
-        return self
-
-    def stop(self, timeout_s: float = 10.0) -> None:
-        """Stop a server started with `start_in_thread()`."""
-        thread, loop, stop = self._thread, self._loop, self._stop_requested
-        if thread is None or loop is None or stop is None:
-            return
-        if not loop.is_closed():
-            loop.call_soon_threadsafe(stop.set)
-        thread.join(timeout_s)
-        if thread.is_alive():
-            raise TimeoutError("the fake chat server did not stop")
-        self._thread = None
-
-    def __enter__(self) -> Self:
-        return self.start_in_thread()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     # -- requests --------------------------------------------------------------------------------
 
@@ -908,20 +840,6 @@ class FakeChatServer:
         with self._recorder.lock:
             return list(self._errors)
 
-    def wait_for(
-        self, predicate: Callable[[], T], timeout_s: float = 10.0, what: str = "condition"
-    ) -> T:
-        """Block until `predicate()` is truthy (re-checked on every recorded change); return
-        it. From a thread other than the server's loop (use `async_wait_for` there)."""
-        if self._loop is not None and self._running_in_server_loop():
-            raise RuntimeError("wait_for would block the server's loop: use async_wait_for")
-        return self._recorder.wait_for(predicate, timeout_s, what)
-
-    async def async_wait_for(
-        self, predicate: Callable[[], T], timeout_s: float = 10.0, what: str = "condition"
-    ) -> T:
-        return await self._recorder.async_wait_for(predicate, timeout_s, what)
-
     def _finished_completion(self, count: int) -> RecordedRequest | None:
         done = [r for r in self.completions() if r.finished]
         return done[count - 1] if len(done) >= count else None
@@ -942,12 +860,6 @@ class FakeChatServer:
         found = self._finished_completion(count)
         assert found is not None
         return found
-
-    def _running_in_server_loop(self) -> bool:
-        try:
-            return asyncio.get_running_loop() is self._loop
-        except RuntimeError:
-            return False
 
 
 def main() -> None:

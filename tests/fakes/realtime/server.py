@@ -6,10 +6,8 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import threading
-from collections.abc import Callable, Iterable
-from types import TracebackType
-from typing import Any, Self, TypeVar
+from collections.abc import Iterable
+from typing import Any, TypeVar
 from urllib.parse import parse_qsl
 
 from websockets.asyncio.server import Server, ServerConnection, serve
@@ -21,6 +19,7 @@ from fakes.realtime.recording import AudioDeltaSent, ConnectionRecord, Recorder,
 from fakes.realtime.responses import Pacing
 from fakes.realtime.scenarios import BUILTIN, Scenario
 from fakes.realtime.session import RealtimeSession
+from fakes.threaded import ThreadableServer
 
 T = TypeVar("T")
 
@@ -45,13 +44,15 @@ def _error_body(message: str, code: str | None) -> dict[str, Any]:
     }
 
 
-class FakeRealtimeServer:
+class FakeRealtimeServer(ThreadableServer):
     """A local stand-in for `wss://api.openai.com/v1/realtime` (GA protocol).
 
     `url(scenario)` is the base URL for a client (Pipecat appends `?model=...`); the path picks
     the scenario for each connection. `api_key`, when given, is the only key accepted; any
     `Authorization: Bearer <key>` is accepted otherwise (a missing one gets a 401).
     """
+
+    thread_name = "fake-openai-realtime"
 
     def __init__(
         self,
@@ -81,9 +82,7 @@ class FakeRealtimeServer:
         self._rejections: list[Rejection] = []
         self._errors: list[BaseException] = []
         self._server: Server | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
-        self._stop_requested: asyncio.Event | None = None
+        super().__init__()
 
     # -- scenarios and URLs ------------------------------------------------------------------
 
@@ -133,74 +132,6 @@ class FakeRealtimeServer:
         if server is not None:
             server.close()
             await server.wait_closed()
-
-    async def __aenter__(self) -> Self:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
-
-    def start_in_thread(self, timeout_s: float = 10.0) -> Self:
-        """Run the server in a daemon thread with its own event loop; returns once listening."""
-        ready = threading.Event()
-        failures: list[BaseException] = []
-
-        async def main() -> None:
-            try:
-                self._stop_requested = asyncio.Event()
-                await self.start()
-            except BaseException as exc:
-                failures.append(exc)
-                raise
-            finally:
-                ready.set()
-            await self._stop_requested.wait()
-            await self.aclose()
-
-        def run() -> None:
-            try:
-                asyncio.run(main())
-            except BaseException as exc:
-                if not failures:
-                    self._errors.append(exc)
-
-        self._thread = threading.Thread(target=run, name="fake-openai-realtime", daemon=True)
-        self._thread.start()
-        if not ready.wait(timeout_s):
-            raise TimeoutError("the fake Realtime server did not start")
-        if failures:
-            self._thread.join()
-            raise failures[0]
-        return self
-
-    def stop(self, timeout_s: float = 10.0) -> None:
-        """Stop a server started with `start_in_thread()`."""
-        thread, loop, stop = self._thread, self._loop, self._stop_requested
-        if thread is None or loop is None or stop is None:
-            return
-        if not loop.is_closed():
-            loop.call_soon_threadsafe(stop.set)
-        thread.join(timeout_s)
-        if thread.is_alive():
-            raise TimeoutError("the fake Realtime server did not stop")
-        self._thread = None
-
-    def __enter__(self) -> Self:
-        return self.start_in_thread()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     # -- connections ---------------------------------------------------------------------------
 
@@ -291,20 +222,6 @@ class FakeRealtimeServer:
         with self._recorder.lock:
             return [d for c in self._connections for d in c.audio_deltas()]
 
-    def wait_for(
-        self, predicate: Callable[[], T], timeout_s: float = 10.0, what: str = "condition"
-    ) -> T:
-        """Block until `predicate()` is truthy (re-checked on every recorded change); return
-        it. From a thread other than the server's loop (use `async_wait_for` there)."""
-        if self._loop is not None and self._running_in_server_loop():
-            raise RuntimeError("wait_for would block the server's loop: use async_wait_for")
-        return self._recorder.wait_for(predicate, timeout_s, what)
-
-    async def async_wait_for(
-        self, predicate: Callable[[], T], timeout_s: float = 10.0, what: str = "condition"
-    ) -> T:
-        return await self._recorder.async_wait_for(predicate, timeout_s, what)
-
     def wait_for_connection(self, count: int = 1, timeout_s: float = 10.0) -> ConnectionRecord:
         self.wait_for(lambda: len(self._connections) >= count, timeout_s, f"{count} connection(s)")
         return self.connection(count - 1)
@@ -315,9 +232,3 @@ class FakeRealtimeServer:
         what = f"{count} connection(s)"
         await self.async_wait_for(lambda: len(self._connections) >= count, timeout_s, what)
         return self.connection(count - 1)
-
-    def _running_in_server_loop(self) -> bool:
-        try:
-            return asyncio.get_running_loop() is self._loop
-        except RuntimeError:
-            return False
