@@ -119,14 +119,16 @@ async def test_token_and_origin(start_gateway: StartGateway) -> None:
         assert (await _next_message(ws, "session"))["state"] == "started"
 
 
-@pytest.mark.parametrize("scenario", ["unreachable", "unauthorized", "error", "close_mid_response"])
+@pytest.mark.parametrize(
+    "scenario", ["unreachable", "unauthorized", "error", "close_mid_response", "stall"]
+)
 async def test_upstream_failures_end_the_session_with_a_clear_error(
     start_gateway: StartGateway, redis_client: redis.Redis, scenario: str
 ) -> None:
     if scenario == "unreachable":  # nothing listens on the port
         gateway = start_gateway(OPENAI_REALTIME_URL=f"ws://127.0.0.1:{free_port()}/v1/realtime")
-    else:
-        gateway = start_gateway(scenario)
+    else:  # a stalled upstream gets one second to set the session up
+        gateway = start_gateway(scenario, GATEWAY_UPSTREAM_READY_TIMEOUT_S="1")
     async with connect(_ws_url(gateway, f"up-{scenario}")) as ws:
         if scenario == "close_mid_response":
             speech = silence(200) + speech_pcm("Tell me something.") + silence(900)

@@ -2,8 +2,10 @@
 cloud) and the local brain (`local_brain.py`). The session builds the rest of the pipeline
 (transport, protocol, taps, context aggregators) around it the same way for both."""
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from pipecat.frames.frames import Frame, LLMMessagesAppendFrame
 from pipecat.processors.aggregators.llm_response_universal import LLMUserAggregatorParams
@@ -69,7 +71,34 @@ def context_progress(queue: QueueFrame) -> OnProgress:
 
 class RealtimeLLM(OpenAIRealtimeLLMService):
     """Pipecat 1.14's Realtime service notices a closed upstream only at its next send, and
-    says nothing while the user is silent: here the closing itself is the error."""
+    says nothing while the user is silent: here the closing itself is the error. Nor does it
+    mind an upstream that connects and never sets the session up: here that is an error too,
+    after `ready_timeout_s`."""
+
+    def __init__(self, *, ready_timeout_s: float, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._ready_timeout_s = ready_timeout_s
+        self._ready_watch: asyncio.Task[None] | None = None
+
+    async def _connect(self) -> None:
+        await super()._connect()  # type: ignore[no-untyped-call]
+        connected: object = self._websocket  # Pipecat annotates it as always None
+        if connected is not None and self._ready_watch is None:
+            self._ready_watch = self.create_task(self._watch_ready())
+
+    async def _disconnect(self) -> None:
+        if self._ready_watch is not None:
+            await self.cancel_task(self._ready_watch)
+            self._ready_watch = None
+        await super()._disconnect()  # type: ignore[no-untyped-call]
+
+    async def _watch_ready(self) -> None:
+        await asyncio.sleep(self._ready_timeout_s)
+        if not self._api_session_ready and not self._disconnecting:
+            waited = f"{self._ready_timeout_s:g} s"
+            await self.push_error(
+                error_msg=f"The Realtime API did not set up the session in {waited}"
+            )
 
     async def _receive_task_handler(self) -> None:
         detail = "closed the connection"
@@ -118,6 +147,7 @@ def realtime_llm(settings: Settings, persona: Persona) -> RealtimeLLM:
     if settings.openai_model:  # unset: Pipecat's default, which tracks the GA API it speaks
         llm_settings.model = settings.openai_model
     return RealtimeLLM(
+        ready_timeout_s=settings.upstream_ready_timeout_s,
         api_key=settings.openai_api_key.get_secret_value(),
         base_url=settings.openai_realtime_url,
         settings=llm_settings,

@@ -35,6 +35,8 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("OPENAI_REALTIME_URL", "GATEWAY_OPENAI_REALTIME_URL"),
         pattern=r"^wss?://",
     )
+    # An upstream that connects but has not set the session up by then has failed.
+    upstream_ready_timeout_s: float = Field(default=10, gt=0, le=120)
     openai_model: str | None = Field(default=None, pattern=r"^[\w.-]{1,64}$")  # None: Pipecat's
 
     # The local brain (the `local` extra). Unset directories: the models its packages ship.
