@@ -5,6 +5,7 @@ text is the same audio every run), Whisper listens. The models are the ones the 
 from __future__ import annotations
 
 import functools
+import hashlib
 import re
 from pathlib import Path
 from typing import Any
@@ -33,8 +34,6 @@ def _whisper() -> Any:
 
 def piper_pcm(text: str) -> bytes:
     """`text` spoken by Piper's en_US-joe voice as 24 kHz mono PCM16 (cached by text)."""
-    import hashlib
-
     cached = CACHE_DIR / f"piper-{hashlib.sha256(text.encode()).hexdigest()[:24]}.wav"
     if cached.exists():
         return read_pcm16(cached)

@@ -7,13 +7,21 @@ are protocol-faithful fakes.
 """
 
 import asyncio
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
 from websockets.asyncio.client import ClientConnection, connect
 
 from fakes.agentic_backend import FakeAgenticBackend
-from fakes.openai_chat import FakeChatServer, RecordedRequest, Reply, Say, default_scenario
+from fakes.openai_chat import (
+    Fail,
+    FakeChatServer,
+    RecordedRequest,
+    Reply,
+    Say,
+    default_scenario,
+)
 from harness.local_speech import piper_pcm, transcribe, word_accuracy, words
 from harness.services import StartGateway, StartWorker
 from harness.speech import silence, stream_at_real_time
@@ -180,3 +188,31 @@ async def test_speaking_over_the_local_brain_stops_its_audio(
     help_heard = next(at for at in heard.interruptions if at >= help_started) - help_started
     assert 0 < help_heard < 0.6 * len(piper_pcm(HELP_REPLY))
     assert not any(text.startswith(HELP_REPLY[:20]) for text in heard.said("assistant"))
+
+
+async def test_a_failing_llm_costs_the_turn_not_the_session(start_gateway: StartGateway) -> None:
+    with FakeChatServer(scenario=Fail(500, retry=False)) as llm:
+        gateway = _local_gateway(start_gateway, LLM_BASE_URL=llm.url)
+        heard, client = Heard(), VoiceClient("raw")
+        url = gateway.spec.url.replace("http://", "ws://") + "/api/realtime/pipecat/ws/conv-fail"
+        async with connect(url) as ws:
+            receiver = asyncio.create_task(heard.receive(ws, client))
+            said = silence(300) + piper_pcm("What is the weather like?") + silence(1200)
+            await stream_at_real_time(ws.send, said)
+
+            async def errored() -> bool:
+                return bool(heard.of("error"))
+
+            await async_wait_until(errored, timeout_s=30, what="the LLM failure reported")
+            await ws.send(json.dumps({"type": "ping", "id": "after"}))
+
+            async def ponged() -> bool:
+                return any(m.get("id") == "after" for m in heard.of("pong"))
+
+            await async_wait_until(ponged, what="the session still answering")
+            await ws.send(client.stop())
+            await asyncio.wait_for(receiver, 10)
+        assert llm.completions()  # the request was made, and failed
+    [error] = heard.of("error")
+    assert (error["code"], error["fatal"]) == ("brain_error", False)
+    assert heard.of("session")[-1]["reason"] == "client_closed"  # not upstream_error

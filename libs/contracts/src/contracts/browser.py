@@ -90,7 +90,7 @@ class Speaking(_ServerMessage):
 
 
 class Interruption(_ServerMessage):
-    """The user spoke over the assistant: drop the audio queued for playback now."""
+    """A user turn began (possibly over the assistant): drop the audio queued for playback now."""
 
     type: Literal["interruption"] = "interruption"
 

@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from redis.asyncio import Redis
 
 from voice_gateway.admission import Admission, Limits
-from voice_gateway.brains import BrainFactory, BrainUnavailable, choose_brain, realtime_brain
+from voice_gateway.brains import BrainFactory, BrainUnavailable, choose_brain, unavailable_brain
 from voice_gateway.event_publisher import EventPublisher
 from voice_gateway.gateway import Gateway
 from voice_gateway.registry import SessionRegistry
@@ -84,5 +84,5 @@ async def _brain(settings: Settings) -> tuple[BrainFactory, str | None]:
             await warm_up(settings)
     except BrainUnavailable as exc:
         log.error("brain_unavailable", brain=settings.brain, reason=str(exc))
-        return realtime_brain, str(exc)
+        return unavailable_brain(str(exc)), str(exc)
     return make_brain, None

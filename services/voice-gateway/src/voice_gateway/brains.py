@@ -47,11 +47,14 @@ class Brain:
     # Run the model once at the start (the Realtime service greets; without this first run
     # Pipecat races a second response.create against tool results: notes/pipecat-1.14.md).
     run_on_start: bool = False
+    # The Realtime connection is the session: any error from it ends the session. The local
+    # brain's parts fail per turn (an LLM request, a synthesis): the session goes on.
+    errors_end_session: bool = True
     # Whatever the brain holds beyond the pipeline's life (an HTTP client's connections).
     close: Callable[[], Awaitable[None]] | None = None
 
 
-BrainFactory = Callable[[Settings, "Persona", ToolCaller, QueueFrame], Brain]
+BrainFactory = Callable[[Settings, Persona, ToolCaller, QueueFrame], Brain]
 
 
 def context_progress(queue: QueueFrame) -> OnProgress:
@@ -166,3 +169,13 @@ def choose_brain(settings: Settings) -> BrainFactory:
 
     check_local_brain(settings)
     return local_brain
+
+
+def unavailable_brain(reason: str) -> BrainFactory:
+    """Stands in when the configured brain cannot run: sessions are refused before they get
+    here (`Services.brain_problem`), and one that did would fail saying why."""
+
+    def refuse(*_: object) -> Brain:
+        raise BrainUnavailable(reason)
+
+    return refuse

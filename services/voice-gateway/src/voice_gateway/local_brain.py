@@ -252,6 +252,7 @@ def local_brain(
         ),
         in_sample_rate=RECOGNITION_RATE,
         transcripts_downstream=True,
+        errors_end_session=False,
         close=close,
     )
 

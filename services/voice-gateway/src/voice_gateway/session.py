@@ -218,7 +218,13 @@ class VoiceSession:
             metrics.ERRORS.labels(error.code).inc()
 
         # Where transcripts pass on their way to the user aggregator, which consumes them.
-        user_side = UserSide(clock, on_text=self._said, on_error=self._upstream_error)
+        async def on_error(error: str, fatal: bool) -> None:
+            if fatal or brain.errors_end_session:
+                await self._upstream_error(error)
+            else:
+                await self._turn_error(error)
+
+        user_side = UserSide(clock, on_text=self._said, on_error=on_error)
         pipeline = Pipeline([
             transport.input(),
             ClientProtocol(on_stop=stop, envelope=self._format.envelope, on_error=_bad_frame),
@@ -288,6 +294,14 @@ class VoiceSession:
         await self.send(Error(code="upstream_error", message=message, fatal=True))
         self._event("voice", "error", kind="upstream", message=error[:500])
         self.end("upstream_error")
+
+    async def _turn_error(self, error: str) -> None:
+        """A part of the brain failed on this turn; the session goes on."""
+        metrics.ERRORS.labels("brain").inc()
+        self._log.warning("brain_error", error=error)
+        message = "Something went wrong answering that; please say it again."
+        await self.send(Error(code="brain_error", message=message, fatal=False))
+        self._event("voice", "error", kind="brain", message=error[:500])
 
     async def _follow_progress(self, brain: Brain) -> None:
         """Team and Claude Code progress: to the browser, and as tagged lines to the model."""

@@ -24,7 +24,7 @@ from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 from voice_gateway import metrics
 
 OnText = Callable[[str, str], Awaitable[None]]  # (role, text)
-OnError = Callable[[str], Awaitable[None]]
+OnError = Callable[[str, bool], Awaitable[None]]  # (message, fatal)
 OnLatency = Callable[[str, float], Awaitable[None]]  # (metric, seconds)
 OnSpeaking = Callable[[bool], Awaitable[None]]
 
@@ -162,7 +162,7 @@ class UserSide(FrameProcessor):
             self._clock.active()
             await self._on_text("user", frame.text.strip())
         elif isinstance(frame, ErrorFrame):
-            await self._on_error(frame.error)
+            await self._on_error(frame.error, frame.fatal)
         await self.push_frame(frame, direction)
 
 
