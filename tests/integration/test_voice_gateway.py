@@ -31,6 +31,7 @@ class Received:
     rtvi: list[dict[str, Any]] = field(default_factory=list)
     audio_bytes: int = 0
     audio_after_summary: int = 0
+    summary_at: str = "~"  # the finished run's progress message (ISO time sorts as text)
 
     def of(self, type_: str) -> list[dict[str, Any]]:
         return [m for m in self.messages if m["type"] == type_]
@@ -45,6 +46,8 @@ async def _receive(ws: ClientConnection, client: VoiceClient, got: Received) -> 
                 got.audio_after_summary += len(decoded.audio)
         elif decoded.message is not None:
             got.messages.append(decoded.message)
+            if decoded.message["type"] == "progress" and decoded.message["finished"]:
+                got.summary_at = decoded.message["timestamp"]
         elif decoded.rtvi is not None:
             got.rtvi.append(decoded.rtvi)
 
@@ -83,9 +86,14 @@ async def test_spoken_request_to_the_team_and_spoken_summary(
                 if receiver.done():  # surfaces the receiver's failure instead of a timeout
                     receiver.result()
                     raise AssertionError("the gateway closed the socket before the summary")
-                return got.audio_after_summary > 0
+                # All of it, as a listener would: stopping mid-sentence would leave audio the
+                # gateway counted as sent still on its way.
+                since = [
+                    m["speaking"] for m in got.of("speaking") if m["timestamp"] > got.summary_at
+                ]
+                return got.audio_after_summary > 0 and True in since and not since[-1]
 
-            await async_wait_until(summary_heard, timeout_s=30, what="spoken summary")
+            await async_wait_until(summary_heard, timeout_s=45, what="spoken summary")
             await ws.send(client.stop())
             await asyncio.wait_for(receiver, 10)
 

@@ -14,7 +14,8 @@ from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 from pipecat.tests.utils import run_test
 
 from voice_gateway import metrics
-from voice_gateway.taps import VOICED_PEAK, AudioInMeter, AudioOut, TurnClock
+from voice_gateway.taps import VOICED_PEAK, AudioInMeter, AudioOut, AudioOutMeter, TurnClock
+from voice_gateway.wire import RawPCMSerializer
 
 FRAME_SAMPLES = 480  # 20 ms at 24 kHz
 
@@ -79,8 +80,19 @@ async def test_audio_is_counted_both_ways() -> None:
             metrics.AUDIO_BYTES.labels(direction)._value.get(),
         )
 
+    async def on_latency(_: str, __: float) -> None:
+        pass
+
+    # As the transport uses them: the serializer meters what it decodes and what it writes.
+    serializer = RawPCMSerializer(
+        max_frames_per_second=1000,
+        on_audio=AudioInMeter(TurnClock(on_latency)),
+        on_audio_out=AudioOutMeter(),
+    )
     before_in, before_out = counted("in"), counted("out")
-    await _run([_user(0), _user(0), _assistant()])
+    for _ in range(2):
+        await serializer.deserialize(_pcm(0))
+    await serializer.serialize(_assistant())
     assert counted("in") == (before_in[0] + 2, before_in[1] + 2 * FRAME_SAMPLES * 2)
     assert counted("out") == (before_out[0] + 1, before_out[1] + FRAME_SAMPLES * 2)
 

@@ -23,9 +23,16 @@ class WireFormat:
     rtvi: bool
 
     def serializer(
-        self, max_frames_per_second: float, on_audio: Callable[[bytes], None] | None = None
+        self,
+        max_frames_per_second: float,
+        on_audio: Callable[[bytes], None] | None = None,
+        on_audio_out: Callable[[bytes], None] | None = None,
     ) -> FrameSerializer:
-        return self.serializer_class(max_frames_per_second=max_frames_per_second, on_audio=on_audio)
+        return self.serializer_class(
+            max_frames_per_second=max_frames_per_second,
+            on_audio=on_audio,
+            on_audio_out=on_audio_out,
+        )
 
 
 FORMATS: dict[FormatName, WireFormat] = {

@@ -9,12 +9,13 @@ The gateway's own messages (`contracts.browser`) travel as RTVI `server-message`
 """
 
 import json
-from collections.abc import Callable
+from typing import Any
 
 from google.protobuf.message import DecodeError
 from pipecat.frames.frames import (
     Frame,
     InputTransportMessageFrame,
+    OutputAudioRawFrame,
     OutputTransportMessageUrgentFrame,
 )
 from pipecat.frames.protobufs import frames_pb2
@@ -37,13 +38,13 @@ def to_rtvi_client(message: BaseModel) -> OutputTransportMessageUrgentFrame:
 
 
 class RTVIProtobufSerializer(GuardedSerializer):
-    def __init__(
-        self, *, max_frames_per_second: float, on_audio: Callable[[bytes], None] | None = None
-    ) -> None:
-        super().__init__(max_frames_per_second=max_frames_per_second, on_audio=on_audio)
+    def __init__(self, **meters: Any) -> None:
+        super().__init__(**meters)
         self._out = ProtobufFrameSerializer()  # what leaves is Pipecat's, byte for byte
 
     async def serialize(self, frame: Frame) -> str | bytes | None:
+        if isinstance(frame, OutputAudioRawFrame):
+            self._audio_out(frame.audio)
         return await self._out.serialize(frame)
 
     def _decode(self, data: str | bytes) -> Frame | None:

@@ -39,7 +39,14 @@ from voice_gateway.formats import WireFormat
 from voice_gateway.progress import progress_line
 from voice_gateway.registry import SessionInfo, SessionRegistry
 from voice_gateway.settings import Settings
-from voice_gateway.taps import AssistantSide, AudioInMeter, AudioOut, TurnClock, UserSide
+from voice_gateway.taps import (
+    AssistantSide,
+    AudioInMeter,
+    AudioOut,
+    AudioOutMeter,
+    TurnClock,
+    UserSide,
+)
 from voice_gateway.tool_dispatch import ToolDispatcher
 from voice_gateway.tools import TOOL_SCHEMAS, ToolCaller
 from voice_gateway.wire import ClientProtocol, ClientProtocolError
@@ -202,7 +209,9 @@ class VoiceSession:
                 # Pipecat's default plays 2 s of silence after the end, delaying the close.
                 audio_out_end_silence_secs=0,
                 serializer=self._format.serializer(
-                    settings.max_frames_per_second, on_audio=AudioInMeter(clock)
+                    settings.max_frames_per_second,
+                    on_audio=AudioInMeter(clock),
+                    on_audio_out=AudioOutMeter(),
                 ),
                 allowed_origins=[],  # checked before the socket is accepted
             ),

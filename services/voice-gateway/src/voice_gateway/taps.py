@@ -115,22 +115,30 @@ class AudioInMeter:
             self._clock.voiced()
 
 
+class AudioOutMeter:
+    """Called by the serializer for each audio chunk it writes to the browser."""
+
+    def __init__(self) -> None:
+        self._frames = metrics.AUDIO_FRAMES.labels("out")
+        self._bytes = metrics.AUDIO_BYTES.labels("out")
+
+    def __call__(self, pcm: bytes) -> None:
+        self._frames.inc()
+        self._bytes.inc(len(pcm))
+
+
 class AudioOut(FrameProcessor):
-    """Last before the transport: counts the assistant's audio and times its first frame; the
-    transport's speaking events come back past it."""
+    """Last before the transport: times the assistant's first audio of a turn; the transport's
+    speaking events come back past it."""
 
     def __init__(self, clock: TurnClock, on_speaking: OnSpeaking) -> None:
         super().__init__(name="audio-out")
         self._clock = clock
         self._on_speaking = on_speaking
-        self._frames = metrics.AUDIO_FRAMES.labels("out")
-        self._bytes = metrics.AUDIO_BYTES.labels("out")
 
     async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
         await super().process_frame(frame, direction)
         if isinstance(frame, OutputAudioRawFrame):
-            self._frames.inc()
-            self._bytes.inc(len(frame.audio))
             await self._clock.audio_out()
         elif isinstance(frame, ProposedUserStoppedSpeakingFrame | UserStoppedSpeakingFrame):
             self._clock.turn_ended()

@@ -72,13 +72,24 @@ class GuardedSerializer(FrameSerializer):
     protocol errors turned into frames (at most one a second of each kind)."""
 
     def __init__(
-        self, *, max_frames_per_second: float, on_audio: Callable[[bytes], None] | None = None
+        self,
+        *,
+        max_frames_per_second: float,
+        on_audio: Callable[[bytes], None] | None = None,
+        on_audio_out: Callable[[bytes], None] | None = None,
     ) -> None:
         super().__init__()
+        # What is really written to the socket: audio the transport drops on an interruption
+        # never gets here.
+        self._on_audio_out = on_audio_out
         # Bursts of up to one second's worth: a browser catching up after a stall is fine.
         self._limiter = FrameRateLimiter(max_frames_per_second, burst=max_frames_per_second)
         self._last_error: dict[str, float] = {}
         self._on_audio = on_audio
+
+    def _audio_out(self, pcm: bytes) -> None:
+        if self._on_audio_out is not None:
+            self._on_audio_out(pcm)
 
     async def deserialize(self, data: str | bytes) -> Frame | None:
         if not self._limiter.allow():
@@ -111,6 +122,7 @@ class GuardedSerializer(FrameSerializer):
 class RawPCMSerializer(GuardedSerializer):
     async def serialize(self, frame: Frame) -> str | bytes | None:
         if isinstance(frame, OutputAudioRawFrame):
+            self._audio_out(frame.audio)
             return frame.audio
         if isinstance(frame, InterruptionFrame):  # the browser must drop its queued playback
             return Interruption().model_dump_json()
