@@ -62,7 +62,10 @@ class Heard:
 
 
 def _local_gateway(start_gateway: StartGateway, **env: str) -> ManagedProcess:
-    return start_gateway(VOICE_BRAIN="local", OPENAI_API_KEY="", **env)
+    # Deterministic speech, so Whisper hears the same replies every run.
+    return start_gateway(
+        VOICE_BRAIN="local", OPENAI_API_KEY="", GATEWAY_PIPER_DETERMINISTIC="true", **env
+    )
 
 
 async def _converse(gateway: ManagedProcess, turns: list[tuple[str, int]], heard: Heard) -> None:

@@ -264,4 +264,6 @@ async def warm_up(settings: Settings) -> None:
     voice = piper_voice_dir(settings) / f"{settings.piper_voice}.onnx"
     await asyncio.to_thread(_whisper, model_dir, settings.whisper_device, "int8")
     # The same arguments as the service's own call, so that it finds this one.
-    await asyncio.to_thread(_piper_voice, voice, use_cuda=False)
+    loaded = await asyncio.to_thread(_piper_voice, voice, use_cuda=False)
+    if settings.piper_deterministic:  # the same text, the same audio: reproducible tests
+        loaded.config.noise_scale = loaded.config.noise_w_scale = 0.0

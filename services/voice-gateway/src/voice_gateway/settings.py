@@ -43,6 +43,8 @@ class Settings(BaseSettings):
     whisper_model_dir: Path | None = None
     whisper_device: Literal["cpu", "cuda", "auto"] = "cpu"
     piper_voice_dir: Path | None = None
+    # No generator noise: each text always sounds the same (tests; a flatter voice).
+    piper_deterministic: bool = False
     piper_voice: str = Field(default="en_US-joe-medium", pattern=r"^[\w.-]{1,64}$")
     # Silence after which a turn ends even when smart-turn thinks the user is not done.
     turn_stop_timeout_s: float = Field(default=1.2, gt=0, le=10)
