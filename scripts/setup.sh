@@ -4,7 +4,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(redis-server espeak-ng sox)
+# redis-server: the broker; espeak-ng, sox: test speech; nginx: TLS front (make run and tests);
+# chromium: the browser end-to-end tests; prometheus: promtool checks and a real scraper in tests.
+APT_PACKAGES=(redis-server espeak-ng sox nginx chromium prometheus openssl)
 
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 
@@ -15,8 +17,12 @@ done
 if [ ${#missing[@]} -gt 0 ]; then
   echo "[setup] apt: installing ${missing[*]}"
   as_root apt-get update -qq
-  # Services are run by the project itself, never by the system's init scripts.
+  # Services are run by the project itself, never by the system's init scripts: a policy-rc.d
+  # that refuses keeps nginx and prometheus from starting as system daemons on install.
+  policy=/usr/sbin/policy-rc.d
+  as_root sh -c "[ -e $policy ] || { printf '#!/bin/sh\\nexit 101\\n' > $policy; chmod +x $policy; touch $policy.agentic-voice; }"
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  as_root sh -c "[ ! -e $policy.agentic-voice ] || rm -f $policy $policy.agentic-voice"
 fi
 
 UV_VERSION=0.13.9
