@@ -1,0 +1,135 @@
+import { useEffect, useMemo, useState, useSyncExternalStore } from "react";
+import { Link, useLocation, useParams } from "react-router-dom";
+import { ErrorBanner } from "../components/ErrorBanner";
+import { MicIcon, PowerIcon, SpeakerIcon } from "../components/Icons";
+import { LevelMeter } from "../components/LevelMeter";
+import { ShortcutsHelp } from "../components/ShortcutsHelp";
+import { Transcript } from "../components/Transcript";
+import { AudioEngine } from "../audio/engine";
+import { isConversationId } from "../protocol/ids";
+import { VoiceSession } from "../session/voiceSession";
+import { useShortcuts } from "./useShortcuts";
+
+export function VoicePage() {
+  const { conversationId = "" } = useParams();
+  if (!isConversationId(conversationId)) {
+    return (
+      <main className="page">
+        <h1>Not a valid conversation id</h1>
+        <p>
+          <Link to="/">Back to conversations</Link>
+        </p>
+      </main>
+    );
+  }
+  return <Conversation key={conversationId} conversationId={conversationId} />;
+}
+
+function Conversation({ conversationId }: { conversationId: string }) {
+  // A conversation just created here has nothing stored yet: asking would only log a 404.
+  const fresh = (useLocation().state as { fresh?: boolean } | null)?.fresh === true;
+  const session = useMemo(
+    () => new VoiceSession(conversationId, (sink, options) => AudioEngine.start(sink, options)),
+    [conversationId],
+  );
+  const snap = useSyncExternalStore(session.subscribe, session.getSnapshot);
+  const [helpOpen, setHelpOpen] = useState(false);
+
+  useEffect(() => {
+    if (fresh) session.markNew();
+    else void session.loadPast();
+    return () => session.dispose();
+  }, [session, fresh]);
+
+  const handlers = useMemo(
+    () => ({
+      toggle: () => session.toggle(),
+      mic: () => session.toggleMic(),
+      speaker: () => session.toggleSpeaker(),
+      help: () => setHelpOpen((v) => !v),
+    }),
+    [session],
+  );
+  useShortcuts(handlers);
+
+  const busy = snap.state === "connecting" && snap.running;
+  return (
+    <main className="page voice-page" aria-labelledby="voice-title">
+      <div className="page-head">
+        <div>
+          <h1 id="voice-title">Conversation</h1>
+          <p className="muted small mono">{conversationId}</p>
+        </div>
+        <Link to={`/history/${encodeURIComponent(conversationId)}`} className="button ghost">
+          History
+        </Link>
+      </div>
+
+      <ErrorBanner message={snap.error} onDismiss={() => session.dismissError()} />
+
+      <section className="controls" aria-label="Session controls">
+        <button
+          type="button"
+          className={`start-stop ${snap.running ? "danger" : "primary"}`}
+          aria-pressed={snap.running}
+          aria-busy={busy}
+          onClick={() => session.toggle()}
+          data-testid="start-stop"
+        >
+          <PowerIcon running={snap.running} /> {snap.running ? "Stop" : "Start"}
+        </button>
+        <button
+          type="button"
+          className="toggle"
+          aria-pressed={snap.micMuted}
+          onClick={() => session.toggleMic()}
+          data-testid="mic-mute"
+        >
+          <MicIcon off={snap.micMuted} /> {snap.micMuted ? "Mic muted" : "Mic on"}
+        </button>
+        <button
+          type="button"
+          className="toggle"
+          aria-pressed={snap.speakerMuted}
+          onClick={() => session.toggleSpeaker()}
+          data-testid="speaker-mute"
+        >
+          <SpeakerIcon off={snap.speakerMuted} /> {snap.speakerMuted ? "Speaker muted" : "Speaker on"}
+        </button>
+      </section>
+
+      <section className="status-row" aria-label="Session status">
+        <div className={`state state-${snap.state}`}>
+          <span className="dot" aria-hidden="true" />
+          <span className="sr-only">Connection: </span>
+          <span data-testid="connection-state" data-state={snap.state} className="state-code">
+            {snap.state}
+          </span>
+        </div>
+        <div className="latency" data-testid="latency" data-ms={snap.latencyMs ?? ""}>
+          Last turn:{" "}
+          <strong>{snap.latencyMs === null ? "—" : `${Math.round(snap.latencyMs)} ms`}</strong>
+        </div>
+        {snap.assistantSpeaking && <span className="speaking">Assistant speaking</span>}
+      </section>
+
+      <section className="meters" aria-label="Audio levels">
+        <LevelMeter which="mic" label={snap.micMuted ? "Mic (muted)" : "Mic"} testId="mic-meter" />
+        <LevelMeter which="assistant" label="Assistant" testId="assistant-meter" />
+      </section>
+
+      <Transcript
+        view={snap.view}
+        empty={
+          snap.history === "loading"
+            ? "Loading this conversation…"
+            : "Press Start (or Space) and speak. What you and the assistant say appears here."
+        }
+      />
+
+      <footer className="page-foot">
+        <ShortcutsHelp open={helpOpen} onToggle={() => setHelpOpen((v) => !v)} />
+      </footer>
+    </main>
+  );
+}

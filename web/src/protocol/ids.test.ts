@@ -1,0 +1,27 @@
+import { describe, expect, it } from "vitest";
+import { isConversationId, newConversationId, voiceSocketUrl } from "./ids";
+
+describe("conversation ids and URLs", () => {
+  it("creates ids valid under protocol.md's rule, with the date and a random part", () => {
+    const id = newConversationId(new Date(Date.UTC(2026, 11, 2, 8, 30, 15)), () => 0.5);
+    expect(id).toMatch(/^conv-20261202-083015-[a-z0-9]{6}$/);
+    expect(isConversationId(id)).toBe(true);
+    const ids = new Set(Array.from({ length: 200 }, () => newConversationId()));
+    expect(ids.size).toBe(200);
+    for (const each of ids) expect(isConversationId(each)).toBe(true);
+  });
+
+  it("rejects ids the gateway would refuse", () => {
+    for (const bad of ["", "-x", ".x", "a/b", "a b", "x".repeat(129)]) expect(isConversationId(bad)).toBe(false);
+    expect(isConversationId("x".repeat(128))).toBe(true);
+  });
+
+  it("builds same-origin ws/wss URLs with format=raw and the token only when set", () => {
+    expect(voiceSocketUrl("conv-1", "", { protocol: "https:", host: "jetson:8443" })).toBe(
+      "wss://jetson:8443/api/realtime/pipecat/ws/conv-1?format=raw",
+    );
+    expect(voiceSocketUrl("conv-1", "s3cr&t", { protocol: "http:", host: "localhost:5173" })).toBe(
+      "ws://localhost:5173/api/realtime/pipecat/ws/conv-1?format=raw&token=s3cr%26t",
+    );
+  });
+});

@@ -1,0 +1,31 @@
+/** Conversation ids and the voice endpoint's URL (same origin, relative to the page). */
+
+// protocol.md: 1-128 characters of [A-Za-z0-9_.:-], starting with a letter or digit.
+export const CONVERSATION_ID = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$/;
+
+export function isConversationId(value: string): boolean {
+  return CONVERSATION_ID.test(value);
+}
+
+const pad = (n: number) => String(n).padStart(2, "0");
+
+/** `conv-20261202-083015-k3x9qz`: sortable by creation time, unique enough per person. */
+export function newConversationId(now: Date = new Date(), random: () => number = Math.random): string {
+  const date = `${now.getUTCFullYear()}${pad(now.getUTCMonth() + 1)}${pad(now.getUTCDate())}`;
+  const time = `${pad(now.getUTCHours())}${pad(now.getUTCMinutes())}${pad(now.getUTCSeconds())}`;
+  let suffix = "";
+  for (let i = 0; i < 6; i++) suffix += "abcdefghijklmnopqrstuvwxyz0123456789"[Math.floor(random() * 36) % 36];
+  return `conv-${date}-${time}-${suffix}`;
+}
+
+export interface PageLocation {
+  protocol: string;
+  host: string;
+}
+
+export function voiceSocketUrl(conversationId: string, token: string, where: PageLocation): string {
+  const scheme = where.protocol === "https:" ? "wss" : "ws";
+  const query = new URLSearchParams({ format: "raw" });
+  if (token) query.set("token", token);
+  return `${scheme}://${where.host}/api/realtime/pipecat/ws/${encodeURIComponent(conversationId)}?${query}`;
+}

@@ -1,0 +1,56 @@
+import { describe, expect, it } from "vitest";
+import { parseServerMessage } from "./messages";
+
+const ts = "2026-12-02T08:00:00+00:00";
+
+describe("parseServerMessage", () => {
+  it("types every message the gateway sends", () => {
+    const cases: [object, string][] = [
+      [{ type: "transcription", role: "user", text: "hello", user_id: "user", final: true, timestamp: ts }, "transcription"],
+      [{ type: "function_call", call_id: "c1", name: "send_to_nested", arguments: { text: "x" }, timestamp: ts }, "function_call"],
+      [{ type: "function_result", call_id: "c1", name: "send_to_nested", ok: true, result: "handed over", timestamp: ts }, "function_result"],
+      [{ type: "progress", source: "nested_agent", event_type: "TextMessage", text: "[TEAM a] hi", finished: false, timestamp: ts }, "progress"],
+      [{ type: "session", state: "started", session_id: "s", conversation_id: "c", reason: null, timestamp: ts }, "session"],
+      [{ type: "error", code: "invalid_json", message: "bad", fatal: false, timestamp: ts }, "error"],
+      [{ type: "latency", metric: "voice", ms: 795.2, timestamp: ts }, "latency"],
+      [{ type: "speaking", role: "assistant", speaking: true, timestamp: ts }, "speaking"],
+      [{ type: "interruption", timestamp: ts }, "interruption"],
+      [{ type: "pong", id: "p1", timestamp: ts }, "pong"],
+    ];
+    for (const [message, type] of cases) {
+      const parsed = parseServerMessage(JSON.stringify(message));
+      expect(parsed?.type).toBe(type);
+      expect(parsed).toMatchObject(message);
+    }
+  });
+
+  it("fills documented defaults (final, fatal, finished, reason)", () => {
+    expect(parseServerMessage(JSON.stringify({ type: "transcription", role: "assistant", text: "x" }))).toMatchObject({ final: true, user_id: "user" });
+    expect(parseServerMessage(JSON.stringify({ type: "error", code: "c", message: "m" }))).toMatchObject({ fatal: false });
+    expect(parseServerMessage(JSON.stringify({ type: "progress", source: "claude_code", event_type: "x", text: "t" }))).toMatchObject({ finished: false });
+    expect(parseServerMessage(JSON.stringify({ type: "session", state: "stopped", session_id: "s", conversation_id: "c" }))).toMatchObject({ reason: null });
+  });
+
+  it("ignores what it does not understand, without throwing", () => {
+    const bad = [
+      "",
+      "not json",
+      "[1,2]",
+      "null",
+      "42",
+      JSON.stringify({ text: "no type" }),
+      JSON.stringify({ type: "unknown_thing" }),
+      JSON.stringify({ type: 5 }),
+      JSON.stringify({ type: "transcription", role: "robot", text: "x" }),
+      JSON.stringify({ type: "transcription", role: "user" }),
+      JSON.stringify({ type: "function_call", name: "x" }),
+      JSON.stringify({ type: "function_result", call_id: "c", name: "x", ok: "yes" }),
+      JSON.stringify({ type: "progress", source: "somebody", text: "x" }),
+      JSON.stringify({ type: "session", state: "paused" }),
+      JSON.stringify({ type: "latency", metric: "voice", ms: "fast" }),
+      JSON.stringify({ type: "speaking" }),
+      JSON.stringify({ type: "error", code: 1 }),
+    ];
+    for (const raw of bad) expect(parseServerMessage(raw)).toBeNull();
+  });
+});

@@ -1,0 +1,191 @@
+/**
+ * The gateway's JSON messages (raw format), as libs/contracts/src/contracts/browser.py defines
+ * them. `parseServerMessage` checks each field it relies on; anything else (unknown types,
+ * missing fields, not JSON) yields null and is ignored, never thrown.
+ */
+
+export type Role = "user" | "assistant";
+export type ProgressSource = "nested_agent" | "claude_code";
+
+interface Base {
+  timestamp: string;
+}
+
+export interface TranscriptionMessage extends Base {
+  type: "transcription";
+  role: Role;
+  text: string;
+  user_id: string;
+  final: boolean;
+}
+
+export interface FunctionCallMessage extends Base {
+  type: "function_call";
+  call_id: string;
+  name: string;
+  arguments: Record<string, unknown>;
+}
+
+export interface FunctionResultMessage extends Base {
+  type: "function_result";
+  call_id: string;
+  name: string;
+  ok: boolean;
+  result: string;
+}
+
+export interface ProgressMessage extends Base {
+  type: "progress";
+  source: ProgressSource;
+  event_type: string;
+  text: string;
+  finished: boolean;
+}
+
+export interface SessionMessage extends Base {
+  type: "session";
+  state: "started" | "stopped";
+  session_id: string;
+  conversation_id: string;
+  reason: string | null;
+}
+
+export interface ErrorMessage extends Base {
+  type: "error";
+  code: string;
+  message: string;
+  fatal: boolean;
+}
+
+export interface LatencyMessage extends Base {
+  type: "latency";
+  metric: string;
+  ms: number;
+}
+
+export interface SpeakingMessage extends Base {
+  type: "speaking";
+  role: "assistant";
+  speaking: boolean;
+}
+
+export interface InterruptionMessage extends Base {
+  type: "interruption";
+}
+
+export interface PongMessage extends Base {
+  type: "pong";
+  id: string | null;
+}
+
+export type ServerMessage =
+  | TranscriptionMessage
+  | FunctionCallMessage
+  | FunctionResultMessage
+  | ProgressMessage
+  | SessionMessage
+  | ErrorMessage
+  | LatencyMessage
+  | SpeakingMessage
+  | InterruptionMessage
+  | PongMessage;
+
+export type ClientMessage = { type: "ping"; id?: string } | { type: "stop" };
+
+type Json = Record<string, unknown>;
+
+const isString = (v: unknown): v is string => typeof v === "string";
+const isBool = (v: unknown): v is boolean => typeof v === "boolean";
+const isObject = (v: unknown): v is Json => typeof v === "object" && v !== null && !Array.isArray(v);
+
+function timestampOf(m: Json): string {
+  return isString(m.timestamp) ? m.timestamp : new Date().toISOString();
+}
+
+function boolOr(value: unknown, fallback: boolean): boolean {
+  return isBool(value) ? value : fallback;
+}
+
+/** One parsed message, or null for anything the client does not understand. */
+export function parseServerMessage(raw: string): ServerMessage | null {
+  let data: unknown;
+  try {
+    data = JSON.parse(raw);
+  } catch {
+    return null;
+  }
+  return toServerMessage(data);
+}
+
+export function toServerMessage(data: unknown): ServerMessage | null {
+  if (!isObject(data) || !isString(data.type)) return null;
+  const m = data;
+  const timestamp = timestampOf(m);
+  switch (m.type) {
+    case "transcription":
+      if (!isString(m.text) || (m.role !== "user" && m.role !== "assistant")) return null;
+      return {
+        type: "transcription",
+        timestamp,
+        role: m.role,
+        text: m.text,
+        user_id: isString(m.user_id) ? m.user_id : "user",
+        final: boolOr(m.final, true),
+      };
+    case "function_call":
+      if (!isString(m.call_id) || !isString(m.name)) return null;
+      return {
+        type: "function_call",
+        timestamp,
+        call_id: m.call_id,
+        name: m.name,
+        arguments: isObject(m.arguments) ? m.arguments : {},
+      };
+    case "function_result":
+      if (!isString(m.call_id) || !isString(m.name) || !isBool(m.ok)) return null;
+      return {
+        type: "function_result",
+        timestamp,
+        call_id: m.call_id,
+        name: m.name,
+        ok: m.ok,
+        result: isString(m.result) ? m.result : JSON.stringify(m.result ?? ""),
+      };
+    case "progress":
+      if (m.source !== "nested_agent" && m.source !== "claude_code") return null;
+      if (!isString(m.text)) return null;
+      return {
+        type: "progress",
+        timestamp,
+        source: m.source,
+        event_type: isString(m.event_type) ? m.event_type : "",
+        text: m.text,
+        finished: boolOr(m.finished, false),
+      };
+    case "session":
+      if (m.state !== "started" && m.state !== "stopped") return null;
+      return {
+        type: "session",
+        timestamp,
+        state: m.state,
+        session_id: isString(m.session_id) ? m.session_id : "",
+        conversation_id: isString(m.conversation_id) ? m.conversation_id : "",
+        reason: isString(m.reason) ? m.reason : null,
+      };
+    case "error":
+      if (!isString(m.code) || !isString(m.message)) return null;
+      return { type: "error", timestamp, code: m.code, message: m.message, fatal: boolOr(m.fatal, false) };
+    case "latency":
+      if (!isString(m.metric) || typeof m.ms !== "number" || !Number.isFinite(m.ms)) return null;
+      return { type: "latency", timestamp, metric: m.metric, ms: m.ms };
+    case "speaking":
+      if (!isBool(m.speaking)) return null;
+      return { type: "speaking", timestamp, role: "assistant", speaking: m.speaking };
+    case "interruption":
+      return { type: "interruption", timestamp };
+    case "pong":
+      return { type: "pong", timestamp, id: isString(m.id) ? m.id : null };
+    default:
+      return null;
+  }
+}

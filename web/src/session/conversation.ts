@@ -1,0 +1,255 @@
+/**
+ * What the conversation page shows: transcript lines and tool cards, folded from the gateway's
+ * live messages and from the event-store's stored events (so history and live look the same).
+ */
+import type { ProgressSource, Role, ServerMessage } from "../protocol/messages";
+import type { StoredEvent } from "../api/types";
+
+export interface TranscriptLine {
+  id: string;
+  order: number; // arrival order, shared with cards: the transcript shows both in this order
+  role: Role;
+  text: string;
+  final: boolean;
+  timestamp: string;
+}
+
+export type ToolStatus = "running" | "done" | "failed";
+
+export interface ProgressEntry {
+  id: string;
+  text: string;
+  eventType: string;
+  finished: boolean;
+  timestamp: string;
+}
+
+export interface ToolCard {
+  key: string;
+  order: number;
+  callId: string; // "" for a standalone activity card (progress with no tool call to attach to)
+  name: string; // the tool, or the source (nested_agent/claude_code) of an activity card
+  arguments: Record<string, unknown>;
+  status: ToolStatus;
+  ok: boolean | null; // the tool's answer, once it came
+  result: string | null;
+  progress: ProgressEntry[];
+  runFinished: boolean;
+  timestamp: string;
+}
+
+export interface ConversationView {
+  lines: TranscriptLine[];
+  cards: ToolCard[];
+  seq: number;
+}
+
+export const emptyConversation: ConversationView = { lines: [], cards: [], seq: 0 };
+
+// Tools that hand work over: their card stays open after the answer, until the run finishes.
+const DELEGATING: Record<string, ProgressSource> = {
+  send_to_nested: "nested_agent",
+  send_to_claude_code: "claude_code",
+};
+
+const activityName = (source: ProgressSource) => source;
+
+function isOpenFor(card: ToolCard, source: ProgressSource): boolean {
+  if (card.runFinished || card.status === "failed") return false;
+  return DELEGATING[card.name] === source || (card.callId === "" && card.name === activityName(source));
+}
+
+function replaceCard(view: ConversationView, index: number, card: ToolCard): ToolCard[] {
+  const cards = view.cards.slice();
+  cards[index] = card;
+  return cards;
+}
+
+export function addTranscript(
+  view: ConversationView,
+  role: Role,
+  text: string,
+  final: boolean,
+  timestamp: string,
+): ConversationView {
+  const seq = view.seq + 1;
+  const last = view.lines[view.lines.length - 1];
+  // A partial line is replaced by what follows it from the same speaker.
+  if (last && last.role === role && !last.final) {
+    const lines = view.lines.slice(0, -1);
+    lines.push({ ...last, text, final, timestamp });
+    return { ...view, lines, seq };
+  }
+  return { ...view, lines: [...view.lines, { id: `l${seq}`, order: seq, role, text, final, timestamp }], seq };
+}
+
+export function addFunctionCall(
+  view: ConversationView,
+  callId: string,
+  name: string,
+  args: Record<string, unknown>,
+  timestamp: string,
+): ConversationView {
+  if (view.cards.some((c) => c.callId === callId && callId !== "")) return view;
+  const card: ToolCard = {
+    key: `call-${callId}`,
+    order: view.seq + 1,
+    callId,
+    name,
+    arguments: args,
+    status: "running",
+    ok: null,
+    result: null,
+    progress: [],
+    runFinished: false,
+    timestamp,
+  };
+  return { ...view, cards: [...view.cards, card], seq: view.seq + 1 };
+}
+
+export function addFunctionResult(
+  view: ConversationView,
+  callId: string,
+  name: string,
+  ok: boolean,
+  result: string,
+  timestamp: string,
+): ConversationView {
+  let index = view.cards.findIndex((c) => c.callId === callId);
+  if (index < 0) {
+    view = addFunctionCall(view, callId, name, {}, timestamp);
+    index = view.cards.length - 1;
+  }
+  const card = view.cards[index]!;
+  const handedOver = ok && name in DELEGATING && !card.runFinished;
+  const status: ToolStatus = !ok ? "failed" : handedOver ? "running" : "done";
+  return { ...view, cards: replaceCard(view, index, { ...card, ok, result, status }), seq: view.seq + 1 };
+}
+
+export function addProgress(
+  view: ConversationView,
+  source: ProgressSource,
+  eventType: string,
+  text: string,
+  finished: boolean,
+  timestamp: string,
+): ConversationView {
+  const seq = view.seq + 1;
+  const entry: ProgressEntry = { id: `p${seq}`, text, eventType, finished, timestamp };
+  let index = -1;
+  for (let i = view.cards.length - 1; i >= 0; i--) {
+    if (isOpenFor(view.cards[i]!, source)) {
+      index = i;
+      break;
+    }
+  }
+  if (index < 0) {
+    const card: ToolCard = {
+      key: `activity-${seq}`,
+      order: seq,
+      callId: "",
+      name: activityName(source),
+      arguments: {},
+      status: finished ? "done" : "running",
+      ok: null,
+      result: null,
+      progress: [entry],
+      runFinished: finished,
+      timestamp,
+    };
+    return { ...view, cards: [...view.cards, card], seq };
+  }
+  const card = view.cards[index]!;
+  const next: ToolCard = { ...card, progress: [...card.progress, entry] };
+  if (finished) {
+    next.runFinished = true;
+    if (next.status === "running" && next.ok !== false) next.status = "done";
+  }
+  return { ...view, cards: replaceCard(view, index, next), seq };
+}
+
+/** Folds one live message into the view (messages that show nothing here return it unchanged). */
+export function applyMessage(view: ConversationView, message: ServerMessage): ConversationView {
+  switch (message.type) {
+    case "transcription":
+      return addTranscript(view, message.role, message.text, message.final, message.timestamp);
+    case "function_call":
+      return addFunctionCall(view, message.call_id, message.name, message.arguments, message.timestamp);
+    case "function_result":
+      return addFunctionResult(view, message.call_id, message.name, message.ok, message.result, message.timestamp);
+    case "progress":
+      return addProgress(view, message.source, message.event_type, message.text, message.finished, message.timestamp);
+    default:
+      return view;
+  }
+}
+
+const MAX_PROGRESS_CHARS = 200;
+
+function short(value: unknown): string {
+  const text = (typeof value === "string" ? value : JSON.stringify(value) ?? "").split(/\s+/).join(" ").trim();
+  return text.length <= MAX_PROGRESS_CHARS ? text : `${text.slice(0, MAX_PROGRESS_CHARS - 1)}…`;
+}
+
+const asRecord = (v: unknown): Record<string, unknown> =>
+  typeof v === "object" && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : {};
+
+/**
+ * The progress line the gateway would have sent for a stored team/Claude Code event (the same
+ * rules as voice_gateway/progress.py), or null for the chatter it does not forward.
+ */
+export function progressFromEvent(event: StoredEvent): { text: string; finished: boolean } | null {
+  if (event.source !== "nested_agent" && event.source !== "claude_code") return null;
+  const tag = event.source === "nested_agent" ? "TEAM" : "CODE";
+  const payload = event.payload;
+  const data = asRecord(payload.data);
+  const kind = event.type.toLowerCase();
+  if (kind === "run_finished") return { text: `[${tag} RESULT] ${short(payload.summary ?? "")}`, finished: true };
+  if (kind === "error") {
+    const message = data.message ?? payload.message ?? "unknown error";
+    return { text: `[${tag} ERROR] ${short(message)}`, finished: false };
+  }
+  const source = (data.source as string | undefined) || (tag === "CODE" ? "ClaudeCode" : "team");
+  if (kind === "textmessage" && source !== "user" && data.content) {
+    return { text: `[${tag} ${source}] ${short(data.content)}`, finished: false };
+  }
+  if (kind === "toolcallrequestevent") {
+    const content = data.content;
+    const names = Array.isArray(content) ? content.map((c) => asRecord(c).name) : [data.name];
+    return { text: `[${tag} ${source}] Using tool: ${names.map(String).join(", ")}`, finished: false };
+  }
+  if (kind === "toolcallexecutionevent") {
+    const content = data.content;
+    const first = Array.isArray(content) && content.length > 0 ? asRecord(content[0]) : null;
+    const result = first ? first.content : data.result;
+    return { text: `[${tag} ${source}] Tool completed: ${short(result)}`, finished: false };
+  }
+  return null;
+}
+
+/** Folds one stored event (from the event-store) into the view. */
+export function applyStoredEvent(view: ConversationView, event: StoredEvent): ConversationView {
+  const p = event.payload;
+  const timestamp = event.timestamp;
+  if (event.source === "voice") {
+    if ((event.type === "transcript" || event.type === "transcription") && typeof p.text === "string" && p.text) {
+      return addTranscript(view, p.role === "user" ? "user" : "assistant", p.text, true, timestamp);
+    }
+    if (event.type === "function_call" && typeof p.call_id === "string") {
+      return addFunctionCall(view, p.call_id, String(p.name ?? "tool"), asRecord(p.arguments), timestamp);
+    }
+    if (event.type === "function_result" && typeof p.call_id === "string") {
+      const ok = typeof p.ok === "boolean" ? p.ok : !p.error_kind;
+      return addFunctionResult(view, p.call_id, String(p.name ?? "tool"), ok, String(p.result ?? ""), timestamp);
+    }
+    return view;
+  }
+  const line = progressFromEvent(event);
+  if (line === null) return view;
+  const source: ProgressSource = event.source === "nested_agent" ? "nested_agent" : "claude_code";
+  return addProgress(view, source, event.type, line.text, line.finished, timestamp);
+}
+
+export function viewFromEvents(events: StoredEvent[]): ConversationView {
+  return events.reduce(applyStoredEvent, emptyConversation);
+}

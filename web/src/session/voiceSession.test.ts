@@ -1,0 +1,152 @@
+// @vitest-environment jsdom
+import { beforeEach, describe, expect, it } from "vitest";
+import type { StoredEvent } from "../api/types";
+import { FakeClock, FakeSocket } from "../testing/fakes";
+import { stats } from "./debugStats";
+import { VoiceSession, type AudioPort } from "./voiceSession";
+
+class FakeAudio implements AudioPort {
+  played: ArrayBuffer[] = [];
+  clears = 0;
+  stopped = false;
+  micMuted: boolean | null = null;
+  speakerMuted: boolean | null = null;
+  constructor(readonly sink: (frame: Int16Array) => void) {}
+  setMicMuted(m: boolean) {
+    this.micMuted = m;
+  }
+  setSpeakerMuted(m: boolean) {
+    this.speakerMuted = m;
+  }
+  play(bytes: ArrayBuffer) {
+    this.played.push(bytes);
+  }
+  clearPlayback() {
+    this.clears++;
+  }
+  async stop() {
+    this.stopped = true;
+  }
+}
+
+const frame = (value: number) => new Int16Array(480).fill(value);
+
+async function setup(history: StoredEvent[] | null = null) {
+  const clock = new FakeClock();
+  const sockets: FakeSocket[] = [];
+  let audio: FakeAudio | null = null;
+  const session = new VoiceSession(
+    "conv-test",
+    async (sink) => (audio = new FakeAudio(sink)),
+    clock.deps(sockets),
+    async () => (history === null ? null : { events: history }),
+  );
+  await session.loadPast();
+  await session.start();
+  return { session, sockets, clock, audio: () => audio! };
+}
+
+beforeEach(() => {
+  stats.framesSent = stats.bytesSent = stats.framesDroppedMuted = stats.chunksReceived = stats.bytesReceived = 0;
+  stats.maxFrameRms = stats.lastFrameRms = 0;
+});
+
+describe("VoiceSession", () => {
+  it("sends 20 ms frames once connected and counts them", async () => {
+    const { session, sockets, audio } = await setup();
+    expect(sockets[0]!.url).toBe("ws://localhost:3000/api/realtime/pipecat/ws/conv-test?format=raw");
+    audio().sink(frame(1000)); // not open yet: dropped, not counted
+    sockets[0]!.open();
+    expect(session.getSnapshot().state).toBe("connected");
+    audio().sink(frame(16384));
+    audio().sink(frame(0));
+    const binary = sockets[0]!.sent.filter((s) => s instanceof ArrayBuffer) as ArrayBuffer[];
+    expect(binary.map((b) => b.byteLength)).toEqual([960, 960]);
+    expect(stats).toMatchObject({ framesSent: 2, bytesSent: 1920, frameSamples: 480, frameMs: 20, lastFrameRms: 0 });
+    expect(stats.maxFrameRms).toBeCloseTo(0.5, 6);
+  });
+
+  it("sends nothing while the mic is muted, from the next frame on", async () => {
+    const { session, sockets, audio } = await setup();
+    sockets[0]!.open();
+    session.toggleMic();
+    expect(audio().micMuted).toBe(true);
+    audio().sink(frame(1000));
+    audio().sink(frame(1000));
+    expect(sockets[0]!.sent).toHaveLength(0);
+    expect(stats.framesDroppedMuted).toBe(2);
+    session.toggleMic();
+    audio().sink(frame(1000));
+    expect(sockets[0]!.sent).toHaveLength(1);
+  });
+
+  it("plays the assistant's audio and drops the queue at once on interruption", async () => {
+    const { session, sockets, audio } = await setup();
+    sockets[0]!.open();
+    sockets[0]!.receive(new ArrayBuffer(1920));
+    expect(audio().played).toHaveLength(1);
+    expect(stats).toMatchObject({ chunksReceived: 1, bytesReceived: 1920 });
+    sockets[0]!.receive({ type: "interruption" });
+    expect(audio().clears).toBe(1);
+    sockets[0]!.receive({ type: "latency", metric: "brain", ms: 12 });
+    sockets[0]!.receive({ type: "latency", metric: "voice", ms: 795.4 });
+    expect(session.getSnapshot().latencyMs).toBe(795.4);
+  });
+
+  it("shows the stored history first, then live messages after it", async () => {
+    const { session, sockets } = await setup([
+      {
+        id: 1,
+        event_id: "e1",
+        conversation_id: "conv-test",
+        timestamp: "2026-12-01T10:00:00Z",
+        source: "voice",
+        type: "transcript",
+        payload: { role: "user", text: "yesterday" },
+      },
+    ]);
+    sockets[0]!.open();
+    sockets[0]!.receive({ type: "transcription", role: "assistant", text: "today" });
+    expect(session.getSnapshot().view.lines.map((l) => l.text)).toEqual(["yesterday", "today"]);
+    expect(session.getSnapshot().history).toBe("loaded");
+  });
+
+  it("keeps the transcript across a reconnect, on the same conversation", async () => {
+    const { session, sockets, clock } = await setup();
+    sockets[0]!.open();
+    sockets[0]!.receive({ type: "transcription", role: "user", text: "before the drop" });
+    sockets[0]!.serverClose(1006);
+    expect(session.getSnapshot().state).toBe("reconnecting");
+    expect(session.getSnapshot().running).toBe(true);
+    clock.advance(30_000);
+    sockets[1]!.open();
+    sockets[1]!.receive({ type: "transcription", role: "assistant", text: "after" });
+    expect(sockets[1]!.url).toBe(sockets[0]!.url);
+    expect(session.getSnapshot().view.lines.map((l) => l.text)).toEqual(["before the drop", "after"]);
+  });
+
+  it("on Stop sends `stop`, releases the audio and ends in closed", async () => {
+    const { session, sockets, audio } = await setup();
+    sockets[0]!.open();
+    session.stop();
+    expect(session.getSnapshot().running).toBe(false);
+    expect(sockets[0]!.json().map((m) => m.type)).toEqual(["stop"]);
+    await Promise.resolve();
+    expect(audio().stopped).toBe(true);
+    sockets[0]!.serverClose(1000, "client_closed");
+    expect(session.getSnapshot().state).toBe("closed");
+    expect(stats.state).toBe("closed");
+  });
+
+  it("shows a token problem and stops on close 1008", async () => {
+    const { session, sockets, audio } = await setup();
+    sockets[0]!.open();
+    sockets[0]!.serverClose(1008, "a valid token is required");
+    const snap = session.getSnapshot();
+    expect(snap.state).toBe("error");
+    expect(snap.running).toBe(false);
+    expect(snap.error).toMatch(/token required or invalid/i);
+    await Promise.resolve();
+    expect(audio().stopped).toBe(true);
+  });
+});

@@ -1,0 +1,245 @@
+/**
+ * One conversation page's session: the audio engine, the voice connection and the folded
+ * conversation view, exposed as a small store for React (`subscribe`/`getSnapshot`).
+ */
+import { loadConversation } from "../api/client";
+import { getToken } from "../api/token";
+import type { StoredEvent } from "../api/types";
+import { WIRE_SAMPLE_RATE, int16ToLittleEndianBytes, rmsInt16 } from "../audio/pcm";
+import type { ServerMessage } from "../protocol/messages";
+import { voiceSocketUrl } from "../protocol/ids";
+import { VoiceConnection, browserDeps, type ConnectionDeps } from "./connection";
+import { applyMessage, emptyConversation, viewFromEvents, type ConversationView } from "./conversation";
+import { stats } from "./debugStats";
+import type { ConnectionState } from "./reconnect";
+
+export interface AudioPort {
+  setMicMuted(muted: boolean): void;
+  setSpeakerMuted(muted: boolean): void;
+  play(bytes: ArrayBuffer): void;
+  clearPlayback(): void;
+  stop(): Promise<void>;
+}
+
+export type AudioFactory = (
+  sink: (frame: Int16Array) => void,
+  options: { micMuted: boolean; speakerMuted: boolean },
+) => Promise<AudioPort>;
+
+export type HistoryState = "loading" | "loaded" | "new" | "failed";
+
+export interface SessionSnapshot {
+  state: ConnectionState;
+  running: boolean; // a session was started and not stopped or ended
+  micMuted: boolean;
+  speakerMuted: boolean;
+  latencyMs: number | null; // the `voice` latency of the last turn
+  assistantSpeaking: boolean;
+  view: ConversationView;
+  history: HistoryState;
+  error: string | null;
+}
+
+export class VoiceSession {
+  private snapshot: SessionSnapshot = {
+    state: "idle",
+    running: false,
+    micMuted: false,
+    speakerMuted: false,
+    latencyMs: null,
+    assistantSpeaking: false,
+    view: emptyConversation,
+    history: "loading",
+    error: null,
+  };
+  private readonly listeners = new Set<() => void>();
+  private readonly connection: VoiceConnection;
+  private audio: AudioPort | null = null;
+  private starting = false;
+  private live: ServerMessage[] = [];
+
+  constructor(
+    readonly conversationId: string,
+    // Called synchronously from the Start click: browsers only let audio start inside a gesture.
+    private readonly audioFactory: AudioFactory,
+    connectionDeps: ConnectionDeps = browserDeps,
+    private readonly loadHistory: (id: string) => Promise<{ events: StoredEvent[] } | null> = loadConversation,
+  ) {
+    this.connection = new VoiceConnection(
+      () => voiceSocketUrl(conversationId, getToken(), window.location),
+      {
+        onState: (state, message) => this.onState(state, message),
+        onMessage: (message) => this.onMessage(message),
+        onAudio: (bytes) => this.onAudio(bytes),
+      },
+      connectionDeps,
+    );
+  }
+
+  subscribe = (listener: () => void): (() => void) => {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  };
+
+  getSnapshot = (): SessionSnapshot => this.snapshot;
+
+  private update(patch: Partial<SessionSnapshot>): void {
+    this.snapshot = { ...this.snapshot, ...patch };
+    for (const listener of this.listeners) listener();
+  }
+
+  /** Loads the stored events first, so the transcript shows the conversation so far. */
+  async loadPast(): Promise<void> {
+    try {
+      const detail = await this.loadHistory(this.conversationId);
+      const past = detail === null ? emptyConversation : viewFromEvents(detail.events);
+      // Messages that arrived while loading are folded in after the stored past.
+      this.update({ view: this.live.reduce(applyMessage, past), history: detail === null ? "new" : "loaded" });
+    } catch (error) {
+      this.update({ history: "failed", error: `Could not load this conversation's history: ${messageOf(error)}` });
+    }
+  }
+
+  /** A conversation created on this page: nothing stored to load. */
+  markNew(): void {
+    if (this.snapshot.history === "loading") this.update({ history: "new" });
+  }
+
+  async start(): Promise<void> {
+    if (this.snapshot.running || this.starting) return;
+    this.starting = true;
+    this.update({ running: true, error: null, state: "connecting" });
+    stats.state = "connecting";
+    try {
+      this.audio = await this.audioFactory((frame) => this.sendFrame(frame), {
+        micMuted: this.snapshot.micMuted,
+        speakerMuted: this.snapshot.speakerMuted,
+      });
+    } catch (error) {
+      this.starting = false;
+      this.update({ running: false, state: "error", error: `Microphone unavailable: ${messageOf(error)}` });
+      stats.state = "error";
+      return;
+    }
+    this.starting = false;
+    if (!this.snapshot.running) {
+      // Stopped while the microphone prompt was open.
+      await this.releaseAudio();
+      return;
+    }
+    this.connection.start();
+  }
+
+  stop(): void {
+    if (!this.snapshot.running) return;
+    this.update({ running: false, assistantSpeaking: false });
+    this.connection.stop();
+    void this.releaseAudio();
+  }
+
+  toggle(): void {
+    if (this.snapshot.running) this.stop();
+    else void this.start();
+  }
+
+  toggleMic(): void {
+    const micMuted = !this.snapshot.micMuted;
+    this.audio?.setMicMuted(micMuted);
+    stats.micMuted = micMuted;
+    this.update({ micMuted });
+  }
+
+  toggleSpeaker(): void {
+    const speakerMuted = !this.snapshot.speakerMuted;
+    this.audio?.setSpeakerMuted(speakerMuted);
+    stats.speakerMuted = speakerMuted;
+    this.update({ speakerMuted });
+  }
+
+  dismissError(): void {
+    this.update({ error: null });
+  }
+
+  dispose(): void {
+    this.stop();
+  }
+
+  private async releaseAudio(): Promise<void> {
+    const audio = this.audio;
+    this.audio = null;
+    if (audio) {
+      audio.clearPlayback();
+      await audio.stop();
+    }
+  }
+
+  private sendFrame(frame: Int16Array): void {
+    // Muted means nothing leaves the browser (not even silence), from this frame on.
+    if (this.snapshot.micMuted) {
+      stats.framesDroppedMuted++;
+      return;
+    }
+    const rms = rmsInt16(frame);
+    if (!this.connection.sendAudio(int16ToLittleEndianBytes(frame))) return;
+    stats.framesSent++;
+    stats.bytesSent += frame.length * 2;
+    stats.frameSamples = frame.length;
+    stats.frameMs = (frame.length / WIRE_SAMPLE_RATE) * 1000;
+    stats.lastFrameRms = rms;
+    if (rms > stats.maxFrameRms) stats.maxFrameRms = rms;
+  }
+
+  private onAudio(bytes: ArrayBuffer): void {
+    stats.chunksReceived++;
+    stats.bytesReceived += bytes.byteLength;
+    this.audio?.play(bytes);
+  }
+
+  private onState(state: ConnectionState, message: string | null): void {
+    stats.state = state;
+    const patch: Partial<SessionSnapshot> = { state };
+    if (state === "reconnecting") {
+      this.audio?.clearPlayback();
+      patch.assistantSpeaking = false;
+    }
+    if (state === "closed" || state === "error") {
+      patch.running = false;
+      patch.assistantSpeaking = false;
+      void this.releaseAudio();
+    }
+    if (message !== null && state !== "reconnecting") patch.error = message;
+    this.update(patch);
+  }
+
+  private onMessage(message: ServerMessage): void {
+    switch (message.type) {
+      case "interruption":
+        this.audio?.clearPlayback();
+        return;
+      case "latency":
+        if (message.metric === "voice") this.update({ latencyMs: message.ms });
+        return;
+      case "speaking":
+        this.update({ assistantSpeaking: message.speaking });
+        return;
+      case "error":
+        this.update({ error: message.fatal ? `${message.message} (${message.code})` : message.message });
+        return;
+      case "transcription":
+      case "function_call":
+      case "function_result":
+      case "progress":
+        if (this.snapshot.history === "loading") this.live.push(message);
+        this.update({ view: applyMessage(this.snapshot.view, message) });
+        return;
+      default:
+        return;
+    }
+  }
+}
+
+function messageOf(error: unknown): string {
+  if (error instanceof DOMException && error.name === "NotAllowedError") return "permission was denied";
+  return error instanceof Error ? error.message : String(error);
+}
+
