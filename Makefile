@@ -4,7 +4,7 @@ SHELL := /bin/bash
 PY := .venv/bin/python
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: help setup run test lint unit integration bench lock
+.PHONY: help setup run test lint web web-test bench lock
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -12,11 +12,17 @@ help: ## list the targets
 setup: ## install system packages, uv and the locked Python workspace
 	@scripts/setup.sh
 
-run: setup ## set up and run the whole stack in the foreground (Ctrl-C stops it)
+run: setup web ## set up and run the whole stack in the foreground (Ctrl-C stops it)
 	$(PY) ops/local/stack.py
 
-test: setup lint ## set up and run every test (what CI runs)
+test: setup lint web-test web ## set up and run every test (what CI runs)
 	.venv/bin/pytest
+
+web: setup ## build the web client into web/dist (what nginx serves)
+	cd web && npm run build
+
+web-test: setup ## the web client's type check and unit tests (vitest)
+	cd web && npm run typecheck && npm test
 
 lint: ## ruff (lint and format) and mypy
 	.venv/bin/ruff check .

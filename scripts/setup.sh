@@ -33,4 +33,10 @@ fi
 
 export UV_PYTHON_DOWNLOADS=never
 python3 -m uv sync --frozen --all-packages --all-extras --python 3.11 -q
+# The web client's locked npm packages, reinstalled only when the lockfile changed.
+if [ -f web/package-lock.json ] && { [ ! -f web/node_modules/.package-lock.json ] ||
+    [ web/package-lock.json -nt web/node_modules/.package-lock.json ]; }; then
+  echo "[setup] npm: installing the web client's packages"
+  (cd web && npm ci --no-audit --no-fund --loglevel=error)
+fi
 echo "[setup] ready: $(.venv/bin/python --version), workspace synced"

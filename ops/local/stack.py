@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
+import nginx_site
+
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent  # the workspace venv: where each service's command lives
 
@@ -205,6 +207,36 @@ def voice_gateway_spec(
     return service_spec("voice-gateway", port, env)
 
 
+def nginx_spec(main_config: Path, port: int) -> ProcessSpec:
+    """nginx in the foreground with a configuration from `nginx_site.write_config`."""
+    return ProcessSpec(
+        "nginx",
+        [nginx_site.nginx_binary(), "-c", str(main_config), "-e", "stderr"],
+        nginx_site.https_ready(f"https://127.0.0.1:{port}/"),
+        url=f"https://localhost:{port}",
+    )
+
+
+def front_spec(
+    data_dir: Path, port: int, *, gateway_port: int, event_store_port: int, web_root: Path
+) -> ProcessSpec:
+    """The TLS front with the built client: certificate (made once), rendered and checked config."""
+    cert, key = nginx_site.ensure_certificate(data_dir / "tls")
+    site = nginx_site.NginxSite(
+        port=port,
+        gateway=f"127.0.0.1:{gateway_port}",
+        event_store=f"127.0.0.1:{event_store_port}",
+        cert=cert,
+        key=key,
+        web_root=web_root,
+    )
+    main_config = nginx_site.write_config(site, data_dir / "nginx", data_dir / "logs")
+    checked = nginx_site.check_config(main_config)
+    if checked.returncode != 0:
+        raise RuntimeError(f"nginx -t failed for {main_config}:\n{checked.stderr}")
+    return nginx_spec(main_config, port)
+
+
 # --- make run -------------------------------------------------------------------------------
 
 
@@ -221,19 +253,40 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--gateway-port", type=int, default=int(os.environ.get("GATEWAY_PORT", 8090))
     )
+    parser.add_argument("--https-port", type=int, default=int(os.environ.get("HTTPS_PORT", 8443)))
+    parser.add_argument("--web-root", type=Path, default=ROOT / "web" / "dist")
     return parser.parse_args(argv)
+
+
+def _stack_specs(args: argparse.Namespace) -> list[ProcessSpec]:
+    data: Path = args.data_dir
+    redis = redis_spec(args.redis_port, data / "redis")
+    return [
+        redis,
+        event_store_spec(args.event_store_port, redis.url, data / "event-store" / "events.db"),
+        tool_worker_spec(args.tool_worker_port, redis.url),
+        voice_gateway_spec(args.gateway_port, redis.url),
+        front_spec(
+            data,
+            args.https_port,
+            gateway_port=args.gateway_port,
+            event_store_port=args.event_store_port,
+            web_root=args.web_root.resolve(),
+        ),
+    ]
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parse_args(argv)
     data: Path = args.data_dir
-    redis = redis_spec(args.redis_port, data / "redis")
-    specs = [
-        redis,
-        event_store_spec(args.event_store_port, redis.url, data / "event-store" / "events.db"),
-        tool_worker_spec(args.tool_worker_port, redis.url),
-        voice_gateway_spec(args.gateway_port, redis.url),
-    ]
+    if not (args.web_root / "index.html").exists():
+        print(f"[stack] no built client in {args.web_root}: run `make web`", file=sys.stderr)
+        return 1
+    try:
+        specs = _stack_specs(args)
+    except (RuntimeError, subprocess.CalledProcessError) as exc:
+        print(f"[stack] cannot start: {exc}", file=sys.stderr, flush=True)
+        return 1
     started: list[ManagedProcess] = []
     stopping = False
 
@@ -251,10 +304,9 @@ def main(argv: list[str] | None = None) -> int:
             started.append(process)
             print(f"[stack] {spec.name} ready {spec.url}", flush=True)
         print(
-            "[stack] running. Voice endpoint: "
-            f"ws://127.0.0.1:{args.gateway_port}/api/realtime/pipecat/ws/<conversation id>; "
-            f"event-store API and docs: http://127.0.0.1:{args.event_store_port}/docs "
-            "(Ctrl-C stops everything)",
+            f"[stack] running: open https://localhost:{args.https_port} (self-signed certificate"
+            f" in {data / 'tls'}); event-store API docs: "
+            f"http://127.0.0.1:{args.event_store_port}/docs (Ctrl-C stops everything)",
             flush=True,
         )
         while not stopping:
