@@ -124,6 +124,19 @@ async def test_a_spoken_conversation_in_chromium(front: Front, tmp_path: Path) -
         await async_wait_until(heard, timeout_s=30, what="assistant audio on the analyser")
         await _shot(page, "desktop-conversation")
 
+        # Speaker mute silences what plays, not what arrives: the assistant keeps talking (the
+        # looping microphone asks again) while the output after the gain stays at zero.
+        await page.get_by_test_id("speaker-mute").click()
+        await expect(page.get_by_test_id("speaker-mute")).to_have_attribute("aria-pressed", "true")
+
+        async def playing_but_silent() -> bool:
+            stats = await _stats(page)
+            return bool(stats["playbackRms"] > 0.02 and stats["outputRms"] == 0)
+
+        await async_wait_until(playing_but_silent, timeout_s=30, what="muted assistant audio")
+        await page.get_by_test_id("speaker-mute").click()
+        await expect(page.get_by_test_id("speaker-mute")).to_have_attribute("aria-pressed", "false")
+
         # Mute: once everything sent has arrived, nothing more is sent while a second passes.
         await page.get_by_test_id("mic-mute").click()
         await expect(page.get_by_test_id("mic-mute")).to_have_attribute("aria-pressed", "true")
