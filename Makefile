@@ -4,7 +4,7 @@ SHELL := /bin/bash
 PY := .venv/bin/python
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: help setup run test lint web web-test bench lock
+.PHONY: help setup run test lint web web-test audit bench lock
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -16,10 +16,14 @@ run: setup web ## set up and run the whole stack in the foreground (Ctrl-C stops
 	$(PY) ops/local/stack.py
 
 test: setup lint web-test web ## set up and run every test (what CI runs)
+	AUDIT_ALLOW_UNREACHABLE=1 scripts/audit.sh
 	.venv/bin/pytest
 
 web: setup ## build the web client into web/dist (what nginx serves)
 	cd web && npm run build
+
+audit: setup ## dependency audit (pip-audit, npm audit): fails on a known vulnerability with a fix
+	scripts/audit.sh
 
 web-test: setup ## the web client's type check and unit tests (vitest)
 	cd web && npm run typecheck && npm test

@@ -12,7 +12,10 @@
 The behaviour of runs is set by `scenario` (changeable while running):
 quick, slow (many messages), error, disconnect (closes mid-run), garbage (malformed frames
 mid-run, then a normal end), silent (accepts, never answers), hang (never completes the
-WebSocket handshake). Paths outside /api/runs/ get HTTP 404.
+WebSocket handshake). Hostile peers, for robustness tests: hostile (every kind of bad frame
+mid-run: binary, deeply nested or non-object JSON, wrong field types, unknown types; then a
+normal end), huge (a 10 MB message where the run's acknowledgement belongs), flood (thousands
+of messages at once mid-run, then a normal end). Paths outside /api/runs/ get HTTP 404.
 
     with FakeAgenticBackend() as backend:      # in a thread; backend.url -> AGENTIC_WS_URL
         backend.scenario = "slow"
@@ -37,7 +40,26 @@ from websockets.http11 import Request, Response
 
 TEAM_AGENTS = ("MainConversation",)
 CLAUDE_AGENT = "ClaudeCode"
-SCENARIOS = ("quick", "slow", "error", "disconnect", "garbage", "silent", "hang")
+SCENARIOS = (
+    "quick", "slow", "error", "disconnect", "garbage", "silent", "hang", "hostile", "huge", "flood",
+)  # fmt: skip
+HUGE_BYTES = 10 * 1024 * 1024
+FLOOD_MESSAGES = 2000
+# What a misbehaving backend may send mid-run (`hostile`), raw as it goes on the wire.
+HOSTILE_FRAMES: tuple[str | bytes, ...] = (
+    b"\x00\xffbinary\x80",  # a binary frame, not even UTF-8
+    json.dumps({"type": "textmessage"}).encode(),  # a binary frame holding JSON
+    "[" * 100_000,  # nesting deeper than any parser's recursion limit
+    json.dumps({"type": 42, "data": {}}),
+    json.dumps({"type": "x" * 500}),
+    json.dumps({"type": "../../etc/passwd", "data": {}}),
+    json.dumps({"type": "textmessage", "data": "not an object"}),
+    json.dumps({"type": "system", "data": {"message": ["Agent run finished."]}}),
+    json.dumps({"type": "made_up_type", "data": {"content": "\u0000\ud800?"}}),
+    '{"type": "textmessage", "data": {"content": 1e999}}',
+    "null",
+    json.dumps({"type": "taskresult", "data": None}),  # wrong types in a run-ending message
+)
 
 
 def _now() -> str:
@@ -233,6 +255,9 @@ class _TeamSession:
 
     async def run(self, task: str) -> None:
         scenario, step = self.backend.scenario, self.backend.step_s
+        if scenario == "huge":  # instead of the acknowledgement
+            await self.send("textmessage", {"content": "x" * HUGE_BYTES, "source": "Coder"})
+            return
         await self.send("system", {"message": f"Initiating agent run with task: {task}"})
         messages: list[dict[str, Any]] = []
         for source, content in [("user", task), ("user", task)]:  # the task comes back twice
@@ -249,6 +274,12 @@ class _TeamSession:
             await self.ws.send("this is not JSON {")
             await self.ws.send(json.dumps({"no": "type"}))
             await self.ws.send(json.dumps(["a", "list"]))
+        if scenario == "hostile":
+            for frame in HOSTILE_FRAMES:
+                await self.ws.send(frame)
+        if scenario == "flood":
+            for i in range(FLOOD_MESSAGES):
+                await self.ws.send(json.dumps({"type": "textmessage", "data": {"n": i}}))
         call_id = f"call_{len(self.log.sent)}"
         await self.send(
             "toolcallrequestevent",

@@ -27,6 +27,8 @@ def _msg(type_: str, **data: object) -> str:
         ('{"data": {}}', "missing or invalid type"),
         ('{"type": "../../etc"}', "missing or invalid type"),
         ('{"type": "' + "x" * 100 + '"}', "missing or invalid type"),
+        ("[" * 100_000, "nested more than"),  # past the parser's recursion limit
+        ('{"type": "t", "data": ' + "[" * 40 + "]" * 40 + "}", "nested more than"),
     ],
 )
 def test_malformed_frames_are_refused_with_a_reason(frame: str | bytes, reason: str) -> None:
@@ -97,3 +99,9 @@ def test_acknowledgements() -> None:
     assert TEAM_MESSAGE_ACK(parse(_msg("system", message="User message queued for next turn.")))
     assert TEAM_MESSAGE_ACK(parse(_msg("error", message="Unknown command.")))
     assert not TEAM_MESSAGE_ACK(parse(_msg("system", message="Agent run finished.")))
+
+
+def test_lone_surrogates_become_question_marks() -> None:
+    message = parse('{"type": "t", "data": {"text": "a\\ud800b"}}')
+    assert message.data == {"text": "a?b"}
+    json.dumps(message.raw).encode()  # storable as UTF-8 now

@@ -5,12 +5,13 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 
 import structlog
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from redis.asyncio import Redis
 
 from event_store.api import conversations, health, stream
+from event_store.api.auth import require_token
 from event_store.api.deps import Services
-from event_store.api.middleware import BodyLimitMiddleware, MetricsMiddleware
+from event_store.api.middleware import BodyLimitMiddleware, MetricsMiddleware, OriginMiddleware
 from event_store.database import Database
 from event_store.hub import EventHub
 from event_store.ingest import StreamIngestor
@@ -67,10 +68,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="0.1.0",
         lifespan=lifespan,
     )
-    app.include_router(conversations.router)
-    app.include_router(stream.router)
-    app.include_router(conversations.admin_router)
+    protected = [Depends(require_token)]  # open when GATEWAY_TOKEN is unset
+    app.include_router(conversations.router, dependencies=protected)
+    app.include_router(stream.router)  # checks the token itself: WebSockets take `?token=`
+    app.include_router(conversations.admin_router, dependencies=protected)
     app.include_router(health.router)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.body_max_bytes)
+    app.add_middleware(OriginMiddleware, allowed=settings.allowed_origins)
     app.add_middleware(MetricsMiddleware)
     return app

@@ -1,9 +1,24 @@
 """structlog setup: JSON lines in containers, readable console output on a terminal."""
 
 import logging
+import re
 import sys
 
 import structlog
+
+# Browsers can send the shared token only in the query string, and uvicorn logs every
+# WebSocket's path with its query ('"WebSocket /...?token=..." [accepted]', even with access logs
+# off): the value is cut from every record before it is written.
+_QUERY_TOKEN = re.compile(r"([?&]token=)[^&\s\"']*", re.IGNORECASE)
+
+
+class RedactQueryTokens(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        redacted = _QUERY_TOKEN.sub(r"\1<redacted>", message)
+        if redacted != message:
+            record.msg, record.args = redacted, None
+        return True
 
 
 def configure_logging(*, json: bool, level: str = "info") -> None:
@@ -28,3 +43,6 @@ def configure_logging(*, json: bool, level: str = "info") -> None:
     logging.basicConfig(
         level=numeric, stream=sys.stderr, format="%(levelname)s %(name)s %(message)s"
     )
+    for handler in logging.getLogger().handlers:  # filters on handlers see propagated records
+        if not any(isinstance(f, RedactQueryTokens) for f in handler.filters):
+            handler.addFilter(RedactQueryTokens())

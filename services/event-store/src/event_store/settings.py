@@ -2,14 +2,19 @@
 
 import socket
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import AliasChoices, Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="EVENT_STORE_", extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix="EVENT_STORE_",
+        extra="ignore",
+        # `KEY=` in an .env file (or compose passing an unset variable) means "not set".
+        env_ignore_empty=True,
+    )
 
     redis_url: str = Field(
         default="redis://127.0.0.1:6379/0",
@@ -29,7 +34,29 @@ class Settings(BaseSettings):
     # FULL fsyncs every commit (durable across power loss); batching keeps that cheap.
     sqlite_synchronous: Literal["FULL", "NORMAL"] = "FULL"
 
+    # The stack's one shared secret (the gateway's variable, so one value protects both): when
+    # set, every route but health and metrics needs `Authorization: Bearer <token>` (the live
+    # stream also takes `?token=`). Empty means unset, as compose passes `${GATEWAY_TOKEN:-}`.
+    token: SecretStr | None = Field(default=None, validation_alias="GATEWAY_TOKEN")
+    # The gateway's list too: browsers send any site's requests (and WebSockets) with the
+    # user's network access; when set, requests from other `Origin`s are refused (403/1008).
+    allowed_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, validation_alias="GATEWAY_ALLOWED_ORIGINS"
+    )
+
     page_max: int = Field(default=1000, ge=1, le=10_000)
     body_max_bytes: int = Field(default=512 * 1024, ge=1024)
     log_json: bool = False
     log_level: Literal["debug", "info", "warning", "error"] = "info"
+
+    @field_validator("token", mode="before")
+    @classmethod
+    def _empty_token_is_unset(cls, value: object) -> object:
+        return None if value == "" else value
+
+    @field_validator("allowed_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [origin.strip() for origin in value.split(",") if origin.strip()]
+        return value

@@ -16,6 +16,9 @@ from typing import Any
 from contracts.events import MAX_PAYLOAD_BYTES
 
 TYPE_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:/-]{0,63}$")
+# The backend's messages nest a few levels (a task result's message list); far deeper nesting
+# would exhaust the recursion of the JSON and event serializers downstream.
+MAX_DEPTH = 32
 SPOKEN_MAX_CHARS = 220
 
 
@@ -60,13 +63,45 @@ def parse(frame: str | bytes) -> BackendMessage:
         raw = json.loads(frame)
     except ValueError as exc:
         raise MalformedMessage(f"not JSON: {frame[:80]!r}") from exc
+    except RecursionError as exc:  # not a ValueError: it would kill the socket's reader
+        raise MalformedMessage(f"nested more than {MAX_DEPTH} levels deep") from exc
+    if _depth(raw) > MAX_DEPTH:
+        raise MalformedMessage(f"nested more than {MAX_DEPTH} levels deep")
     if not isinstance(raw, dict):
         raise MalformedMessage(f"not a JSON object: {type(raw).__name__}")
+    raw = _encodable(raw)
     type_ = raw.get("type")
     if not isinstance(type_, str) or not TYPE_PATTERN.match(type_):
         raise MalformedMessage(f"missing or invalid type: {str(type_)[:80]!r}")
     data = raw.get("data")
     return BackendMessage(type_, data if isinstance(data, dict) else {"value": data}, raw)
+
+
+def _encodable(raw: dict[str, Any]) -> dict[str, Any]:
+    """`raw`, with each lone surrogate (a `\\ud800` escape, valid JSON but not Unicode) made
+    "?": the event could not be written as UTF-8 otherwise."""
+    text = json.dumps(raw, ensure_ascii=False)
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        fixed: dict[str, Any] = json.loads(text.encode(errors="replace"))
+        return fixed
+    return raw
+
+
+def _depth(value: Any) -> int:
+    """How deeply `value` nests (iteratively: it must not recurse itself)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        deepest = max(deepest, depth)
+        if depth > MAX_DEPTH:
+            break
+        if isinstance(item, dict):
+            stack.extend((v, depth + 1) for v in item.values())
+        elif isinstance(item, list):
+            stack.extend((v, depth + 1) for v in item)
+    return deepest
 
 
 def event_payload(message: BackendMessage) -> dict[str, Any]:

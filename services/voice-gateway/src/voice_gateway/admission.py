@@ -12,9 +12,11 @@ from dataclasses import dataclass
 class Refused(Exception):
     """A connection the gateway will not take; `reason` is shown to the client."""
 
-    def __init__(self, reason: str, *, code: int = 1013) -> None:
+    def __init__(self, reason: str, *, kind: str, code: int = 1013) -> None:
         super().__init__(reason)
         self.reason = reason
+        # A fixed name for metrics and alerts (`reason` is prose for the person).
+        self.kind = kind
         self.code = code  # WebSocket close code: 1008 policy, 1013 try again later
 
 
@@ -36,18 +38,33 @@ class Admission:
         return sum(self._active.values())
 
     def admit(self, address: str) -> None:
-        """Count a new session for `address`, or raise `Refused`."""
+        """Count a new connection and a new session for `address`, or raise `Refused`."""
+        self.attempt(address)
+        self.open_session(address)
+
+    def attempt(self, address: str) -> None:
+        """Count a new connection from `address` (refused ones too: token guesses are paced by
+        the same limit), or raise `Refused`."""
         now = time.monotonic()
         recent = self._recent[address]
         while recent and now - recent[0] > 60:
             recent.popleft()
         if len(recent) >= self._limits.connections_per_minute_per_address:
-            raise Refused("too many new connections from your address; wait a minute", code=1008)
+            raise Refused(
+                "too many new connections from your address; wait a minute",
+                kind="address_rate",
+                code=1008,
+            )
         recent.append(now)
+
+    def open_session(self, address: str) -> None:
+        """Count a new session for `address`, or raise `Refused`."""
         if self.active >= self._limits.max_sessions:
-            raise Refused("the gateway is at its session limit; try again later")
+            raise Refused("the gateway is at its session limit; try again later", kind="capacity")
         if self._active[address] >= self._limits.max_sessions_per_address:
-            raise Refused("too many open sessions from your address", code=1008)
+            raise Refused(
+                "too many open sessions from your address", kind="address_sessions", code=1008
+            )
         self._active[address] += 1
 
     def release(self, address: str) -> None:

@@ -4,8 +4,18 @@ import hmac
 from typing import Annotated, Any
 
 import structlog
-from fastapi import APIRouter, HTTPException, Path, Query, Request, Response, WebSocket
+from fastapi import (
+    APIRouter,
+    Depends,
+    HTTPException,
+    Path,
+    Query,
+    Request,
+    Response,
+    WebSocket,
+)
 from fastapi.responses import JSONResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from contracts.ids import CONVERSATION_ID_MAX_LENGTH, CONVERSATION_ID_PATTERN
@@ -15,6 +25,7 @@ from voice_gateway.brains import Persona
 from voice_gateway.formats import FORMATS, FormatName
 from voice_gateway.gateway import Gateway
 from voice_gateway.session import VoiceSession
+from voice_gateway.settings import Settings
 
 log = structlog.get_logger(__name__)
 router = APIRouter()
@@ -30,17 +41,46 @@ def _gateway(app: Any) -> Gateway:
     return gateway
 
 
+def _token_matches(settings: Settings, given: str | None) -> bool:
+    """True when no token is configured, or `given` is it (compared in constant time)."""
+    if settings.token is None:
+        return True
+    return hmac.compare_digest((given or "").encode(), settings.token.get_secret_value().encode())
+
+
+# auto_error=False: a missing header is answered below, with 401 and a detail.
+_bearer = HTTPBearer(auto_error=False, description="GATEWAY_TOKEN, when set")
+
+
+async def _check_http_access(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> None:
+    """The sessions API lists clients' addresses and stops sessions: the voice socket's token
+    and allowed origins guard it too (another site in the user's browser may not call it)."""
+    settings = _gateway(request.app).services.settings
+    origin = request.headers.get("origin")
+    if settings.allowed_origins and origin is not None and origin not in settings.allowed_origins:
+        raise HTTPException(403, f"origin {origin!r} is not allowed")
+    given = credentials.credentials if credentials is not None else None
+    if not _token_matches(settings, given):
+        raise HTTPException(
+            401,
+            "a valid token is required (Authorization: Bearer <token>)",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+
+
 def _check_access(gateway: Gateway, websocket: WebSocket, token: str | None) -> None:
     settings = gateway.services.settings
     origin = websocket.headers.get("origin")
     if settings.allowed_origins and origin not in settings.allowed_origins:
-        raise Refused(f"origin {origin!r} is not allowed", code=1008)
-    if settings.token is not None:
-        given = token or websocket.headers.get("authorization", "").removeprefix("Bearer ")
-        if not hmac.compare_digest(given.encode(), settings.token.get_secret_value().encode()):
-            raise Refused("a valid token is required", code=1008)
+        raise Refused(f"origin {origin!r} is not allowed", kind="origin", code=1008)
+    given = token or websocket.headers.get("authorization", "").removeprefix("Bearer ")
+    if not _token_matches(settings, given):
+        raise Refused("a valid token is required", kind="token", code=1008)
     if gateway.services.brain_problem is not None:
-        raise Refused(gateway.services.brain_problem, code=1011)
+        raise Refused(gateway.services.brain_problem, kind="brain_unavailable", code=1011)
 
 
 @router.websocket("/api/realtime/pipecat/ws/{conversation_id}")
@@ -58,10 +98,11 @@ async def voice(
     client = websocket.client.host if websocket.client else "unknown"
     await websocket.accept()
     try:
+        gateway.admission.attempt(client)  # first: wrong tokens count against the rate too
         _check_access(gateway, websocket, token)
-        gateway.admission.admit(client)
+        gateway.admission.open_session(client)
     except Refused as refused:
-        metrics.SESSIONS_REFUSED.labels(refused.reason.split(" ")[0]).inc()
+        metrics.SESSIONS_REFUSED.labels(refused.kind).inc()
         log.info("session_refused", client=client, reason=refused.reason)
         await websocket.close(refused.code, refused.reason[:120])
         return
@@ -81,13 +122,17 @@ async def voice(
         gateway.admission.release(client)
 
 
-@router.get("/api/realtime/pipecat/sessions")
+@router.get("/api/realtime/pipecat/sessions", dependencies=[Depends(_check_http_access)])
 async def list_sessions(request: Request) -> list[dict[str, Any]]:
     """Every live session, on any replica."""
     return await _gateway(request.app).services.registry.list()
 
 
-@router.post("/api/realtime/pipecat/sessions/{session_id}/stop", status_code=202)
+@router.post(
+    "/api/realtime/pipecat/sessions/{session_id}/stop",
+    status_code=202,
+    dependencies=[Depends(_check_http_access)],
+)
 async def stop_session(request: Request, session_id: SessionId) -> dict[str, str]:
     if not await _gateway(request.app).services.registry.request_stop(session_id, "stopped"):
         raise HTTPException(404, f"no live session {session_id!r}")

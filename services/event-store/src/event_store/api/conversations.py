@@ -10,7 +10,8 @@ from fastapi.responses import PlainTextResponse
 from contracts import ConversationEvent
 from contracts.events import SourceName, TypeName
 from event_store import transcript
-from event_store.api.deps import ConversationDep, ConversationIdPath, RepoDep, ServicesDep
+from event_store.api.deps import After, ConversationDep, ConversationIdPath, RepoDep, ServicesDep
+from event_store.api.responses import errors, text_content
 from event_store.api.schemas import ConversationCreate, ConversationUpdate, EventAppend
 from event_store.models import (
     CleanupResult,
@@ -22,11 +23,12 @@ from event_store.models import (
 from event_store.repository import Repository, stored_event
 
 log = structlog.get_logger(__name__)
-router = APIRouter(prefix="/api/realtime/conversations", tags=["conversations"])
-admin_router = APIRouter(prefix="/api/event-store", tags=["operations"])
+router = APIRouter(
+    prefix="/api/realtime/conversations", tags=["conversations"], responses=errors(401)
+)
+admin_router = APIRouter(prefix="/api/event-store", tags=["operations"], responses=errors(401))
 
 Limit = Annotated[int, Query(ge=1, le=1000, description="Page size (at most 1000)")]
-After = Annotated[int | None, Query(ge=0, description="Only events with a larger row id")]
 
 
 class ExportFormat(StrEnum):
@@ -35,7 +37,7 @@ class ExportFormat(StrEnum):
     TEXT = "text"
 
 
-@router.post("", status_code=201)
+@router.post("", status_code=201, responses=errors(400, 409, 413))
 async def create_conversation(body: ConversationCreate, repo: RepoDep) -> ConversationSummary:
     created = await repo.create_conversation(
         conversation_id=body.id,
@@ -69,7 +71,7 @@ async def cleanup_inactive(
     )
 
 
-@router.get("/{conversation_id}")
+@router.get("/{conversation_id}", responses=errors(404))
 async def get_conversation(
     conversation: ConversationDep, repo: RepoDep, limit: Limit = 500, after: After = None
 ) -> ConversationDetail:
@@ -77,7 +79,7 @@ async def get_conversation(
     return ConversationDetail(**conversation.model_dump(), events=events)
 
 
-@router.put("/{conversation_id}")
+@router.put("/{conversation_id}", responses=errors(400, 404, 413))
 async def update_conversation(
     conversation_id: ConversationIdPath, body: ConversationUpdate, repo: RepoDep
 ) -> ConversationSummary:
@@ -89,7 +91,7 @@ async def update_conversation(
     return updated
 
 
-@router.delete("/{conversation_id}", status_code=204)
+@router.delete("/{conversation_id}", status_code=204, responses=errors(404))
 async def delete_conversation(conversation_id: ConversationIdPath, repo: RepoDep) -> Response:
     if not await repo.delete_conversation(conversation_id):
         raise HTTPException(404, f"conversation {conversation_id!r} not found")
@@ -97,7 +99,7 @@ async def delete_conversation(conversation_id: ConversationIdPath, repo: RepoDep
     return Response(status_code=204)
 
 
-@router.get("/{conversation_id}/events")
+@router.get("/{conversation_id}/events", responses=errors(404))
 async def list_events(
     conversation: ConversationDep,
     repo: RepoDep,
@@ -111,7 +113,7 @@ async def list_events(
     )
 
 
-@router.post("/{conversation_id}/events", status_code=201)
+@router.post("/{conversation_id}/events", status_code=201, responses=errors(400, 404, 409, 413))
 async def append_event(
     conversation: ConversationDep, body: EventAppend, services: ServicesDep
 ) -> StoredEvent:
@@ -134,7 +136,11 @@ async def _all_events(repo: Repository, conversation_id: str, page: int) -> list
             return events
 
 
-@router.get("/{conversation_id}/export", response_model=None)
+@router.get(
+    "/{conversation_id}/export",
+    response_model=None,
+    responses={200: text_content("text/markdown", "text/plain", json=True), **errors(404)},
+)
 async def export_conversation(
     conversation: ConversationDep,
     services: ServicesDep,

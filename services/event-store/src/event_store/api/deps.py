@@ -3,7 +3,7 @@
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Path, Request, WebSocket
+from fastapi import Depends, HTTPException, Path, Query, Request, WebSocket
 
 from contracts.ids import CONVERSATION_ID_MAX_LENGTH, CONVERSATION_ID_PATTERN
 from event_store.hub import EventHub
@@ -42,6 +42,12 @@ def _repo(services: ServicesDep) -> Repository:
 
 
 RepoDep = Annotated[Repository, Depends(_repo)]
+
+# SQLite's largest INTEGER: a larger `after` does not fit a query parameter.
+ROW_ID_MAX = 2**63 - 1
+After = Annotated[
+    int | None, Query(ge=0, le=ROW_ID_MAX, description="Only entries with a larger row id")
+]
 
 ConversationIdPath = Annotated[
     str,

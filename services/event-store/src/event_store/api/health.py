@@ -1,7 +1,7 @@
 """Liveness, readiness and metrics."""
 
 from fastapi import APIRouter, Response
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from event_store.api.deps import ServicesDep
@@ -22,6 +22,6 @@ async def readyz(services: ServicesDep) -> dict[str, str] | JSONResponse:
     return {"status": "ready"}
 
 
-@router.get("/metrics")
+@router.get("/metrics", response_class=PlainTextResponse)
 async def metrics() -> Response:
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

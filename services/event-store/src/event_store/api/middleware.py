@@ -57,6 +57,31 @@ class BodyLimitMiddleware:
         await response(scope, receive, send)
 
 
+class OriginMiddleware:
+    """Refuses requests and WebSockets whose `Origin` is not allowed (when a list is set):
+    another site open in the user's browser could otherwise call the API, or read the live
+    stream, with the user's network access. Requests without `Origin` (curl, Prometheus,
+    same-origin GETs) pass; the token guards those."""
+
+    def __init__(self, app: ASGIApp, allowed: list[str]) -> None:
+        self.app = app
+        self.allowed = {origin.encode() for origin in allowed}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        origin = dict(scope.get("headers", [])).get(b"origin")
+        if not self.allowed or origin is None or origin in self.allowed:
+            await self.app(scope, receive, send)
+            return
+        if scope["type"] == "websocket":  # refused at the handshake (HTTP 403)
+            await send({"type": "websocket.close", "code": 1008, "reason": "origin not allowed"})
+            return
+        if scope["type"] == "http":
+            response = JSONResponse({"detail": "origin not allowed"}, status_code=403)
+            await response(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+
 class MetricsMiddleware:
     """Observes request latency by route template (not raw path, to bound label values)."""
 

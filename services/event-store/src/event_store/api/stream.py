@@ -7,13 +7,15 @@ import structlog
 from fastapi import APIRouter, Query, WebSocket, WebSocketDisconnect
 from starlette.websockets import WebSocketState
 
-from event_store.api.deps import ConversationIdPath, WsServicesDep
+from event_store.api.auth import REQUIRED, token_matches, websocket_token
+from event_store.api.deps import After, ConversationIdPath, WsServicesDep
 
 router = APIRouter(prefix="/api/realtime/conversations", tags=["conversations"])
 log = structlog.get_logger(__name__)
 
 # Close code for a reader too slow to keep up; it reconnects with `after` and loses nothing.
 CLOSE_TOO_SLOW = 1013
+CLOSE_POLICY = 1008  # a missing or wrong token
 
 
 @router.websocket("/{conversation_id}/stream")
@@ -21,10 +23,13 @@ async def stream_conversation(
     websocket: WebSocket,
     conversation_id: ConversationIdPath,
     services: WsServicesDep,
-    after: Annotated[int | None, Query(ge=0)] = None,
+    after: After = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 500,
 ) -> None:
-    await websocket.accept()
+    await websocket.accept()  # accepted first, so the client sees why it is closed
+    if not token_matches(services.settings.token, websocket_token(websocket)):
+        await websocket.close(CLOSE_POLICY, REQUIRED)
+        return
     # Subscribe before reading the history, so nothing committed in between is missed;
     # what appears in both is skipped by id.
     with services.hub.subscribe(conversation_id) as sub:
