@@ -10,7 +10,8 @@
         ...
 
 Scenarios (URL path `/<scenario>/v1/realtime`): reply, tool_call, barge_in, error,
-close_mid_response, unauthorized, stall; or any `Scenario` passed to `url()` or the constructor.
+close_mid_response, unauthorized, stall, stall_mid_conversation; or any `Scenario` passed to
+`url()` or the constructor.
 
 Run standalone: `PYTHONPATH=tests python -m fakes.openai_realtime --port 8765`.
 """

@@ -522,6 +522,26 @@ async def test_stall_sends_session_created_then_nothing(fake: FakeRealtimeServer
     assert conn.server_event_types() == ["session.created"]
 
 
+async def test_stall_mid_conversation_answers_then_goes_silent_after_a_commit(
+    fake: FakeRealtimeServer,
+) -> None:
+    async with client(fake, "stall_mid_conversation") as c:
+        await c.update(audio={"input": {"transcription": {"model": "whisper-1"}}})
+        await c.stream(utterance())
+        await c.until("response.done")  # the first turn is answered
+        await c.stream(utterance("Are you still there?"))
+        await c.until("input_audio_buffer.committed")
+        await c.until("conversation.item.input_audio_transcription.completed")
+        with pytest.raises(TimeoutError):  # ...and then nothing, whatever the client sends
+            await c.recv(timeout_s=0.3)
+        await c.send("response.create")
+        with pytest.raises(TimeoutError):
+            await c.recv(timeout_s=0.3)
+    conn = fake.connection()
+    assert len(conn.user_turns()) == 2
+    assert [r.trigger for r in conn.responses()] == ["turn"]
+
+
 async def test_malformed_json_gets_an_error_and_unknown_types_are_ignored(
     fake: FakeRealtimeServer,
 ) -> None:

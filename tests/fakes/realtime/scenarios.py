@@ -99,6 +99,9 @@ class Scenario:
     close_code: int | None = 1011
     reject: Reject | None = None
     stall: bool = False  # send session.created, then never answer anything
+    # Answer this many user turns, then hang mid-conversation: the next turn is committed
+    # (speech_stopped, committed, its transcript) and then nothing ever comes again.
+    stall_after_turns: int | None = None
     # User transcripts are sent right before the server-VAD response starts (0), or this many
     # seconds later, concurrently with the response (as the real API often does).
     transcription_delay_s: float = 0.0
@@ -151,5 +154,6 @@ BUILTIN: dict[str, Scenario] = {
         ),
         Scenario("unauthorized", reject=Reject()),
         Scenario("stall", stall=True),
+        Scenario("stall_mid_conversation", stall_after_turns=1),
     )
 }

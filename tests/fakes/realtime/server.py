@@ -75,9 +75,9 @@ class FakeRealtimeServer(ThreadableServer):
         self._compression = compression
         self._close_timeout = close_timeout
         self._scenarios = dict(BUILTIN)
+        self._recorder = Recorder()  # (add_scenario takes its lock)
         for scenario in scenarios:
             self.add_scenario(scenario)
-        self._recorder = Recorder()
         self._connections: list[ConnectionRecord] = []
         self._rejections: list[Rejection] = []
         self._errors: list[BaseException] = []

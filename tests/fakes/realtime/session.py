@@ -73,6 +73,7 @@ class RealtimeSession:
         self._active: ActiveResponse | None = None
         self._response_task: asyncio.Task[None] | None = None
         self._error_sent = False
+        self._stalled = scenario.stall  # see Scenario.stall_after_turns
         self._tasks: set[asyncio.Task[None]] = set()
         self._handlers: dict[str, Callable[[Event], Awaitable[None]]] = {
             "session.update": self._on_session_update,
@@ -161,12 +162,12 @@ class RealtimeSession:
                 await self._error("invalid_value", "Invalid 'audio': not base64.", "audio")
                 return
             self._record.add_client_event({"type": APPEND}, len(audio))
-            if not self._scenario.stall:
+            if not self._stalled:
                 await self._on_audio(audio)
         else:
             self._record.add_client_event(event)
             handler = self._handlers.get(kind)  # unknown types are ignored, as by the real API
-            if handler and not self._scenario.stall:
+            if handler and not self._stalled:
                 await handler(event)
         error = self._scenario.error
         if error and not self._error_sent and kind == self._scenario.error_after:
@@ -231,6 +232,8 @@ class RealtimeSession:
         event = {"type": "input_audio_buffer.speech_stopped", "audio_end_ms": audio_end_ms}
         await self._send({**event, "item_id": turn.item_id})
         await self._commit(turn)
+        if self._stalled:
+            return
         if td.get("create_response", True) is not False:
             if self._active and self._active.stopped.is_set() and self._response_task:
                 # A barged-in response still sending its last events: let it finish first.
@@ -248,6 +251,9 @@ class RealtimeSession:
         transcript = self._scenario.user_transcript(self._turns)
         self._pending_turn = self._turns
         self._turns += 1
+        limit = self._scenario.stall_after_turns
+        if limit is not None and self._turns > limit:
+            self._stalled = True
         self._last_transcript = transcript
         item: Event = {
             "id": turn.item_id,

@@ -3,6 +3,7 @@
 import asyncio
 import contextlib
 import json
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -40,7 +41,13 @@ class BackendSocket:
     """
 
     def __init__(
-        self, backend: Backend, url: str, conversation_id: str, sink: EventSink, max_size: int
+        self,
+        backend: Backend,
+        url: str,
+        conversation_id: str,
+        sink: EventSink,
+        max_size: int,
+        quiet_timeout_s: float | None = None,
     ) -> None:
         self.backend = backend
         self.url = url
@@ -53,6 +60,12 @@ class BackendSocket:
         self._closing = False
         self._cancel_requested = False
         self._waiters: list[tuple[Confirms, asyncio.Future[BackendMessage]]] = []
+        # A run that goes silent for good would hold this socket, and keep the user waiting
+        # for news, for ever: after `quiet_timeout_s` without a message mid-run, give it up.
+        self._quiet_timeout_s = quiet_timeout_s
+        self._last_heard = time.monotonic()
+        self._quiet_watch: asyncio.Task[None] | None = None
+        self._went_quiet = False
 
     @property
     def open(self) -> bool:
@@ -123,6 +136,10 @@ class BackendSocket:
             raise self._failed(f"{where} is not reachable.", "unreachable") from exc
         metrics.BACKEND_CONNECTIONS.labels(self.backend).inc()
         self._reader = asyncio.create_task(self._read(), name=f"read-{self.backend}")
+        if self._quiet_timeout_s is not None:
+            self._quiet_watch = asyncio.create_task(
+                self._watch_quiet(self._quiet_timeout_s), name=f"quiet-{self.backend}"
+            )
         log.info("backend_connected", backend=self.backend, conversation_id=self.conversation_id)
 
     def _failed(self, spoken: str, kind: str) -> BackendUnavailable:
@@ -149,12 +166,31 @@ class BackendSocket:
 
     def start_run(self) -> None:
         self._cancel_requested = False
+        self._last_heard = time.monotonic()
         if not self.running:
             self.running = True
             metrics.RUNS_IN_PROGRESS.labels(self.backend).inc()
 
+    async def _watch_quiet(self, timeout_s: float) -> None:
+        while self.open:
+            await asyncio.sleep(min(timeout_s / 4, 5.0))
+            if self.running and time.monotonic() - self._last_heard >= timeout_s:
+                self._went_quiet = True
+                metrics.BACKEND_QUIET.labels(self.backend).inc()
+                log.warning(
+                    "backend_quiet",
+                    backend=self.backend,
+                    conversation_id=self.conversation_id,
+                    quiet_s=timeout_s,
+                )
+                if self._ws is not None:
+                    await self._ws.close(1001, "no message during the run")
+                return
+
     async def close(self) -> None:
         self._closing = True
+        if self._quiet_watch is not None:
+            self._quiet_watch.cancel()
         if self._ws is not None:
             await self._ws.close()
         if self._reader is not None:
@@ -165,7 +201,11 @@ class BackendSocket:
         assert self._ws is not None
         try:
             async for frame in self._ws:
-                await self._on_frame(frame)
+                try:
+                    await self._on_frame(frame)
+                except Exception:  # one unreadable message must not end the reader (and run)
+                    metrics.BACKEND_MALFORMED.labels(self.backend).inc()
+                    log.exception("backend_message_failed", backend=self.backend)
         except ConnectionClosed:
             pass
         finally:
@@ -187,7 +227,17 @@ class BackendSocket:
             )
             if self.running:
                 await self._finish_run(None, Outcome.DISCONNECTED)
-            if not self._closing:
+            if self._went_quiet:
+                await self._emit(
+                    EventType.ERROR,
+                    {
+                        "message": f"The {self.backend.spoken_name} backend sent nothing for "
+                        f"{seconds(self._quiet_timeout_s or 0)} during a run; the connection "
+                        "was closed.",
+                        "kind": "quiet",
+                    },
+                )
+            elif not self._closing:
                 await self._emit(
                     EventType.ERROR,
                     {
@@ -198,6 +248,7 @@ class BackendSocket:
                 )
 
     async def _on_frame(self, frame: str | bytes) -> None:
+        self._last_heard = time.monotonic()
         metrics.BACKEND_MESSAGES.labels(self.backend).inc()
         try:
             message = parse(frame)

@@ -9,12 +9,15 @@ remains only as a fallback (for callers that do not push, and for arq's housekee
 import asyncio
 from typing import Any
 
+import structlog
 from arq.connections import create_pool
 from arq.worker import Worker
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from contracts.keys import TOOL_WAKE_KEY
+
+log = structlog.get_logger(__name__)
 
 
 class FastWorker(Worker):
@@ -39,11 +42,15 @@ class FastWorker(Worker):
         wake = Redis.from_url(self._wake_redis_url, socket_timeout=self.poll_delay_s + 5)
         try:
             while True:
-                await self._poll_iteration()
-                self.polling = True
+                # Redis restarting is weather, not a crash: jobs already running carry on
+                # (their events wait in the sink's buffer) and polling resumes when it is back.
                 try:
+                    await self._poll_iteration()
+                    self.polling = True
                     await wake.blpop([TOOL_WAKE_KEY], timeout=self.poll_delay_s)
-                except (RedisError, OSError):
+                except (RedisError, OSError) as exc:
+                    if self.polling:
+                        log.warning("redis_unavailable", error=str(exc))
                     self.polling = False
                     await asyncio.sleep(self.poll_delay_s)  # Redis away: retry later
         finally:

@@ -29,3 +29,15 @@ RUNS_IN_PROGRESS = Gauge("tool_worker_runs_in_progress", "Team or Claude Code ru
 JOBS_FORWARDED = Counter(
     "tool_worker_jobs_forwarded_total", "Jobs handed to the worker holding the conversation"
 )
+EVENTS_PUBLISHED = Counter(
+    "tool_worker_events_published_total", "Events written to the events stream"
+)
+EVENTS_DROPPED = Counter(
+    "tool_worker_events_dropped_total", "Events dropped: buffer full while Redis was away"
+)
+EVENTS_BUFFERED = Gauge("tool_worker_events_buffered", "Events waiting for Redis")
+BACKEND_QUIET = Counter(
+    "tool_worker_backend_quiet_total",
+    "Runs given up after the backend sent nothing for the quiet timeout",
+    ["kind"],
+)

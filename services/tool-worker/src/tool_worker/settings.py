@@ -13,7 +13,12 @@ def _worker_id() -> str:
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="TOOL_WORKER_", extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix="TOOL_WORKER_",
+        extra="ignore",
+        # `KEY=` in an .env file (or compose passing an unset variable) means "not set".
+        env_ignore_empty=True,
+    )
 
     redis_url: str = Field(
         default="redis://127.0.0.1:6379/0",
@@ -41,6 +46,9 @@ class Settings(BaseSettings):
     # Fallback poll when no wake-up arrives (callers push one after every enqueue).
     poll_delay_s: float = Field(default=0.5, gt=0)
     max_message_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
+    # A run with no message from the backend for this long has hung: its socket is closed
+    # (the run ends as disconnected, the user hears so) and the next call opens a fresh one.
+    run_quiet_timeout_s: float = Field(default=600.0, gt=0)
 
     log_json: bool = False
     log_level: Literal["debug", "info", "warning", "error"] = "info"

@@ -36,6 +36,7 @@ class SocketPool:
             conversation_id,
             self._sink,
             self._settings.max_message_bytes,
+            self._settings.run_quiet_timeout_s,
         )
         await sock.connect(timeout_s)
         self._sockets[(conversation_id, backend)] = sock

@@ -109,7 +109,14 @@ class ToolRunner:
             confirms = CLAUDE_MESSAGE_ACK
         else:
             confirms = TEAM_RUN_ACK if kind == "run" else TEAM_MESSAGE_ACK
-        ack = await sock.request({"type": kind, "data": text}, confirms, self._timeout(deadline))
+        try:
+            ack = await sock.request(
+                {"type": kind, "data": text}, confirms, self._timeout(deadline)
+            )
+        except BackendUnavailable:
+            if fresh:  # a new socket nobody answers holds no memory: do not keep it open
+                await self._pool.close(cid, backend)
+            raise
         _raise_if_refused(sock, ack)
         sock.start_run()
         whom = _whom(backend)

@@ -116,6 +116,7 @@ class ToolWorker:
 
     async def close(self) -> None:
         await self.sockets.close_all()
+        await self.sink.close()
         for cid in self._claimed:
             with contextlib.suppress(Exception):
                 await self.ownership.release(cid)

@@ -1,5 +1,6 @@
 """Composition root: settings -> Redis, tool dispatch, event publisher, registry -> routes."""
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -9,6 +10,7 @@ from arq.connections import RedisSettings, create_pool
 from fastapi import FastAPI
 from redis.asyncio import Redis
 
+from voice_gateway import metrics
 from voice_gateway.admission import Admission, Limits
 from voice_gateway.brains import BrainFactory, BrainUnavailable, choose_brain, unavailable_brain
 from voice_gateway.event_publisher import EventPublisher
@@ -54,6 +56,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             ),
         )
         registry.start(gateway.stop_session)
+        loop = asyncio.get_running_loop()
+        metrics.ASYNCIO_TASKS.set_function(lambda: len(asyncio.all_tasks(loop)))
         app.state.gateway = gateway
         drain_on_signals(gateway)
         log.info("gateway_started", port=settings.port, brain=settings.brain)

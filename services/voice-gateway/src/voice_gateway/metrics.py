@@ -35,3 +35,6 @@ TURN_STAGE_SECONDS = Histogram(
     ["stage"],
     buckets=(0.01, 0.025, 0.05, *_LATENCY_BUCKETS),
 )
+ASYNCIO_TASKS = Gauge(
+    "gateway_asyncio_tasks", "Asyncio tasks alive in this process (leaks show as growth)"
+)

@@ -39,6 +39,7 @@ from voice_gateway.formats import WireFormat
 from voice_gateway.progress import progress_line
 from voice_gateway.registry import SessionInfo, SessionRegistry
 from voice_gateway.settings import Settings
+from voice_gateway.slow_client import guard_slow_client, limit_send_buffer
 from voice_gateway.taps import (
     AssistantSide,
     AudioInMeter,
@@ -54,6 +55,7 @@ from voice_gateway.wire import ClientProtocol, ClientProtocolError
 log = structlog.get_logger(__name__)
 
 CLOSE_CODES = {"upstream_error": 1011, "error": 1011, "shutdown": 1001}
+# client_stalled: no close code, the connection is aborted (see slow_client.py)
 END_GRACE_S = 5.0
 
 
@@ -93,6 +95,8 @@ class VoiceSession:
         self._clock = TurnClock(on_latency=self._latency)
         self._log = log.bind(conversation_id=conversation_id, session_id=self.id)
         self._close_with_reason()
+        guard_slow_client(websocket, services.settings.client_send_timeout_s, self._stalled)
+        limit_send_buffer(websocket, services.settings.client_send_buffer_bytes)
 
     def _close_with_reason(self) -> None:
         """Pipecat's transport closes the socket with 1000 when the pipeline ends; the
@@ -103,6 +107,11 @@ class VoiceSession:
             await close(CLOSE_CODES.get(self.reason, code), reason or self.reason)
 
         self._ws.close = close_with_reason  # type: ignore[method-assign]
+
+    def _stalled(self) -> None:
+        metrics.ERRORS.labels("client_stalled").inc()
+        self._log.warning("client_stalled", timeout_s=self._services.settings.client_send_timeout_s)
+        self.end("client_stalled")
 
     def end(self, reason: str) -> None:
         """Ask the session to end; the first reason given is the one recorded."""

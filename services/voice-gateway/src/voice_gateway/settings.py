@@ -10,7 +10,12 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="GATEWAY_", extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix="GATEWAY_",
+        extra="ignore",
+        # `KEY=` in an .env file (or compose passing an unset variable) means "not set".
+        env_ignore_empty=True,
+    )
 
     redis_url: str = Field(
         default="redis://127.0.0.1:6379/0",
@@ -37,6 +42,9 @@ class Settings(BaseSettings):
     )
     # An upstream that connects but has not set the session up by then has failed.
     upstream_ready_timeout_s: float = Field(default=10, gt=0, le=120)
+    # An upstream that owes an answer (a committed turn, a requested response) and sends
+    # nothing for this long has stalled: the session ends so the client reconnects.
+    upstream_stall_timeout_s: float = Field(default=15, gt=0, le=300)
     openai_model: str | None = Field(default=None, pattern=r"^[\w.-]{1,64}$")  # None: Pipecat's
 
     # The local brain (the `local` extra). Unset directories: the models its packages ship.
@@ -80,6 +88,11 @@ class Settings(BaseSettings):
     connections_per_minute_per_address: int = Field(default=30, ge=1)
     max_frame_bytes: int = Field(default=64 * 1024, ge=1024)
     max_frames_per_second: float = Field(default=100, gt=0)
+    # A client that takes nothing from its socket for this long has stopped reading: its
+    # session ends and the connection is dropped (slow_client.py).
+    client_send_timeout_s: float = Field(default=10, gt=0, le=120)
+    # The kernel's send buffer per client socket (autotuning would let it reach 4 MiB).
+    client_send_buffer_bytes: int = Field(default=256 * 1024, ge=16 * 1024, le=4 * 1024 * 1024)
 
     tool_deadline_s: float = Field(default=10, gt=0, le=300)
     event_buffer_max: int = Field(default=10_000, ge=100)
@@ -93,6 +106,8 @@ class Settings(BaseSettings):
         origins = data.get("allowed_origins")
         if isinstance(origins, str):
             data["allowed_origins"] = [o.strip() for o in origins.split(",") if o.strip()]
+        if data.get("token") == "":  # compose passes `${GATEWAY_TOKEN:-}`: unset, not ""
+            data["token"] = None
         return data
 
     @model_validator(mode="after")
