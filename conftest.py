@@ -6,6 +6,8 @@ from pathlib import Path
 import pytest
 import redis
 
+from fakes.agentic_backend import FakeAgenticBackend
+from fakes.openai_realtime import FakeRealtimeServer
 from harness.redis_server import RedisServer, running_redis
 from harness.services import Processes, StartEventStore
 from stack import ManagedProcess, event_store_spec, free_port
@@ -45,3 +47,18 @@ def start_event_store(redis_url: str, tmp_path: Path, processes: Processes) -> S
         return processes.start(event_store_spec(free_port(), redis_url, db, extra_env=env))
 
     return start
+
+
+# The doubles of the peers that cannot be reached from here (protocol-faithful; tests/fakes).
+
+
+@pytest.fixture
+def agentic() -> Iterator[FakeAgenticBackend]:
+    with FakeAgenticBackend() as backend:
+        yield backend
+
+
+@pytest.fixture
+def realtime() -> Iterator[FakeRealtimeServer]:
+    with FakeRealtimeServer() as server:
+        yield server

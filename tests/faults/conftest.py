@@ -11,18 +11,6 @@ from harness.fault_stack import FaultStack, MakeStack
 
 
 @pytest.fixture
-def agentic() -> Iterator[FakeAgenticBackend]:
-    with FakeAgenticBackend() as backend:
-        yield backend
-
-
-@pytest.fixture
-def realtime() -> Iterator[FakeRealtimeServer]:
-    with FakeRealtimeServer() as server:
-        yield server
-
-
-@pytest.fixture
 def make_stack(
     tmp_path: Path, realtime: FakeRealtimeServer, agentic: FakeAgenticBackend
 ) -> Iterator[MakeStack]:

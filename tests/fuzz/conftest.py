@@ -13,10 +13,10 @@ from websockets.sync.client import connect
 from fakes.openai_realtime import FakeRealtimeServer
 from fuzz.gateway_checks import MAX_FRAME_BYTES, TIMEOUT_S, HealthySession, ws_url
 from harness.redis_server import running_redis
-from integration.conftest import agentic, redis, start_worker
+from integration.conftest import redis, start_worker
 from stack import ManagedProcess, free_port, voice_gateway_spec
 
-__all__ = ["agentic", "redis", "start_worker"]  # re-exported fixtures
+__all__ = ["redis", "start_worker"]  # re-exported fixtures
 
 
 @pytest.fixture(scope="module")

@@ -1,6 +1,6 @@
 """Fixtures for the tool-worker's cross-service tests: the fake agentic backend and workers."""
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
 import pytest
 from redis.asyncio import Redis
@@ -9,12 +9,6 @@ from fakes.agentic_backend import FakeAgenticBackend
 from fakes.openai_realtime import FakeRealtimeServer
 from harness.services import Processes, StartGateway, StartWorker
 from stack import ManagedProcess, free_port, tool_worker_spec, voice_gateway_spec
-
-
-@pytest.fixture
-def agentic() -> Iterator[FakeAgenticBackend]:
-    with FakeAgenticBackend() as backend:
-        yield backend
 
 
 @pytest.fixture
@@ -34,12 +28,6 @@ def start_worker(redis_url: str, agentic: FakeAgenticBackend, processes: Process
         return processes.start(spec)
 
     return start
-
-
-@pytest.fixture
-def realtime() -> Iterator[FakeRealtimeServer]:
-    with FakeRealtimeServer() as server:
-        yield server
 
 
 @pytest.fixture

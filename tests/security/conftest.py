@@ -1,6 +1,6 @@
-"""The cross-service fixtures of tests/integration (fake Realtime server and agentic backend,
-gateway and worker processes), for the security tests."""
+"""The cross-service fixtures of tests/integration (gateway and worker processes) for the
+security tests; the fakes they use are the root conftest's."""
 
-from integration.conftest import agentic, realtime, redis, start_gateway, start_worker
+from integration.conftest import redis, start_gateway, start_worker
 
-__all__ = ["agentic", "realtime", "redis", "start_gateway", "start_worker"]  # fixtures
+__all__ = ["redis", "start_gateway", "start_worker"]  # fixtures
