@@ -52,7 +52,7 @@ from harness.fault_stack import FaultStack, scrape  # noqa: E402
 
 SESSIONS = 10
 WARM_UP_S = 15.0
-SETTLE_S = 5.0
+SETTLE_TIMEOUT_S = 15.0  # for sessions to end, sockets to close, tasks to finish
 MB = 1024 * 1024
 
 SOAK = Scenario(
@@ -144,6 +144,18 @@ def window_stats(values: list[float]) -> dict[str, float | int | None]:
     }
 
 
+async def _settled(gateway: Gateway, before: dict[str, int]) -> dict[str, int]:
+    """The gateway's figures once sessions, tasks and connections are back to where they were
+    before the sessions, or as they are at the deadline: what is still up then has leaked."""
+    deadline = time.monotonic() + SETTLE_TIMEOUT_S
+    while True:
+        after = await asyncio.to_thread(gateway.figures)
+        back = all(after[k] <= before[k] for k in ("tasks", "sessions_metric", "connections"))
+        if back or time.monotonic() > deadline:
+            return after
+        await asyncio.sleep(0.2)
+
+
 async def soak(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     duration = args.duration_s or (60.0 if args.quick else 600.0)
     window = min(60.0, duration / 3)
@@ -194,8 +206,7 @@ async def soak(args: argparse.Namespace, work: Path) -> dict[str, Any]:
             dropped = [c for c in callers if len(c.connections) != 1 or not c.in_session()]
             for caller in callers:
                 await caller.stop()
-            await asyncio.sleep(SETTLE_S)  # sessions end, sockets close, tasks finish
-            after = await asyncio.to_thread(gateway.figures)
+            after = await _settled(gateway, before)
             rss_after = gateway.process.memory_info().rss / MB
             events = await asyncio.to_thread(stack.settle)
         finally:

@@ -36,9 +36,7 @@ class Front:
     url: str  # https://localhost:<port>, nginx with the built client
     gateway: ManagedProcess
     event_store: ManagedProcess
-    nginx: ManagedProcess
     realtime: FakeRealtimeServer
-    agentic: FakeAgenticBackend
     certificate: Path  # the self-signed one made as at setup: clients can trust just it
 
     def tls(self) -> ssl.SSLContext:
@@ -70,7 +68,7 @@ def front(
             "OPENAI_REALTIME_URL": realtime.url("tool_call"),
         }))  # fmt: skip
         https_port = free_port()
-        nginx = processes.start(
+        processes.start(
             front_spec(
                 tmp_path / "front",
                 https_port,
@@ -83,8 +81,6 @@ def front(
             f"https://localhost:{https_port}",
             gateway,
             store,
-            nginx,
             realtime,
-            agentic,
             tmp_path / "front" / "tls" / "tls.crt",
         )

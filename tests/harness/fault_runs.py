@@ -168,10 +168,15 @@ async def kill_event_store(stack: FaultStack) -> FaultRecord:
     tap = EventTap(stack.redis_url, conversation("tap"))
     tap.start()
     callers = await open_callers(stack, "store")
-    await asyncio.sleep(0.5)  # let the tap's events flow: the kill lands mid-ingest
+    url = stack.url("event-store")
+    # The kill lands mid-ingest: the store is committing the tap's events when it dies.
+    await until(
+        lambda: scrape(url).get("event_store_events_ingested_total", 0) >= 10,
+        30,
+        "events flowing into the store",
+    )
     killed_at = await asyncio.to_thread(stack.kill, "event-store")
     await asyncio.to_thread(stack.restart, "event-store")
-    url = stack.url("event-store")
     recovered_at = await until(
         lambda: stack.ready("event-store") and scrape(url).get("event_store_consumer_lag") == 0,
         60,

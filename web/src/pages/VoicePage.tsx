@@ -3,6 +3,7 @@ import { Link, useLocation, useParams } from "react-router-dom";
 import { ErrorBanner } from "../components/ErrorBanner";
 import { MicIcon, PowerIcon, SpeakerIcon } from "../components/Icons";
 import { LevelMeter } from "../components/LevelMeter";
+import { MuteToggle } from "../components/MuteToggle";
 import { ShortcutsHelp } from "../components/ShortcutsHelp";
 import { Transcript } from "../components/Transcript";
 import { AudioEngine } from "../audio/engine";
@@ -78,24 +79,22 @@ function Conversation({ conversationId }: { conversationId: string }) {
         >
           <PowerIcon running={snap.running} /> {snap.running ? "Stop" : "Start"}
         </button>
-        <button
-          type="button"
-          className="toggle"
-          aria-pressed={snap.micMuted}
-          onClick={() => session.toggleMic()}
-          data-testid="mic-mute"
-        >
-          <MicIcon off={snap.micMuted} /> {snap.micMuted ? "Mic muted" : "Mic on"}
-        </button>
-        <button
-          type="button"
-          className="toggle"
-          aria-pressed={snap.speakerMuted}
-          onClick={() => session.toggleSpeaker()}
-          data-testid="speaker-mute"
-        >
-          <SpeakerIcon off={snap.speakerMuted} /> {snap.speakerMuted ? "Speaker muted" : "Speaker on"}
-        </button>
+        <MuteToggle
+          muted={snap.micMuted}
+          onToggle={() => session.toggleMic()}
+          icon={<MicIcon off={snap.micMuted} />}
+          on="Mic on"
+          off="Mic muted"
+          testId="mic-mute"
+        />
+        <MuteToggle
+          muted={snap.speakerMuted}
+          onToggle={() => session.toggleSpeaker()}
+          icon={<SpeakerIcon off={snap.speakerMuted} />}
+          on="Speaker on"
+          off="Speaker muted"
+          testId="speaker-mute"
+        />
       </section>
 
       <section className="status-row" aria-label="Session status">

@@ -49,11 +49,6 @@ class Settings(BaseSettings):
     log_json: bool = False
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 
-    @field_validator("token", mode="before")
-    @classmethod
-    def _empty_token_is_unset(cls, value: object) -> object:
-        return None if value == "" else value
-
     @field_validator("allowed_origins", mode="before")
     @classmethod
     def _split_origins(cls, value: object) -> object:

@@ -106,8 +106,6 @@ class Settings(BaseSettings):
         origins = data.get("allowed_origins")
         if isinstance(origins, str):
             data["allowed_origins"] = [o.strip() for o in origins.split(",") if o.strip()]
-        if data.get("token") == "":  # compose passes `${GATEWAY_TOKEN:-}`: unset, not ""
-            data["token"] = None
         return data
 
     @model_validator(mode="after")
