@@ -48,6 +48,18 @@ async def test_appending_with_a_known_event_id_is_refused(client: httpx.AsyncCli
     assert "already stored" in again.json()["detail"]
 
 
+async def test_an_event_timestamp_must_be_iso_text(client: httpx.AsyncClient) -> None:
+    await client.post(BASE, json={"id": "c1"})
+    event = {"source": "voice", "type": "t"}
+    as_number = await client.post(f"{BASE}/c1/events", json={**event, "timestamp": 7587})
+    assert as_number.status_code == 422
+    assert "ISO 8601" in str(as_number.json()["detail"])
+    as_text = {**event, "timestamp": "2026-12-02T10:00:00Z"}
+    stored = await client.post(f"{BASE}/c1/events", json=as_text)
+    assert stored.status_code == 201
+    assert stored.json()["timestamp"].startswith("2026-12-02T10:00:00")
+
+
 @pytest.mark.parametrize(
     ("method", "path", "body", "status"),
     [

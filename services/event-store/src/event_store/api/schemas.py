@@ -3,7 +3,7 @@
 import json
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field
 
 from contracts.events import SourceName, TypeName
 from contracts.ids import ConversationId, EventId
@@ -25,6 +25,18 @@ def _bounded(limit: int) -> AfterValidator:
 Metadata = Annotated[dict[str, Any], _bounded(MAX_METADATA_BYTES)]
 Payload = Annotated[dict[str, Any], _bounded(MAX_PAYLOAD_BYTES)]
 Name = Annotated[str, Field(min_length=1, max_length=200)]
+
+
+def _iso_text(value: object) -> object:
+    # The OpenAPI says an ISO 8601 string; pydantic would also take a number as Unix seconds,
+    # so a client's mistake (milliseconds, say) would be stored as a wrong date instead.
+    if not isinstance(value, str):
+        raise ValueError("must be an ISO 8601 date-time string with a time zone")
+    return value
+
+
+# An ISO 8601 date-time with a time zone, as text.
+Timestamp = Annotated[AwareDatetime, BeforeValidator(_iso_text)]
 
 
 class ConversationCreate(BaseModel):
@@ -50,4 +62,4 @@ class EventAppend(BaseModel):
     source: SourceName
     type: TypeName
     payload: Payload = Field(default_factory=dict)
-    timestamp: AwareDatetime | None = None
+    timestamp: Timestamp | None = None
