@@ -1,6 +1,8 @@
 """The five tools end to end: real Redis, real worker processes, the fake agentic backend."""
 
 import asyncio
+import os
+import signal
 import time
 from typing import Any
 
@@ -162,7 +164,8 @@ async def test_claude_code_send_and_pause(
 async def test_two_workers_hold_one_connection_per_conversation(
     start_worker: StartWorker, agentic: FakeAgenticBackend, redis_url: str
 ) -> None:
-    workers = [start_worker(), start_worker()]
+    start_worker()
+    start_worker()
     conversations = ["a", "b", "c"]
     async with dispatcher(redis_url) as tools:
         for n in range(4):
@@ -173,12 +176,39 @@ async def test_two_workers_hold_one_connection_per_conversation(
                 )
             )
             assert all(r.ok for r in results), results
+    # However the jobs fell between the workers, each conversation kept one socket, in order.
     assert agentic.opened(TEAM) == len(conversations)
-    # Both workers took jobs: those landing on the non-owner were forwarded, not reconnected.
-    assert sum(_forwarded(w.spec.url) for w in workers) > 0
     for socket in agentic.connections:
         cid = socket.received[0]["data"][0]
         assert [m["data"] for m in socket.received] == [f"{cid}{n}" for n in range(4)]
+
+
+async def test_a_job_landing_on_another_worker_is_forwarded_to_the_owner(
+    start_worker: StartWorker, agentic: FakeAgenticBackend, redis_url: str
+) -> None:
+    owner = start_worker()
+    async with dispatcher(redis_url) as tools:
+        assert (await tools.call(job("c1", ToolName.SEND_TO_NESTED, "first"))).ok
+        other = start_worker()
+        # With the owner frozen, only the other worker can take the next job; which worker
+        # takes a job is otherwise a race, and this test is about what the non-owner does.
+        os.kill(owner.pid, signal.SIGSTOP)
+        try:
+            pending = asyncio.create_task(
+                tools.call(job("c1", ToolName.SEND_TO_NESTED, "second", deadline_s=10.0))
+            )
+
+            async def forwarded_once() -> bool:
+                return await asyncio.to_thread(_forwarded, other.spec.url) == 1
+
+            await async_wait_until(forwarded_once, what="the job forwarded to its owner")
+        finally:
+            os.kill(owner.pid, signal.SIGCONT)
+        second = await pending
+    assert second.ok, second.message
+    assert _forwarded(owner.spec.url) == 0
+    assert agentic.opened(TEAM) == 1
+    assert [m["data"] for m in agentic.connections[0].received] == ["first", "second"]
 
 
 async def test_worker_killed_mid_call_fails_plainly_then_the_next_call_works(
