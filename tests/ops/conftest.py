@@ -8,31 +8,20 @@ import json
 import os
 import re
 import subprocess
-import sys
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-BIN = Path(sys.executable).parent
-BASE = "docker-compose.yml"
-JETSON = "docker-compose.jetson.yml"
-DOCKERFILES = {
-    "event-store": ROOT / "services" / "event-store" / "Dockerfile",
-    "tool-worker": ROOT / "services" / "tool-worker" / "Dockerfile",
-    "voice-gateway": ROOT / "services" / "voice-gateway" / "Dockerfile",
-    "nginx": ROOT / "web" / "Dockerfile",
-}
+from harness.deploy_files import BASE, BIN, DOCKERFILES, REQUIRED, ROOT
+
 PORT_VARIABLES = {
     "event-store": "EVENT_STORE_PORT",
     "tool-worker": "TOOL_WORKER_PORT",
     "voice-gateway": "GATEWAY_PORT",
     "nginx": "NGINX_PORT",
 }
-# The one value .env.example leaves for the user to fill in.
-REQUIRED = {"GRAFANA_ADMIN_PASSWORD": "a-test-password"}
 
 Instructions = list[tuple[str, str]]
 # compose(*args, files=(BASE,), env={...}, env_file=path) -> the finished `docker-compose` run

@@ -15,12 +15,9 @@ import pytest
 import yaml  # type: ignore[import-untyped]  # no stubs in the lock (pyyaml via pipecat)
 
 import nginx_site
+from harness.deploy_files import BASE, JETSON, REQUIRED, ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
-BASE = "docker-compose.yml"
-JETSON = "docker-compose.jetson.yml"
 LAYOUTS = {"x86": (BASE,), "jetson": (BASE, JETSON)}
-REQUIRED = {"GRAFANA_ADMIN_PASSWORD": "a-test-password"}
 BUILT = ("event-store", "tool-worker", "voice-gateway", "nginx")
 SETTINGS = {
     "event-store": "event_store.settings",

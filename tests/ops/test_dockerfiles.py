@@ -6,23 +6,15 @@ from __future__ import annotations
 import json
 import re
 import subprocess
-import sys
 import tomllib
 from pathlib import Path
 
 import pytest
 
 import nginx_site
+from harness.deploy_files import BIN, DOCKERFILES, ROOT
 from stack import event_store_spec, tool_worker_spec, voice_gateway_spec
 
-ROOT = Path(__file__).resolve().parents[2]
-BIN = Path(sys.executable).parent
-DOCKERFILES = {
-    "event-store": ROOT / "services" / "event-store" / "Dockerfile",
-    "tool-worker": ROOT / "services" / "tool-worker" / "Dockerfile",
-    "voice-gateway": ROOT / "services" / "voice-gateway" / "Dockerfile",
-    "nginx": ROOT / "web" / "Dockerfile",
-}
 HOST_VARIABLES = {
     "event-store": "EVENT_STORE_HOST",
     "tool-worker": "TOOL_WORKER_HOST",

@@ -17,7 +17,8 @@ from typing import Any
 import pytest
 import yaml  # type: ignore[import-untyped]  # no stubs in the lock (pyyaml via pipecat)
 
-ROOT = Path(__file__).resolve().parents[2]
+from harness.deploy_files import ROOT
+
 GRAFANA = ROOT / "ops" / "grafana"
 DASHBOARDS = sorted((GRAFANA / "dashboards").glob("*.json"))
 TOPICS = {

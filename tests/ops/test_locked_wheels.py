@@ -5,9 +5,9 @@ that drops an arm64 wheel fails here rather than on someone's board."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import tomllib
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,7 +15,8 @@ from packaging.requirements import Requirement
 from packaging.tags import Tag, compatible_tags, cpython_tags
 from packaging.utils import canonicalize_name, parse_wheel_filename
 
-ROOT = Path(__file__).resolve().parents[2]
+from harness.deploy_files import ROOT
+
 GLIBC_MINOR = 35
 IMAGES = {
     "event-store": (),
@@ -56,8 +57,11 @@ def _installed_by(image: str) -> list[Requirement]:
     """What `uv sync --frozen --no-dev --package <image>` installs, as uv itself resolves it."""
     options = ["--frozen", "--no-dev", "--no-hashes", "--no-header", "--no-annotate"]
     package = ["--no-emit-workspace", "--package", f"agentic-voice-{image}", *IMAGES[image]]
+    # `uv run` names its own binary in UV (and puts the venv's python3, without uv, first on
+    # PATH); `make test` runs pytest directly, with the python3 that setup installed uv into.
+    uv = [os.environ["UV"]] if "UV" in os.environ else ["python3", "-m", "uv"]
     result = subprocess.run(
-        ["python3", "-m", "uv", "export", *options, *package],
+        [*uv, "export", *options, *package],
         cwd=ROOT,
         capture_output=True,
         text=True,

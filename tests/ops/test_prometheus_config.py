@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 import yaml  # type: ignore[import-untyped]  # no stubs in the lock (pyyaml via pipecat)
 
-ROOT = Path(__file__).resolve().parents[2]
+from harness.deploy_files import ROOT
+
 PROMETHEUS_DIR = ROOT / "ops" / "prometheus"
 RULE_FILES = sorted((PROMETHEUS_DIR / "rules").glob("*.yml"))
 UNIT_TESTS = sorted((PROMETHEUS_DIR / "tests").glob("*.yml"))
