@@ -11,7 +11,7 @@ import pytest
 from websockets.sync.client import connect
 
 from fakes.openai_realtime import FakeRealtimeServer
-from fuzz.gateway_checks import MAX_FRAME_BYTES, TIMEOUT_S, HealthySession, ws_url
+from fuzz.gateway_checks import MAX_FRAME_BYTES, TIMEOUT_S, HealthySession, voice_url
 from harness.redis_server import running_redis
 from integration.conftest import redis, start_worker
 from stack import ManagedProcess, free_port, voice_gateway_spec
@@ -47,7 +47,7 @@ def fuzz_gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ManagedPr
 
 @pytest.fixture(scope="module")
 def healthy(fuzz_gateway: ManagedProcess) -> Iterator[HealthySession]:
-    with connect(ws_url(fuzz_gateway, cid="healthy"), open_timeout=TIMEOUT_S) as ws:
+    with connect(voice_url(fuzz_gateway, cid="healthy"), open_timeout=TIMEOUT_S) as ws:
         session = HealthySession(ws)
         assert session.answers_ping()
         yield session

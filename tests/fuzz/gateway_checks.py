@@ -10,15 +10,16 @@ import httpx
 from prometheus_client.parser import text_string_to_metric_families
 from websockets.sync.client import ClientConnection
 
+from harness.services import ws_url
 from stack import ManagedProcess
 
 MAX_FRAME_BYTES = 4096  # small, so oversized frames are cheap to make
 TIMEOUT_S = 10.0  # a bound on a hang, not a timing assertion
 
 
-def ws_url(gateway: ManagedProcess, query: str = "", cid: str | None = None) -> str:
-    base = gateway.spec.url.replace("http://", "ws://")
-    return f"{base}/api/realtime/pipecat/ws/{cid or 'fuzz-' + uuid.uuid4().hex[:8]}?{query}"
+def voice_url(gateway: ManagedProcess, query: str = "", cid: str | None = None) -> str:
+    cid = cid or f"fuzz-{uuid.uuid4().hex[:8]}"
+    return ws_url(gateway, f"/api/realtime/pipecat/ws/{cid}?{query}")
 
 
 class HealthySession:

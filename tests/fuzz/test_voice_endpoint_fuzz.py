@@ -20,7 +20,7 @@ from fuzz.gateway_checks import (
     HealthySession,
     gateway_ok,
     sessions_active,
-    ws_url,
+    voice_url,
 )
 from fuzz.voice_socket import WireFormat, exchange, voice_socket
 from fuzz.wire_cases import Sent, raw_frames, rtvi_frames
@@ -56,7 +56,7 @@ def test_bad_frames_get_documented_answers_and_harm_nobody_else(
     wire_format: WireFormat, fuzz_gateway: ManagedProcess, healthy: HealthySession
 ) -> None:
     baseline = sessions_active(fuzz_gateway)
-    url = ws_url(fuzz_gateway, f"format={wire_format}")
+    url = voice_url(fuzz_gateway, f"format={wire_format}")
     frames = st.lists(STRATEGIES[wire_format](MAX_FRAME_BYTES), min_size=1, max_size=6)
 
     @FUZZ
@@ -99,7 +99,7 @@ def test_a_flood_of_bad_frames_is_throttled_and_survived(
     (one a second per kind, not one per frame), the excess is dropped as `rate_limited`, and
     the session, the healthy one and the gateway all go on."""
     flood = 600
-    with voice_socket(ws_url(fuzz_gateway, f"format={wire_format}"), wire_format) as sock:
+    with voice_socket(voice_url(fuzz_gateway, f"format={wire_format}"), wire_format) as sock:
         for _ in range(flood):
             assert sock.send(Sent(bad))
         # The bucket refills at 100 frames a second: probes sent while it is empty are dropped
@@ -121,7 +121,7 @@ def test_a_flood_of_sessions_leaves_nothing_behind(
     baseline = sessions_active(fuzz_gateway)
     for n in range(40):
         wire_format: WireFormat = "rtvi" if n % 2 else "raw"
-        with voice_socket(ws_url(fuzz_gateway, f"format={wire_format}"), wire_format) as sock:
+        with voice_socket(voice_url(fuzz_gateway, f"format={wire_format}"), wire_format) as sock:
             if n % 3 == 0:
                 sock.send(Sent(b"\x00" * 960))
     assert healthy.answers_ping()

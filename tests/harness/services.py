@@ -13,6 +13,11 @@ StartWorker = Callable[..., ManagedProcess]
 StartGateway = Callable[..., ManagedProcess]
 
 
+def ws_url(process: ManagedProcess, path: str = "") -> str:
+    """The WebSocket address of `path` on a running service: its HTTP address, ws scheme."""
+    return process.spec.url.replace("http://", "ws://", 1) + path
+
+
 class Processes:
     """Processes a test started, all stopped at its end."""
 

@@ -11,7 +11,7 @@ from websockets.sync.client import connect
 
 from contracts import ConversationEvent
 from harness.events import transcript_event, xadd_events
-from harness.services import StartEventStore
+from harness.services import StartEventStore, ws_url
 from harness.waiting import wait_until
 from stack import ManagedProcess
 
@@ -110,8 +110,8 @@ def test_live_stream_sends_history_then_new_events(
     redis_client: redis.Redis,
     produced: dict[str, list[ConversationEvent]],
 ) -> None:
-    ws_url = store.spec.url.replace("http://", "ws://") + f"{BASE}/kitchen/stream?limit=1000"
-    with connect(ws_url, open_timeout=5) as ws:
+    stream = ws_url(store, f"{BASE}/kitchen/stream?limit=1000")
+    with connect(stream, open_timeout=5) as ws:
         history = json.loads(ws.recv(timeout=5))
         assert history["type"] == "history"
         assert _event_ids(history["events"]) == [e.id for e in produced["kitchen"]]

@@ -23,7 +23,7 @@ from fakes.openai_chat import (
     default_scenario,
 )
 from harness.local_speech import piper_pcm, transcribe, word_accuracy, words
-from harness.services import StartGateway, StartWorker
+from harness.services import StartGateway, StartWorker, ws_url
 from harness.speech import silence, stream_at_real_time
 from harness.voice_clients import VoiceClient
 from harness.waiting import async_wait_until
@@ -71,7 +71,7 @@ def _local_gateway(start_gateway: StartGateway, **env: str) -> ManagedProcess:
 async def _converse(gateway: ManagedProcess, turns: list[tuple[str, int]], heard: Heard) -> None:
     """Say each utterance and wait until the assistant has finished that many answers."""
     client = VoiceClient("raw")
-    url = gateway.spec.url.replace("http://", "ws://") + "/api/realtime/pipecat/ws/conv-local"
+    url = ws_url(gateway, "/api/realtime/pipecat/ws/conv-local")
     async with connect(url) as ws:
         receiver = asyncio.create_task(heard.receive(ws, client))
         for text, answers in turns:
@@ -164,7 +164,7 @@ async def test_speaking_over_the_local_brain_stops_its_audio(
     start_worker()
     gateway = _local_gateway(start_gateway)
     heard, client = Heard(), VoiceClient("raw")
-    url = gateway.spec.url.replace("http://", "ws://") + "/api/realtime/pipecat/ws/conv-barge"
+    url = ws_url(gateway, "/api/realtime/pipecat/ws/conv-barge")
     async with connect(url) as ws:
         receiver = asyncio.create_task(heard.receive(ws, client))
         weather = silence(300) + piper_pcm("What is the weather like?") + silence(1200)
@@ -197,7 +197,7 @@ async def test_a_failing_llm_costs_the_turn_not_the_session(start_gateway: Start
     with FakeChatServer(scenario=Fail(500, retry=False)) as llm:
         gateway = _local_gateway(start_gateway, LLM_BASE_URL=llm.url)
         heard, client = Heard(), VoiceClient("raw")
-        url = gateway.spec.url.replace("http://", "ws://") + "/api/realtime/pipecat/ws/conv-fail"
+        url = ws_url(gateway, "/api/realtime/pipecat/ws/conv-fail")
         async with connect(url) as ws:
             receiver = asyncio.create_task(heard.receive(ws, client))
             said = silence(300) + piper_pcm("What is the weather like?") + silence(1200)

@@ -11,7 +11,7 @@ import pytest
 from websockets.asyncio.client import ClientConnection, connect
 
 from fakes.openai_realtime import SAMPLE_RATE, FakeRealtimeServer
-from harness.services import StartGateway
+from harness.services import StartGateway, ws_url
 from harness.speech import silence, speech_pcm, stream_at_real_time
 from harness.voice_clients import VoiceClient
 from harness.waiting import async_wait_until
@@ -51,8 +51,8 @@ async def test_speaking_over_the_assistant_stops_its_audio(
 ) -> None:
     gateway = start_gateway("barge_in")
     client, playback = VoiceClient(wire_format), Playback()
-    url = gateway.spec.url.replace("http://", "ws://")
-    async with connect(f"{url}/api/realtime/pipecat/ws/conv-barge?{client.query}") as ws:
+    url = ws_url(gateway, f"/api/realtime/pipecat/ws/conv-barge?{client.query}")
+    async with connect(url) as ws:
         receiver = asyncio.create_task(playback.receive(ws, client))
         for hello in client.hello():
             await ws.send(hello)

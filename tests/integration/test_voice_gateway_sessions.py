@@ -16,7 +16,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from harness.events import streamed_events
-from harness.services import StartGateway
+from harness.services import StartGateway, ws_url
 from harness.speech import silence, speech_pcm, stream_at_real_time
 from harness.waiting import async_wait_until
 from stack import ManagedProcess, free_port
@@ -25,7 +25,7 @@ MESSAGE_TIMEOUT_S = 15.0  # a bound on a hang, not a timing assertion
 
 
 def _ws_url(gateway: ManagedProcess, cid: str = "conv", query: str = "") -> str:
-    return gateway.spec.url.replace("http://", "ws://") + f"/api/realtime/pipecat/ws/{cid}{query}"
+    return ws_url(gateway, f"/api/realtime/pipecat/ws/{cid}{query}")
 
 
 async def _messages_until_closed(ws: ClientConnection) -> list[dict[str, Any]]:

@@ -10,7 +10,7 @@ import pytest
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
-from harness.services import StartEventStore, StartGateway
+from harness.services import StartEventStore, StartGateway, ws_url
 
 GOOD = "https://voice.example"
 EVIL = {"Origin": "https://evil.example"}
@@ -36,7 +36,7 @@ def test_event_store_refuses_other_origins(
         cleanup = http.post("/api/realtime/conversations/cleanup", headers=EVIL)
         assert cleanup.status_code == (403 if listed else 200)  # a cross-site POST
 
-    stream = store.spec.url.replace("http://", "ws://") + "/api/realtime/conversations/c/stream"
+    stream = ws_url(store, "/api/realtime/conversations/c/stream")
     with connect(stream, additional_headers={"Origin": GOOD}, open_timeout=10) as ws:
         assert '"history"' in ws.recv(timeout=10)
     if listed:

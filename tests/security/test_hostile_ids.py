@@ -13,7 +13,7 @@ import pytest
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect
 
-from harness.services import StartEventStore
+from harness.services import StartEventStore, ws_url
 from stack import ManagedProcess
 
 BASE = "/api/realtime/conversations"
@@ -116,7 +116,7 @@ def _stream_outcome(url: str) -> int:
     "hostile", ["../../etc/passwd", "'; DROP TABLE x;--", "a" * 1000, "nul\x00"]
 )
 def test_hostile_ids_on_the_live_stream(store: ManagedProcess, hostile: str) -> None:
-    base = store.spec.url.replace("http://", "ws://") + BASE
+    base = ws_url(store, BASE)
     assert _stream_outcome(f"{base}/{quote(hostile, safe='')}/stream") in (403, 404, 1008)
     assert _stream_outcome(f"{base}/c1/stream?after={2**64}") == 403  # refused, not a crash
     assert store.running()

@@ -18,7 +18,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 from contracts.keys import EVENTS_STREAM
 from fakes.agentic_backend import FakeAgenticBackend
 from fakes.openai_realtime import TOOL_CALL_TEXT, FakeRealtimeServer
-from harness.services import Processes, StartEventStore, StartWorker
+from harness.services import Processes, StartEventStore, StartWorker, ws_url
 from harness.speech import silence, speech_pcm, stream_at_real_time
 from harness.waiting import async_wait_until
 from stack import free_port, voice_gateway_spec
@@ -90,8 +90,8 @@ async def test_no_secret_in_logs_or_events(
         ws_base = f"ws://127.0.0.1:{port}"
         messages = await _run_a_session_with_a_tool_call(ws_base)
         await _refused_once(ws_base)
-        stream = store.spec.url.replace("http://", "ws://")
-        async with connect(f"{stream}/api/realtime/conversations/{CID}/stream?token={TOKEN}") as ws:
+        stream = ws_url(store, f"/api/realtime/conversations/{CID}/stream?token={TOKEN}")
+        async with connect(stream) as ws:
             assert json.loads(await ws.recv())["type"] == "history"
     [result] = [m for m in messages if m["type"] == "function_result"]
     assert (result["ok"], result["name"]) == (True, "send_to_nested")

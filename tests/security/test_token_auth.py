@@ -14,7 +14,7 @@ import pytest
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
-from harness.services import StartEventStore, StartGateway
+from harness.services import StartEventStore, StartGateway, ws_url
 from stack import ManagedProcess
 
 TOKEN = "tok-3f9c1e7a-only-for-this-test"
@@ -27,7 +27,7 @@ def _bearer(token: str) -> dict[str, str]:
 
 
 def _ws(process: ManagedProcess, path: str) -> str:
-    return process.spec.url.replace("http://", "ws://") + path
+    return ws_url(process, path)
 
 
 def _first_message(url: str, headers: dict[str, str] | None = None) -> dict[str, Any] | int:
