@@ -25,6 +25,7 @@ from pipecat.frames.frames import (
 )
 from pipecat.processors.aggregators.llm_response_universal import LLMUserAggregatorParams
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
+from pipecat.turns.user_turn_strategies import UserTurnStrategies
 
 from contracts import ConversationEvent
 from voice_gateway.brains import (
@@ -246,6 +247,9 @@ def local_brain(
         speak=[tts],
         user_params=LLMUserAggregatorParams(
             vad_analyzer=SileroVADAnalyzer(sample_rate=RECOGNITION_RATE),
+            # Built here, not left to the aggregator: this factory runs off the event loop, and
+            # the default stop strategy loads the smart-turn model (as Silero loads its own).
+            user_turn_strategies=UserTurnStrategies(),
             # When smart-turn judges a turn unfinished, Pipecat waits 5 s of silence by default;
             # a short question ("What's the weather like?") is often judged so.
             user_turn_stop_timeout=settings.turn_stop_timeout_s,

@@ -174,7 +174,11 @@ class VoiceSession:
             to_client=self.send,
             publish=services.publisher.publish,
         )
-        brain = services.make_brain(settings, self._persona, caller, self._queue)
+        # A local brain loads its VAD and smart-turn models (about 50 ms of CPU): other
+        # sessions' audio keeps flowing while it does.
+        brain = await asyncio.to_thread(
+            services.make_brain, settings, self._persona, caller, self._queue
+        )
         worker = self._worker = self._build(brain)
         runner = WorkerRunner(handle_sigint=False)
         running = asyncio.create_task(runner.run(worker))
