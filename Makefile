@@ -4,7 +4,7 @@ SHELL := /bin/bash
 PY := .venv/bin/python
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: help setup run test lint web web-test audit bench lock
+.PHONY: help setup run test fuzz lint web web-test audit bench lock
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -18,6 +18,9 @@ run: setup web ## set up and run the whole stack in the foreground (Ctrl-C stops
 test: setup lint web-test web ## set up and run every test (what CI runs)
 	AUDIT_ALLOW_UNREACHABLE=1 scripts/audit.sh
 	.venv/bin/pytest
+
+fuzz: setup ## fuzz with fresh seeds and FUZZ_SCALE (5) times make test's examples (not in CI)
+	FUZZ_EXPLORE=1 .venv/bin/pytest tests/fuzz --timeout=3600
 
 web: setup ## build the web client into web/dist (what nginx serves)
 	cd web && npm run build

@@ -112,8 +112,14 @@ class FakeAgenticBackend:
     async def _serve(self, started: threading.Event) -> None:
         self._loop = asyncio.get_running_loop()
         self._stop = asyncio.Event()
+        # No keepalive pings: see FakeRealtimeServer.start (they would disturb Hypothesis).
         async with serve(
-            self._handle, "127.0.0.1", 0, process_request=self._process_request, max_size=2**22
+            self._handle,
+            "127.0.0.1",
+            0,
+            process_request=self._process_request,
+            max_size=2**22,
+            ping_interval=None,
         ) as server:
             self._server = server
             self.port = next(iter(server.sockets)).getsockname()[1]

@@ -83,7 +83,7 @@ async def test_a_huge_message_closes_the_socket_and_the_caller_hears_why(
     async with dispatcher(redis_url) as tools:
         refused = await _call(tools, "go")
         assert (refused.ok, refused.error_kind) == (False, "disconnected")
-        assert refused.message == "The team backend closed the connection."
+        assert refused.message == "I lost the connection to the team."
         events = await _events_once(redis, "error", 2)
         # The worker fails the socket (1009, over TOOL_WORKER_MAX_MESSAGE_BYTES) while the fake
         # is still sending, so no close frame comes back: recorded as closed, abnormally.

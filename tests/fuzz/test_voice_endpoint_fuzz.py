@@ -15,6 +15,7 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
+from fuzz.budget import examples
 from fuzz.gateway_checks import (
     MAX_FRAME_BYTES,
     HealthySession,
@@ -28,7 +29,7 @@ from harness.waiting import wait_until
 from stack import ManagedProcess
 
 FUZZ = settings(
-    max_examples=300,
+    max_examples=examples(300),
     deadline=None,  # each example is a real session over a socket
     # The gateway and the healthy session are shared on purpose: one process takes them all.
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],

@@ -52,7 +52,10 @@ def is_answer(wire_format: WireFormat, decoded: dict[str, Any], probe_id: str) -
 @contextmanager
 def voice_socket(url: str, wire_format: WireFormat) -> Iterator[VoiceSocket]:
     """A session, once the gateway has said it started; closed on the way out."""
-    with connect(url, open_timeout=TIMEOUT_S, close_timeout=2, max_size=None) as ws:
+    # No keepalive pings: see `healthy` in conftest.py (they would disturb Hypothesis).
+    with connect(
+        url, open_timeout=TIMEOUT_S, close_timeout=2, max_size=None, ping_interval=None
+    ) as ws:
         sock = VoiceSocket(ws, wire_format)
         sock.wait_until_started()
         yield sock
