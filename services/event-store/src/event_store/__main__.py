@@ -3,8 +3,8 @@
 import uvicorn
 
 from event_store.app import create_app
-from event_store.log_setup import configure_logging
 from event_store.settings import Settings
+from service_kit.logs import configure_logging
 
 
 def main() -> None:

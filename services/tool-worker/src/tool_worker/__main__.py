@@ -1,6 +1,6 @@
 """`tool-worker`: the command `make run` starts and the container runs."""
 
-from tool_worker.log_setup import configure_logging
+from service_kit.logs import configure_logging
 from tool_worker.settings import Settings
 from tool_worker.worker import build_worker
 

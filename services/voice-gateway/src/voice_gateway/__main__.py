@@ -1,10 +1,17 @@
 """`voice-gateway`: the command `make run` starts and the container runs."""
 
-from voice_gateway.server import configure, serve
+import os
+
 from voice_gateway.settings import Settings
 
 
 def main() -> None:
+    # loguru writes to stderr in its own format from the moment it is imported (Pipecat logs a
+    # banner on import): without that default sink, every record waits for `configure` to
+    # send it on in the service's format. Worker processes inherit the setting.
+    os.environ.setdefault("LOGURU_AUTOINIT", "false")
+    from voice_gateway.server import configure, serve
+
     settings = Settings()
     configure(settings)
     serve(settings)

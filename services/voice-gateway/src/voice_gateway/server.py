@@ -13,16 +13,14 @@ limits apply per process.
 
 import asyncio
 import signal
-import sys
 from types import FrameType
 from typing import Any
 
 import structlog
 import uvicorn
-from loguru import logger
 
+from service_kit.logs import configure_logging, forward_loguru
 from voice_gateway.gateway import Gateway
-from voice_gateway.log_setup import configure_logging
 from voice_gateway.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -60,9 +58,7 @@ def drain_on_signals(gateway: Gateway) -> None:
 
 def configure(settings: Settings) -> None:
     configure_logging(json=settings.log_json, level=settings.log_level)
-    # Pipecat logs through loguru at DEBUG by default: a line per frame event, per session.
-    logger.remove()
-    logger.add(sys.stderr, level=settings.log_level.upper(), serialize=settings.log_json)
+    forward_loguru(settings.log_level)  # Pipecat's records, in the same format
 
 
 def serve(settings: Settings) -> None:
