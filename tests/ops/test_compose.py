@@ -103,7 +103,7 @@ def _has_healthcheck(name: str, service: dict[str, Any]) -> bool:
 
 
 @pytest.mark.parametrize("layout", sorted(LAYOUTS))
-def test_every_service_restarts_has_a_memory_limit_and_a_healthcheck(
+def test_every_service_restarts_has_a_memory_limit_swap_included_and_a_healthcheck(
     layout: str, compose_config: ComposeConfig
 ) -> None:
     services = compose_config(*LAYOUTS[layout])["services"]
@@ -111,6 +111,8 @@ def test_every_service_restarts_has_a_memory_limit_and_a_healthcheck(
     for name, service in services.items():
         assert service["restart"] == "unless-stopped", name
         assert 0 < int(service["mem_limit"]) <= 2 * GiB, name
+        # Swap counted in the limit: otherwise a container may use as much swap again.
+        assert service["memswap_limit"] == service["mem_limit"], name
         assert _has_healthcheck(name, service), name
 
 
