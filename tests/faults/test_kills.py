@@ -69,10 +69,10 @@ async def test_tool_worker_killed_with_a_tool_call_in_flight(
     record = await kill_tool_worker(stack, agentic)
     _report(record)
     seen = record.seen
-    # The call in flight fails plainly, with the deadline's own words (never a hang)...
+    # The call in flight fails plainly, in a few words (never a hang)...
     assert seen["in_flight_result"] == {
         "ok": False,
-        "result": f"The tool worker did not answer within {TOOL_DEADLINE_S:g} seconds.",
+        "result": "That took too long, so I couldn't pass it on.",
     }
     # ...the conversation goes on, and the restarted worker takes the next call.
     assert seen["sessions_dropped"] == 0

@@ -228,7 +228,8 @@ async def test_worker_killed_mid_call_fails_plainly_then_the_next_call_works(
         elapsed = time.monotonic() - started
         assert not result.ok
         assert result.error_kind == "timeout"
-        assert result.message == "The tool worker did not answer within 2 seconds."
+        assert result.message == "That took too long, so I couldn't pass it on."
+        assert result.detail == "the tool-worker did not answer within 2 s"
         assert elapsed < call.deadline_s + 1.0  # the deadline held (with scheduling slack)
 
         agentic.scenario = "quick"

@@ -8,6 +8,7 @@ from tool_worker.backend_messages import (
     MalformedMessage,
     Outcome,
     event_payload,
+    failure_detail,
     parse,
     run_outcome,
     summarize,
@@ -81,11 +82,15 @@ def test_claude_and_failure_summaries() -> None:
     assert (
         summarize(Backend.CLAUDE, done, Outcome.COMPLETED) == "Claude Code finished. Edited app.py."
     )
-    failed = parse(_msg("error", message="rate limit"))
+    failed = parse(_msg("error", message="rate limit at https://api.example.com/v1"))
+    # Said in plain words; what went wrong is kept for the event log.
     assert (
-        summarize(Backend.TEAM, failed, Outcome.ERROR) == "The team reported a problem: rate limit"
+        summarize(Backend.TEAM, failed, Outcome.ERROR) == "The team ran into a problem and stopped."
     )
-    assert summarize(Backend.TEAM, None, Outcome.DISCONNECTED).startswith("The connection to team")
+    assert failure_detail(failed) == "rate limit at https://api.example.com/v1"
+    assert summarize(Backend.TEAM, None, Outcome.DISCONNECTED) == (
+        "I lost the connection to the team before the work was finished."
+    )
 
 
 def test_huge_payloads_become_a_preview() -> None:

@@ -11,7 +11,7 @@ from contracts.events import (
     new_event_id,
 )
 from contracts.ids import CONVERSATION_ID_PATTERN, EVENT_ID_PATTERN, ConversationId, EventId
-from contracts.tools import ToolJob, ToolName, ToolResult
+from contracts.tools import ToolErrorKind, ToolJob, ToolName, ToolResult
 
 __all__ = [
     "CONVERSATION_ID_PATTERN",
@@ -21,6 +21,7 @@ __all__ = [
     "EventId",
     "EventSource",
     "EventType",
+    "ToolErrorKind",
     "ToolJob",
     "ToolName",
     "ToolResult",

@@ -1,5 +1,7 @@
 """Tool jobs (voice-gateway -> tool-worker) and their results."""
 
+from __future__ import annotations
+
 from enum import StrEnum
 from typing import Any
 
@@ -18,6 +20,19 @@ class ToolName(StrEnum):
     PAUSE_CLAUDE_CODE = "pause_claude_code"
 
 
+class ToolErrorKind(StrEnum):
+    """Why a tool call failed (`ToolResult.error_kind`, and the metrics' `outcome` label)."""
+
+    BAD_ARGUMENTS = "bad_arguments"  # the model's arguments were unusable (no text, too long)
+    UNREACHABLE = "unreachable"  # the agentic backend could not be connected to
+    REFUSED = "refused"  # it turned the connection down, or refused the request
+    NO_ANSWER = "no_answer"  # it did not acknowledge the request in time
+    DISCONNECTED = "disconnected"  # it closed the connection
+    TIMEOUT = "timeout"  # the call's deadline passed
+    UNAVAILABLE = "unavailable"  # the gateway could not reach the tool-worker (Redis)
+    BAD_RESULT = "bad_result"  # the tool-worker's answer was unreadable
+
+
 class ToolJob(BaseModel):
     """A tool call handed to the tool-worker."""
 
@@ -31,7 +46,9 @@ class ToolJob(BaseModel):
 
 
 class ToolResult(BaseModel):
-    """What the tool says back; `message` is written to be spoken."""
+    """What the tool says back. `message` is spoken to the user (a short sentence, never a URL,
+    status code or exception); `detail` is for whoever runs the stack: it goes to the event log
+    and the service log, never to the voice."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -40,5 +57,19 @@ class ToolResult(BaseModel):
     name: ToolName
     ok: bool
     message: str
-    error_kind: str | None = None
+    error_kind: ToolErrorKind | None = None
+    detail: str | None = None
     data: dict[str, Any] = Field(default_factory=dict)
+
+    @classmethod
+    def failure(cls, job: ToolJob, kind: ToolErrorKind, spoken: str, detail: str) -> ToolResult:
+        """The one way any service builds a failed call's result."""
+        return cls(
+            call_id=job.call_id,
+            conversation_id=job.conversation_id,
+            name=job.name,
+            ok=False,
+            message=spoken,
+            error_kind=kind,
+            detail=detail,
+        )

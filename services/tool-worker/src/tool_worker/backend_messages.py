@@ -34,6 +34,11 @@ class Backend(StrEnum):
     def spoken_name(self) -> str:
         return "team" if self is Backend.TEAM else "Claude Code"
 
+    @property
+    def whom(self) -> str:
+        """How the assistant names it in a sentence ("I've handed that to the team")."""
+        return "the team" if self is Backend.TEAM else "Claude Code"
+
 
 class Outcome(StrEnum):
     COMPLETED = "completed"
@@ -150,23 +155,29 @@ def _last_agent_text(data: dict[str, Any]) -> str:
 
 
 def summarize(backend: Backend, message: BackendMessage | None, outcome: Outcome) -> str:
-    """A sentence or two the assistant can speak about how a run ended."""
+    """A sentence or two the assistant can speak about how a run ended. A failure is said in
+    a few plain words: what went wrong (`failure_detail`) goes to the event, not the voice."""
     who = "The team" if backend is Backend.TEAM else "Claude Code"
     if outcome is Outcome.DISCONNECTED:
-        return f"The connection to {backend.spoken_name} closed before the work was finished."
+        return f"I lost the connection to {backend.whom} before the work was finished."
     if outcome is Outcome.INTERRUPTED:
         return f"{who} stopped, as asked."
+    if outcome is Outcome.ERROR:
+        return f"{who} ran into a problem and stopped."
     data = message.data if message else {}
-    detail = data.get("message")
     if backend is Backend.TEAM and message and message.type.lower() == "taskresult":
         text = _last_agent_text(data)
         return f"{who} finished. {text}" if text else f"{who} finished."
-    if outcome is Outcome.ERROR:
-        reason = _speakable(detail) if isinstance(detail, str) else "no details"
-        return f"{who} reported a problem: {reason}"
+    detail = data.get("message")
     if isinstance(detail, str) and _speakable(detail):
         return f"{who} finished. {_speakable(detail)}"
     return f"{who} finished."
+
+
+def failure_detail(message: BackendMessage | None) -> str:
+    """What the backend said about a failed run, for the event log."""
+    detail = message.data.get("message") if message else None
+    return detail if isinstance(detail, str) and detail else "no details given"
 
 
 def _acknowledges(*prefixes: str) -> Callable[[BackendMessage], bool]:

@@ -12,7 +12,7 @@ import websockets
 from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
 
-from contracts import ConversationEvent
+from contracts import ConversationEvent, ToolErrorKind
 from contracts.events import EventType
 from tool_worker import metrics
 from tool_worker.backend_messages import (
@@ -21,6 +21,7 @@ from tool_worker.backend_messages import (
     MalformedMessage,
     Outcome,
     event_payload,
+    failure_detail,
     parse,
     run_outcome,
     summarize,
@@ -108,32 +109,27 @@ class BackendSocket:
         try:
             return await asyncio.wait_for(asyncio.shield(waiter[1]), timeout_s)
         except TimeoutError as exc:
-            raise BackendUnavailable(
-                f"The {self.backend.spoken_name} backend at {self.url} did not respond within "
-                f"{seconds(timeout_s)}.",
-                kind="no_answer",
+            raise self._unavailable(
+                ToolErrorKind.NO_ANSWER, f"{self.url} did not respond within {seconds(timeout_s)}"
             ) from exc
 
     async def _connect(self, timeout_s: float) -> None:
-        name = self.backend.spoken_name
-        where = f"The {name} backend at {self.url}"
         try:
             self._ws = await websockets.connect(
                 self.url, open_timeout=timeout_s, close_timeout=1, max_size=self._max_size
             )
         except TimeoutError as exc:
-            raise self._failed(
-                f"{where} did not answer within {seconds(timeout_s)}.", "timeout"
-            ) from exc
+            detail = f"{self.url} did not accept a connection within {seconds(timeout_s)}"
+            raise self._failed(ToolErrorKind.UNREACHABLE, detail) from exc
         except InvalidStatus as exc:
-            status = exc.response.status_code
-            raise self._failed(
-                f"{where} refused the connection (HTTP {status}).", "refused"
-            ) from exc
+            detail = f"{self.url} refused the connection (HTTP {exc.response.status_code})"
+            raise self._failed(ToolErrorKind.REFUSED, detail) from exc
         except (InvalidHandshake, InvalidURI) as exc:
-            raise self._failed(f"{where} refused the connection ({exc}).", "refused") from exc
+            detail = f"{self.url} refused the connection ({exc})"
+            raise self._failed(ToolErrorKind.REFUSED, detail) from exc
         except OSError as exc:
-            raise self._failed(f"{where} is not reachable.", "unreachable") from exc
+            detail = f"{self.url} is not reachable ({exc})"
+            raise self._failed(ToolErrorKind.UNREACHABLE, detail) from exc
         metrics.BACKEND_CONNECTIONS.labels(self.backend).inc()
         self._reader = asyncio.create_task(self._read(), name=f"read-{self.backend}")
         if self._quiet_timeout_s is not None:
@@ -142,23 +138,24 @@ class BackendSocket:
             )
         log.info("backend_connected", backend=self.backend, conversation_id=self.conversation_id)
 
-    def _failed(self, spoken: str, kind: str) -> BackendUnavailable:
+    def _failed(self, kind: ToolErrorKind, detail: str) -> BackendUnavailable:
         metrics.BACKEND_CONNECT_FAILURES.labels(self.backend, kind).inc()
-        return BackendUnavailable(spoken, kind=kind)
+        return self._unavailable(kind, detail)
+
+    def _unavailable(self, kind: ToolErrorKind, detail: str) -> BackendUnavailable:
+        return BackendUnavailable(self.backend.whom, kind, detail)
 
     async def send(self, message: dict[str, Any]) -> None:
         """Send one JSON message (never anything else: a non-JSON frame breaks the server)."""
         if self._ws is None or not self.open:
-            raise BackendUnavailable(
-                f"The connection to the {self.backend.spoken_name} backend is closed.",
-                kind="disconnected",
+            raise self._unavailable(
+                ToolErrorKind.DISCONNECTED, f"the connection to {self.url} is closed"
             )
         try:
             await self._ws.send(json.dumps(message))
         except ConnectionClosed as exc:
-            raise BackendUnavailable(
-                f"The {self.backend.spoken_name} backend closed the connection.",
-                kind="disconnected",
+            raise self._unavailable(
+                ToolErrorKind.DISCONNECTED, f"{self.url} closed the connection ({exc})"
             ) from exc
 
     def cancel_requested(self) -> None:
@@ -211,9 +208,8 @@ class BackendSocket:
         finally:
             metrics.BACKEND_CONNECTIONS.labels(self.backend).dec()
             code = self._ws.close_code
-            closed = BackendUnavailable(
-                f"The {self.backend.spoken_name} backend closed the connection.",
-                kind="disconnected",
+            closed = self._unavailable(
+                ToolErrorKind.DISCONNECTED, f"{self.url} closed the connection (code {code})"
             )
             for _, future in self._waiters:
                 if not future.done():
@@ -270,14 +266,14 @@ class BackendSocket:
             outcome = Outcome.INTERRUPTED  # Claude Code reports a cancelled task as an error
         self.running = False
         metrics.RUNS_IN_PROGRESS.labels(self.backend).dec()
-        await self._emit(
-            EventType.RUN_FINISHED,
-            {
-                "summary": summarize(self.backend, message, outcome),
-                "outcome": outcome,
-                "backend": self.backend,
-            },
-        )
+        payload = {
+            "summary": summarize(self.backend, message, outcome),
+            "outcome": outcome,
+            "backend": self.backend,
+        }
+        if outcome is Outcome.ERROR:
+            payload["detail"] = failure_detail(message)
+        await self._emit(EventType.RUN_FINISHED, payload)
 
     async def _emit(self, type_: str, payload: dict[str, Any]) -> None:
         await self._sink.emit(

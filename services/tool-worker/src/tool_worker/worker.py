@@ -17,18 +17,17 @@ from arq.worker import func
 from pydantic import ValidationError
 from redis.asyncio import Redis
 
-from contracts import ConversationEvent, ToolJob, ToolResult
-from contracts.events import EventType
+from contracts import ToolErrorKind, ToolJob, ToolResult
 from contracts.keys import TOOL_FUNCTION, TOOL_QUEUE, tool_result_channel
 from tool_worker import metrics
-from tool_worker.errors import seconds
+from tool_worker.errors import seconds, spoken
 from tool_worker.fast_worker import FastWorker
 from tool_worker.health import serve_health
 from tool_worker.ownership import Ownership
 from tool_worker.settings import Settings
 from tool_worker.sink import EventSink
 from tool_worker.sockets import SocketPool
-from tool_worker.tools import ToolRunner
+from tool_worker.tools import ToolRunner, backend_of, failure_event
 
 log = structlog.get_logger(__name__)
 
@@ -72,30 +71,13 @@ class ToolWorker:
             async with asyncio.timeout(max(0.0, deadline - time.monotonic())):
                 result = await self.runner.run(job, deadline=deadline)
         except TimeoutError:
-            spoken = f"The agentic backend did not answer within {seconds(job.deadline_s)}."
-            result = ToolResult(
-                call_id=job.call_id,
-                conversation_id=job.conversation_id,
-                name=job.name,
-                ok=False,
-                message=spoken,
-                error_kind="timeout",
-            )
-            metrics.TOOL_CALLS.labels(job.name, "timeout").inc()
+            detail = f"the agentic backend did not answer within {seconds(job.deadline_s)}"
+            said = spoken(ToolErrorKind.TIMEOUT, backend_of(job.name).whom)
+            result = ToolResult.failure(job, ToolErrorKind.TIMEOUT, said, detail)
+            metrics.TOOL_CALLS.labels(job.name, ToolErrorKind.TIMEOUT).inc()
             metrics.TOOL_CALL_SECONDS.labels(job.name).observe(job.deadline_s)
-            await self.sink.emit(
-                ConversationEvent(
-                    conversation_id=job.conversation_id,
-                    source="tool_worker",
-                    type=EventType.ERROR,
-                    payload={
-                        "message": spoken,
-                        "kind": "timeout",
-                        "tool": job.name,
-                        "call_id": job.call_id,
-                    },
-                )
-            )
+            log.warning("tool_call", call_id=job.call_id, outcome="timeout", detail=detail)
+            await self.sink.emit(failure_event(job, result))
         await self._redis.publish(tool_result_channel(job.call_id), result.model_dump_json())
         return result
 

@@ -19,13 +19,26 @@ from pydantic import ValidationError
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from contracts import ToolJob, ToolResult
+from contracts import ToolErrorKind, ToolJob, ToolResult
 from contracts.keys import TOOL_FUNCTION, TOOL_QUEUE, TOOL_RESULT_PATTERN, TOOL_WAKE_KEY
 
 log = structlog.get_logger(__name__)
 
 PING_FUNCTION = "ping"
 WAKE_KEEP = 100  # a worker that was down finds at most this many wake-ups waiting
+
+
+# What the assistant says when the call never got an answer from the tool-worker.
+_SPOKEN = {
+    ToolErrorKind.TIMEOUT: "That took too long, so I couldn't pass it on.",
+    ToolErrorKind.UNAVAILABLE: "I can't pass that on right now.",
+    ToolErrorKind.BAD_RESULT: "Something went wrong passing that on.",
+}
+
+
+def _failure(job: ToolJob, kind: ToolErrorKind, detail: str) -> ToolResult:
+    log.warning("tool_dispatch_failed", call_id=job.call_id, kind=kind, detail=detail)
+    return ToolResult.failure(job, kind, _SPOKEN[kind], detail)
 
 
 def encode_job(obj: Any) -> bytes:
@@ -60,14 +73,13 @@ class ToolDispatcher:
             return ToolResult.model_validate_json(raw)
         except TimeoutError:
             await self._abort(job.call_id)
-            return self._failure(
-                job, f"The tool worker did not answer within {job.deadline_s:g} seconds.", "timeout"
-            )
+            detail = f"the tool-worker did not answer within {job.deadline_s:g} s"
+            return _failure(job, ToolErrorKind.TIMEOUT, detail)
         except (RedisError, OSError) as exc:
-            log.warning("tool_dispatch_failed", call_id=job.call_id, error=str(exc))
-            return self._failure(job, "I can't reach the tool worker right now.", "unavailable")
-        except ValidationError:
-            return self._failure(job, "The tool worker sent an answer I can't read.", "bad_result")
+            return _failure(job, ToolErrorKind.UNAVAILABLE, f"Redis is unreachable ({exc})")
+        except ValidationError as exc:
+            detail = f"the tool-worker's answer is not a ToolResult ({exc.error_count()} errors)"
+            return _failure(job, ToolErrorKind.BAD_RESULT, detail)
 
     async def ping(self, call_id: str, timeout_s: float = 5.0) -> dict[str, Any]:
         """A no-op job through the same path: for measuring the round trip."""
@@ -101,17 +113,6 @@ class ToolDispatcher:
         # (What arq's Job.abort() does first, without then polling for the result.)
         with contextlib.suppress(RedisError, OSError):
             await self._arq.zadd(abort_jobs_ss, {call_id: int(time.time() * 1000)})
-
-    @staticmethod
-    def _failure(job: ToolJob, message: str, kind: str) -> ToolResult:
-        return ToolResult(
-            call_id=job.call_id,
-            conversation_id=job.conversation_id,
-            name=job.name,
-            ok=False,
-            message=message,
-            error_kind=kind,
-        )
 
     async def _listen(self) -> None:
         while True:

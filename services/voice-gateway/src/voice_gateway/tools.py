@@ -9,8 +9,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from pipecat.adapters.schemas.function_schema import FunctionSchema
-from pipecat.adapters.schemas.tools_schema import ToolsSchema
+from pipecat.adapters.llm.schemas.function_schema import FunctionSchema
+from pipecat.adapters.llm.schemas.tools_schema import ToolsSchema
 from pipecat.services.llm_service import FunctionCallParams, LLMService
 from pydantic import BaseModel
 
@@ -96,6 +96,7 @@ class ToolCaller:
             ok=result.ok,
             result=result.message,
             error_kind=result.error_kind,
+            detail=result.detail,
         )
         return result
 
