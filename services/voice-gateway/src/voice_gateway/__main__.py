@@ -2,10 +2,12 @@
 
 import os
 
+from voice_gateway.memory import tune_allocator
 from voice_gateway.settings import Settings
 
 
 def main() -> None:
+    tune_allocator()  # before the models and sessions allocate anything large
     # loguru writes to stderr in its own format from the moment it is imported (Pipecat logs a
     # banner on import): without that default sink, every record waits for `configure` to
     # send it on in the service's format. Worker processes inherit the setting.

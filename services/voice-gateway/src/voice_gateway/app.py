@@ -15,6 +15,7 @@ from voice_gateway.admission import Admission, Limits
 from voice_gateway.brains import BrainFactory, BrainUnavailable, choose_brain, unavailable_brain
 from voice_gateway.event_publisher import EventPublisher
 from voice_gateway.gateway import Gateway
+from voice_gateway.memory import tune_allocator
 from voice_gateway.registry import SessionRegistry
 from voice_gateway.routes import router
 from voice_gateway.server import configure, drain_on_signals
@@ -28,6 +29,7 @@ SHUTDOWN_GRACE_S = 10.0
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     if settings is None:  # a worker process of several: nothing was configured in it yet
+        tune_allocator()
         settings = Settings()
         configure(settings)
 

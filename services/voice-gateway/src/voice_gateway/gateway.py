@@ -4,6 +4,7 @@ import asyncio
 import contextlib
 
 from voice_gateway.admission import Admission
+from voice_gateway.memory import MemoryReturn
 from voice_gateway.session import Services, VoiceSession
 
 
@@ -11,6 +12,7 @@ class Gateway:
     def __init__(self, services: Services, admission: Admission) -> None:
         self.services = services
         self.admission = admission
+        self.memory = MemoryReturn()
         self.sessions: dict[str, VoiceSession] = {}
         self.empty = asyncio.Event()
         self.empty.set()
@@ -21,6 +23,7 @@ class Gateway:
 
     def remove(self, session: VoiceSession) -> None:
         self.sessions.pop(session.id, None)
+        self.memory.session_ended()
         if not self.sessions:
             self.empty.set()
 
