@@ -8,9 +8,11 @@ are protocol-faithful fakes.
 
 import asyncio
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
+import redis
 from websockets.asyncio.client import ClientConnection, connect
 
 from fakes.agentic_backend import FakeAgenticBackend
@@ -22,13 +24,17 @@ from fakes.openai_chat import (
     Say,
     default_scenario,
 )
+from harness.events import streamed_events
 from harness.local_speech import piper_pcm, transcribe, word_accuracy, words
-from harness.services import StartGateway, StartWorker, ws_url
+from harness.services import StartEventStore, StartGateway, StartWorker, ws_url
 from harness.speech import silence, stream_at_real_time
 from harness.voice_clients import VoiceClient
 from harness.waiting import async_wait_until
-from stack import ManagedProcess
+from stack import ManagedProcess, free_port
 from voice_gateway.command_router import HELP_REPLY
+from voice_gateway.settings import Settings
+
+GREETING = Settings.model_fields["greeting"].default
 
 
 @dataclass
@@ -50,6 +56,19 @@ class Heard:
     def said(self, role: str) -> list[str]:
         return [m["text"] for m in self.of("transcription") if m["role"] == role]
 
+    def finished_answers(self, n: int) -> bool:
+        """The assistant has said `n` things and is not speaking now."""
+        return len(self.said("assistant")) >= n and not self.of("speaking")[-1]["speaking"]
+
+    async def wait_for_answers(self, n: int, receiver: asyncio.Task[None], what: str) -> None:
+        async def answered() -> bool:
+            if receiver.done():
+                receiver.result()
+            return self.finished_answers(n)
+
+        await async_wait_until(answered, timeout_s=30, what=what)
+        self.turn_ends.append(len(self.audio))
+
     async def receive(self, ws: ClientConnection, client: VoiceClient) -> None:
         async for frame in ws:
             decoded = client.decode(frame)
@@ -69,22 +88,16 @@ def _local_gateway(start_gateway: StartGateway, **env: str) -> ManagedProcess:
 
 
 async def _converse(gateway: ManagedProcess, turns: list[tuple[str, int]], heard: Heard) -> None:
-    """Say each utterance and wait until the assistant has finished that many answers."""
+    """Hear the greeting out, then say each utterance and wait until the assistant has
+    finished that many answers (the greeting not counted)."""
     client = VoiceClient("raw")
     url = ws_url(gateway, "/api/realtime/pipecat/ws/conv-local")
     async with connect(url) as ws:
         receiver = asyncio.create_task(heard.receive(ws, client))
+        await heard.wait_for_answers(1, receiver, "the greeting")
         for text, answers in turns:
             await stream_at_real_time(ws.send, silence(300) + piper_pcm(text) + silence(1200))
-
-            async def answered(n: int = answers) -> bool:
-                if receiver.done():
-                    receiver.result()
-                done = len(heard.said("assistant")) >= n
-                return done and not heard.of("speaking")[-1]["speaking"]
-
-            await async_wait_until(answered, timeout_s=30, what=f"an answer to {text!r}")
-            heard.turn_ends.append(len(heard.audio))
+            await heard.wait_for_answers(1 + answers, receiver, f"an answer to {text!r}")
         await ws.send(client.stop())
         await asyncio.wait_for(receiver, 10)
 
@@ -107,14 +120,16 @@ async def test_router_hands_work_to_the_team_and_says_so(
     assert call["name"] == "send_to_nested"
     assert words(call["arguments"]["text"]) == words("write a haiku about the sea")
     assert agentic.received("MainConversation")[0]["type"] == "run"
-    handed_over, summary, help_reply = heard.said("assistant")
+    greeting, handed_over, summary, help_reply = heard.said("assistant")
+    assert greeting == GREETING
     assert handed_over == "I've handed that to the team."
     assert summary.startswith("The team finished")
     assert help_reply.startswith("I can hand a task to the team")
     stages = {m["metric"] for m in heard.of("latency")}
     assert stages >= {"voice", "end_of_turn_wait", "speech_recognition", "brain",
                       "speech_synthesis_first_byte"}  # fmt: skip
-    first_turn, second_turn = heard.turn_audio()
+    greeted, first_turn, second_turn = heard.turn_audio()
+    assert word_accuracy(GREETING, transcribe(greeted)) >= 0.8
     assert word_accuracy(f"{handed_over} {summary}", transcribe(first_turn)) >= 0.8
     assert word_accuracy(help_reply, transcribe(second_turn)) >= 0.8
 
@@ -150,11 +165,11 @@ async def test_llm_path_calls_tools_and_summarises_the_run(
     context = [m.get("content") for m in requests[-1].messages if m["role"] == "user"]
     assert any(str(line).startswith("[TEAM Coder] Using tool") for line in context)
     assert str(context[-1]).startswith("[TEAM RESULT] The team finished.")
-    handed_over, summary = heard.said("assistant")
-    assert (handed_over, summary) == (
-        "Done: I've handed that to the team.", "The team has written the haiku.",
+    greeting, handed_over, summary = heard.said("assistant")
+    assert (greeting, handed_over, summary) == (
+        GREETING, "Done: I've handed that to the team.", "The team has written the haiku.",
     )  # fmt: skip
-    [turn] = heard.turn_audio()
+    _, turn = heard.turn_audio()
     assert word_accuracy(f"{handed_over} {summary}", transcribe(turn)) >= 0.8
 
 
@@ -167,18 +182,19 @@ async def test_speaking_over_the_local_brain_stops_its_audio(
     url = ws_url(gateway, "/api/realtime/pipecat/ws/conv-barge")
     async with connect(url) as ws:
         receiver = asyncio.create_task(heard.receive(ws, client))
+        await heard.wait_for_answers(1, receiver, "the greeting")
         weather = silence(300) + piper_pcm("What is the weather like?") + silence(1200)
         await stream_at_real_time(ws.send, weather)
 
         async def speaking() -> bool:
-            return any(m["speaking"] for m in heard.of("speaking"))
+            return bool(heard.of("speaking")[-1]["speaking"])
 
         await async_wait_until(speaking, timeout_s=30, what="the help reply to start")
         help_started = len(heard.audio)
         await stream_at_real_time(ws.send, piper_pcm("Hold on.") + silence(1200))
 
         async def answered() -> bool:
-            return len(heard.said("assistant")) >= 1
+            return len(heard.said("assistant")) >= 2
 
         await async_wait_until(answered, timeout_s=30, what="the answer to the barge-in")
         await ws.send(client.stop())
@@ -219,3 +235,76 @@ async def test_a_failing_llm_costs_the_turn_not_the_session(start_gateway: Start
     [error] = heard.of("error")
     assert (error["code"], error["fatal"]) == ("brain_error", False)
     assert heard.of("session")[-1]["reason"] == "client_closed"  # not upstream_error
+
+
+# What must never be heard: a URL or address read out, a port, an exception's name.
+_TECHNICAL = re.compile(
+    r"\b(ws|wss|http|https|colon|slash|dot|localhost|host|docker|internal|api|runs|port"
+    r"|exception|traceback|error|errno|refused|connect\w*)\b|\d",
+    re.IGNORECASE,
+)
+
+
+async def test_a_failure_is_spoken_as_a_short_sentence_and_detailed_in_the_log(
+    start_gateway: StartGateway, start_worker: StartWorker, redis_client: redis.Redis
+) -> None:
+    """The team backend is down: the assistant says so in a few plain words (heard back by
+    Whisper); the address and the cause are in the stored event instead."""
+    nobody = f"ws://127.0.0.1:{free_port()}"
+    start_worker(AGENTIC_WS_URL=nobody)
+    gateway = _local_gateway(start_gateway)
+    heard = Heard()
+    await _converse(gateway, [("Please ask the team to write a haiku about the sea.", 1)], heard)
+    [result] = heard.of("function_result")
+    assert (result["ok"], result["result"]) == (False, "I can't reach the team right now.")
+    _, failure = heard.said("assistant")
+    assert failure == "I can't reach the team right now."
+    _, spoken = heard.turn_audio()
+    heard_text = transcribe(spoken)
+    assert word_accuracy(failure, heard_text) >= 0.8, heard_text
+    assert not _TECHNICAL.search(heard_text), heard_text
+
+    events = streamed_events(redis_client, "conv-local")
+    [logged] = [e for e in events if e.type == "function_result"]
+    assert logged.payload["error_kind"] == "unreachable"
+    assert logged.payload["detail"].startswith(f"{nobody}/api/runs/MainConversation is not")
+    [worker_error] = [e for e in events if e.source == "tool_worker" and e.type == "error"]
+    assert worker_error.payload["detail"] == logged.payload["detail"]
+
+
+def _json_records(process: ManagedProcess) -> list[dict[str, Any]]:
+    """Every line the process wrote, each of which must be one JSON object."""
+    records = []
+    for line in process.log_path.read_text().splitlines():
+        try:
+            records.append(json.loads(line))
+        except ValueError:
+            raise AssertionError(f"{process.spec.name} wrote a non-JSON line: {line}") from None
+    return records
+
+
+async def test_containers_log_one_json_format_with_each_warning_once(
+    start_gateway: StartGateway, start_worker: StartWorker, start_event_store: StartEventStore
+) -> None:
+    """As in the containers (JSON logs): two local-brain sessions with a tool call each, and
+    every line of every service is a JSON object with the same keys; no deprecated Pipecat API
+    is used; no warning is repeated (Pipecat's used to be once per session)."""
+    processes = [
+        start_event_store(EVENT_STORE_LOG_JSON="true"),
+        start_worker(TOOL_WORKER_LOG_JSON="true"),
+        _local_gateway(start_gateway, GATEWAY_LOG_JSON="true"),
+    ]
+    for _ in range(2):
+        heard = Heard()
+        await _converse(processes[-1], [("Please ask the team to write a haiku.", 2)], heard)
+    for process in processes:
+        process.stop()
+        records = _json_records(process)
+        assert records, f"{process.spec.name} logged nothing"
+        for record in records:
+            assert {"timestamp", "level", "logger", "event"} <= set(record), record
+        assert not [r for r in records if "deprecat" in json.dumps(r).lower()]
+        warnings = [r["event"] for r in records if r["level"] == "warning"]
+        assert len(warnings) == len(set(warnings)), warnings
+    gateway_loggers = {r["logger"] for r in _json_records(processes[-1])}
+    assert {"uvicorn.error", "voice_gateway.session"} <= gateway_loggers

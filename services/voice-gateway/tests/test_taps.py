@@ -107,3 +107,21 @@ async def test_a_turn_is_broken_into_stages() -> None:
         "upstream_first_byte", "end_of_turn_wait", "brain", "speech_synthesis_first_byte",
         "voice",
     ]  # fmt: skip
+
+
+async def test_recognition_that_ends_after_the_turn_is_still_timed() -> None:
+    """Whisper may finish after smart-turn has ended the turn (the transcript is then awaited
+    before the answer): speech recognition is reported either way."""
+    reported: list[str] = []
+
+    async def on_latency(metric: str, _: float) -> None:
+        reported.append(metric)
+
+    clock = TurnClock(on_latency)
+    clock.mark("vad_stopped")
+    clock.turn_ended()
+    clock.mark("transcribed")
+    clock.mark("answered")
+    clock.mark("transcribed")  # a late one belongs to no answer already given
+    await clock.audio_out()
+    assert "speech_recognition" in reported

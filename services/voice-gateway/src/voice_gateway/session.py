@@ -33,7 +33,7 @@ from contracts.browser import (
 )
 from contracts.keys import live_events_channel
 from voice_gateway import metrics
-from voice_gateway.brains import Brain, BrainFactory, Persona
+from voice_gateway.brains import Brain, BrainFactory, Persona, spoken_answer
 from voice_gateway.event_publisher import EventPublisher
 from voice_gateway.formats import WireFormat
 from voice_gateway.progress import progress_line
@@ -181,12 +181,15 @@ class VoiceSession:
         )
         worker = self._worker = self._build(brain)
         runner = WorkerRunner(handle_sigint=False)
-        running = asyncio.create_task(runner.run(worker))
+        await runner.add_workers(worker)
+        running = asyncio.create_task(runner.run())
         follower = asyncio.create_task(self._follow_progress(brain))
         idle = asyncio.create_task(self._watch_idle(settings.idle_timeout_s))
         try:
             if brain.run_on_start:
                 await worker.queue_frame(LLMRunFrame())
+            if brain.greeting:
+                await worker.queue_frames(spoken_answer(brain.greeting))
             await self.send(
                 SessionState(
                     state="started", session_id=self.id, conversation_id=self.conversation_id

@@ -69,6 +69,16 @@ class Settings(BaseSettings):
         default=None, validation_alias=AliasChoices("LLM_API_KEY", "GATEWAY_LLM_API_KEY")
     )
 
+    # What the local brain says when a session starts, so the user knows it is listening
+    # (GATEWAY_GREET=false: nothing). The Realtime model greets in its own words, as its
+    # instructions (the system prompt) ask.
+    greet: bool = True
+    greeting: str = Field(
+        default="Hello. What should I pass on to the team or to Claude Code?",
+        min_length=1,
+        max_length=300,
+    )
+
     default_voice: str = Field(default="alloy", pattern=r"^[a-z_]{1,32}$")
     default_agent_name: str = Field(default="MainConversation", pattern=r"^\w{1,64}$")
     default_system_prompt: str = (

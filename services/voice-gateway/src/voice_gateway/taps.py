@@ -68,8 +68,12 @@ class TurnClock:
 
     def mark(self, name: str) -> None:
         now, ended = time.monotonic(), "turn_ended" in self._marks
-        if name in ("vad_stopped", "transcribed"):
+        if name == "vad_stopped":
             if not ended:  # the latest before the turn ends: the user may pause and go on
+                self._marks[name] = now
+        elif name == "transcribed":
+            # The latest before the answer: recognition may finish after the turn has ended.
+            if "answered" not in self._marks:
                 self._marks[name] = now
         elif name == "turn_ended" or ended:  # the first; an answer counts only after a turn
             self._marks.setdefault(name, now)
@@ -190,8 +194,9 @@ class AssistantSide(FrameProcessor):
             joiner = "" if frame.includes_inter_frame_spaces or not self._parts else " "
             self._parts.append(joiner + frame.text)
         elif isinstance(frame, LLMFullResponseEndFrame | InterruptionFrame) and self._parts:
-            # Interrupted: the words played before the user spoke over them.
-            text, self._parts = "".join(self._parts).strip(), []
+            # Interrupted: the words played before the user spoke over them. Spaces collapsed:
+            # a speech service's pieces may also carry their own.
+            text, self._parts = " ".join("".join(self._parts).split()), []
             if text:
                 await self._on_text("assistant", text)
         await self.push_frame(frame, direction)
