@@ -1,5 +1,6 @@
 """Soak: 10 concurrent voice sessions for 10 minutes (`--quick`: 1 minute) through the whole
-stack, watching for anything that grows: memory, sessions, tasks, connections, latency.
+stack, watching for anything that grows: memory, sessions, tasks, connections, latency; then the
+local brain, session after session.
 
 The stack is real processes on free ports (`tests/harness/fault_stack.py`): Redis (append-only),
 the event-store, the tool-worker (against the fake agentic backend) and the voice-gateway (its
@@ -15,6 +16,15 @@ Latency per turn: the client's clock from sending the utterance's last voiced fr
 first audio of the answer (includes the fake's 0.5 s end-of-turn silence and 0.2 s
 "thinking"). Windows: the first and the last `min(60 s, duration / 3)`, the first one after a
 warm-up of 15 s (the sessions' first turns).
+
+The local brain (`local_*` figures; `--local-sessions`, 200, `--quick`: 40): a second stack with
+VOICE_BRAIN=local. After a warm-up (5 sessions one after the other, then 20 at once),
+`local_sessions` short sessions one after the other (connect, hear the greeting begin, say one
+Piper utterance, hear the first audio of the answer, hang up; every fourth one hands a task to the
+team), then 20 at once. The gateway's RSS once its sessions are over, after the warm-up
+(`local_rss_start_mb`), every 50 sessions (`local_rss_settled_mb`) and at the end
+(`local_rss_end_mb`): each session builds its own pipeline around models shared per process,
+and must leave nothing behind.
 
 Figures: rss_growth_pct (median RSS of the last window over the first), leaked_sessions,
 leaked_tasks and leaked_connections (after every client hung up and 5 s passed, against the
@@ -39,6 +49,7 @@ from typing import Any
 
 import psutil
 import redis
+import websockets
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "ops" / "local"), str(ROOT / "tests")]
@@ -49,6 +60,8 @@ from fakes.openai_realtime import CallTool, FakeRealtimeServer, Scenario, Speak 
 from harness.caller import FRAME_S, Caller, utterance  # noqa: E402
 from harness.fault_runs import conversation  # noqa: E402
 from harness.fault_stack import FaultStack, scrape  # noqa: E402
+from harness.local_speech import piper_pcm  # noqa: E402
+from harness.speech import silence, stream_at_real_time  # noqa: E402
 
 SESSIONS = 10
 WARM_UP_S = 15.0
@@ -267,14 +280,134 @@ async def soak(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     }
 
 
+LOCAL_WARM_UP = 5
+LOCAL_CONCURRENT = 20
+LOCAL_SAYINGS = ("What can you do?", "What is the weather like?", "Start over.")
+LOCAL_TASK = "Please ask the team to write a haiku about the sea."
+
+
+async def local_session(url: str, pcm: bytes) -> float | None:
+    """One short session: the greeting begins, the user speaks over it, and the session ends at
+    the first audio of the answer. Returns the seconds from the end of speech to that audio
+    (None: no answer within 30 s)."""
+    async with websockets.connect(url, open_timeout=30, max_size=2**20) as ws:
+        said_at: float | None = None
+        answered = asyncio.get_running_loop().create_future()
+
+        async def listen() -> None:
+            async for frame in ws:
+                if isinstance(frame, bytes) and said_at is not None and not answered.done():
+                    answered.set_result(time.monotonic() - said_at)
+
+        listener = asyncio.create_task(listen())
+        try:
+            await stream_at_real_time(ws.send, silence(200) + pcm)
+            said_at = time.monotonic()
+            await stream_at_real_time(ws.send, silence(1500))
+            return float(await asyncio.wait_for(answered, 30))
+        except TimeoutError:
+            return None
+        finally:
+            listener.cancel()
+
+
+async def local_soak(args: argparse.Namespace, work: Path) -> dict[str, Any]:
+    sayings = [piper_pcm(text) for text in (*LOCAL_SAYINGS, LOCAL_TASK)]
+    with FakeRealtimeServer() as realtime, FakeAgenticBackend() as agentic:
+        env = {
+            "VOICE_BRAIN": "local",
+            "OPENAI_API_KEY": "",
+            "GATEWAY_MAX_SESSIONS_PER_ADDRESS": str(LOCAL_CONCURRENT + 2),
+            "GATEWAY_CONNECTIONS_PER_MINUTE_PER_ADDRESS": "1000",  # one load generator
+        }
+        stack = FaultStack(work, realtime, agentic, gateway_env=env)
+        await asyncio.to_thread(stack.start)
+        client = redis.Redis.from_url(stack.redis_url)
+        gateway = Gateway(stack, client)
+        latencies: list[float | None] = []
+        try:
+            before = await asyncio.to_thread(gateway.figures)
+
+            def url(n: int) -> str:
+                return stack.voice_url(conversation(f"local{n}"))
+
+            async def one(n: int) -> None:
+                latencies.append(await local_session(url(n), sayings[n % len(sayings)]))
+
+            async def settled_rss() -> float:
+                """The gateway's RSS once its sessions are over and their memory handed back."""
+                await _settled(gateway, before)
+                return float(gateway.process.memory_info().rss / MB)
+
+            # Warm-up: every kind of work once (sessions one after the other, then a burst), so
+            # what the start figure holds is what the gateway needs, not what it has yet to grow.
+            for n in range(LOCAL_WARM_UP):
+                await one(n)
+            await asyncio.gather(*(one(LOCAL_WARM_UP + n) for n in range(LOCAL_CONCURRENT)))
+            warmed = len(latencies)
+            rss_settled = [await settled_rss()]
+            log(f"[soak local] after warm-up: {rss_settled[0]:.0f} MB")
+            for n in range(args.local_sessions):
+                await one(warmed + n)
+                if n % 50 == 49:
+                    rss_settled.append(await settled_rss())
+                    log(f"[soak local] {n + 1} sessions: {rss_settled[-1]:.0f} MB")
+            first = warmed + args.local_sessions
+            await asyncio.gather(*(one(first + n) for n in range(LOCAL_CONCURRENT)))
+            after = await _settled(gateway, before)
+            rss_end = await settled_rss()
+            rss_settled.append(rss_end)
+            events = await asyncio.to_thread(stack.settle)
+        finally:
+            client.close()
+            await asyncio.to_thread(stack.stop)
+    measured = [s for s in latencies[warmed:] if s is not None]
+    rss_start = rss_settled[0]
+    return {
+        "local_sessions": args.local_sessions,
+        "local_concurrent_sessions": LOCAL_CONCURRENT,
+        "local_rss_start_mb": round(rss_start, 1),
+        "local_rss_end_mb": round(rss_end, 1),
+        "local_rss_growth_pct": round((rss_end - rss_start) / rss_start * 100, 2),
+        "local_leaked_sessions": after["sessions_metric"] + after["sessions_registry"],
+        "local_leaked_tasks": after["tasks"] - before["tasks"],
+        "local_rss_settled_mb": [round(rss, 1) for rss in rss_settled],
+        "local_unanswered": len(latencies) - warmed - len(measured),
+        "local_answer_p50_ms": round(statistics.median(measured) * 1000),
+        "local_answer_p90_ms": round(percentile(measured, 90) * 1000),
+        "local_events_lost": events["events_lost"],
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="1 minute instead of 10")
     parser.add_argument("--duration-s", type=float, default=None)
     parser.add_argument("--sample-s", type=float, default=5.0)
+    parser.add_argument("--local-sessions", type=int, default=None, help="200; --quick: 40")
+    parser.add_argument("--only", choices=["realtime", "local"], default=None)
     args = parser.parse_args()
+    if args.local_sessions is None:
+        args.local_sessions = 40 if args.quick else 200
+    result: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="bench-soak-") as scratch:
-        result = asyncio.run(soak(args, Path(scratch)))
+        if args.only != "local":
+            result |= asyncio.run(soak(args, Path(scratch) / "realtime"))
+        if args.only != "realtime":
+            result |= asyncio.run(local_soak(args, Path(scratch) / "local"))
+    if "local_sessions" in result:
+        print(
+            f"\nsoak, local brain: {result['local_sessions']} sessions one after the other, then "
+            f"{LOCAL_CONCURRENT} at once\n"
+            f"  gateway RSS after warm-up / at the end: {result['local_rss_start_mb']} / "
+            f"{result['local_rss_end_mb']} MB ({result['local_rss_growth_pct']:+.2f} %)\n"
+            f"  leaked sessions / tasks: {result['local_leaked_sessions']} / "
+            f"{result['local_leaked_tasks']}; answer p50/p90 {result['local_answer_p50_ms']} / "
+            f"{result['local_answer_p90_ms']} ms"
+        )
+    if "sessions" not in result:
+        print(json.dumps(result))
+        return
     first, last = result["latency_first_window"], result["latency_last_window"]
     print(
         f"\nsoak: {result['sessions']} sessions x {result['duration_s']:.0f} s "

@@ -320,6 +320,7 @@ async def converse(url: str, texts: list[str], speech: dict[str, bytes]) -> Sess
                 if receiver.done():
                     raise RuntimeError("the session closed before it started")
                 await asyncio.sleep(0.02)  # waiting for the `session started` message
+            await answered(heard, 0)  # the greeting: a person hears it out before speaking
             for text in texts:
                 tool = route(text).tool
                 turn = Turn(text, str(tool) if tool is not None else None)
