@@ -4,10 +4,10 @@ SHELL := /bin/bash
 PY := .venv/bin/python
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: help setup run test fuzz lint web web-test audit bench lock
+.PHONY: help setup run test fuzz images test-containers test-arm64 lint web web-test audit bench lock
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
 
 setup: ## install system packages, uv and the locked Python workspace
 	@scripts/setup.sh
@@ -15,9 +15,24 @@ setup: ## install system packages, uv and the locked Python workspace
 run: setup web ## set up and run the whole stack in the foreground (Ctrl-C stops it)
 	$(PY) ops/local/stack.py
 
-test: setup lint web-test web ## set up and run every test (what CI runs)
+test: setup lint web-test web images ## set up and run every test (what CI runs)
 	AUDIT_ALLOW_UNREACHABLE=1 scripts/audit.sh
 	.venv/bin/pytest
+
+# The container tests' configuration: the one value compose requires (Grafana is not started).
+COMPOSE := .venv/bin/docker-compose -f docker-compose.yml
+COMPOSE_ENV := GRAFANA_ADMIN_PASSWORD=not-started-in-tests
+
+images: setup ## a Docker engine (started if none answers), stand-ins for base images no registry gives, the stack's images
+	ops/images/engine.sh
+	$(PY) ops/images/standins.py
+	$(COMPOSE_ENV) $(COMPOSE) build --quiet
+
+test-containers: images ## the composed stack in real containers: health, a conversation through nginx, kills, volumes
+	.venv/bin/pytest tests/containers
+
+test-arm64: setup ## the Jetson overlay's images built for arm64 under qemu, the gateway started (slow; not in make test)
+	ops/images/arm64.sh
 
 fuzz: setup ## fuzz with fresh seeds and FUZZ_SCALE (5) times make test's examples (not in CI)
 	FUZZ_EXPLORE=1 .venv/bin/pytest tests/fuzz --timeout=3600
