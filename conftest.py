@@ -1,5 +1,6 @@
 """Fixtures for every test in the repository: a real Redis and real service processes."""
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -8,9 +9,20 @@ import redis
 
 from fakes.agentic_backend import FakeAgenticBackend
 from fakes.openai_realtime import FakeRealtimeServer
-from harness.redis_server import RedisServer, running_redis
+from harness.redis_server import RedisServer, redis_kind, running_redis
 from harness.services import Processes, StartEventStore
 from stack import ManagedProcess, event_store_spec, free_port
+
+# testcontainers' reaper runs in a container of its own image, which no registry here can give;
+# every container a test starts is removed by the test itself.
+os.environ.setdefault("TESTCONTAINERS_RYUK_DISABLED", "true")
+
+
+def pytest_report_header() -> list[str]:
+    return [
+        f"redis for tests/integration: {redis_kind(prefer_container=True)}",
+        f"redis for the other tests: {redis_kind(prefer_container=False)}",
+    ]
 
 
 @pytest.fixture

@@ -1,14 +1,24 @@
 """Fixtures for the tool-worker's cross-service tests: the fake agentic backend and workers."""
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import pytest
 from redis.asyncio import Redis
 
 from fakes.agentic_backend import FakeAgenticBackend
 from fakes.openai_realtime import FakeRealtimeServer
+from harness.redis_server import RedisServer, running_redis
 from harness.services import Processes, StartGateway, StartWorker
 from stack import ManagedProcess, free_port, tool_worker_spec, voice_gateway_spec
+
+
+@pytest.fixture
+def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
+    """The integration tests' Redis: a container of the image compose runs, from testcontainers,
+    where a Docker engine can run one (pytest's header says which it is)."""
+    with running_redis(tmp_path / "redis", prefer_container=True) as server:
+        yield server
 
 
 @pytest.fixture
