@@ -75,7 +75,10 @@ class ConnectionLog:
 
 
 class FakeAgenticBackend:
-    def __init__(self, *, scenario: str = "quick", step_s: float = 0.01) -> None:
+    def __init__(
+        self, *, scenario: str = "quick", step_s: float = 0.01, host: str = "127.0.0.1"
+    ) -> None:
+        self.host = host  # where it listens: containers reach it at the Docker bridge's address
         self.scenario = scenario
         self.step_s = step_s  # pause between a run's messages (the slow scenario uses 5x)
         self.connections: list[ConnectionLog] = []
@@ -90,7 +93,7 @@ class FakeAgenticBackend:
 
     @property
     def url(self) -> str:
-        return f"ws://127.0.0.1:{self.port}"
+        return f"ws://{self.host}:{self.port}"
 
     def __enter__(self) -> FakeAgenticBackend:
         started = threading.Event()
@@ -115,7 +118,7 @@ class FakeAgenticBackend:
         # No keepalive pings: see FakeRealtimeServer.start (they would disturb Hypothesis).
         async with serve(
             self._handle,
-            "127.0.0.1",
+            self.host,
             0,
             process_request=self._process_request,
             max_size=2**22,

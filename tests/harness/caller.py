@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import ssl
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -48,6 +49,7 @@ class Caller:
     cycle: list[bytes]
     lead_frames: int = 0  # silent frames before the first utterance (spreads callers' turns)
     reconnect: bool = True
+    tls: ssl.SSLContext | None = None  # for wss:// (nginx in front)
     connections: list[Connection] = field(default_factory=list)
     answers: list[float] = field(default_factory=list)  # start time of each answer heard
     latencies: list[tuple[float, float]] = field(default_factory=list)  # (when, seconds)
@@ -99,6 +101,9 @@ class Caller:
     def answers_since(self, t: float) -> int:
         return sum(1 for a in self.answers if a >= t)
 
+    def hung_up(self) -> bool:
+        return self._stopping
+
     def in_session(self) -> bool:
         conn = self.current
         return conn is not None and conn.started_at is not None and conn.closed_at is None
@@ -109,12 +114,17 @@ class Caller:
         delay = RECONNECT_FIRST_S
         while not self._stopping:
             try:
-                ws = await connect(self.url, open_timeout=10, max_size=2**20, compression=None)
+                ws = await connect(
+                    self.url, open_timeout=10, max_size=2**20, compression=None, ssl=self.tls
+                )
             except (OSError, InvalidHandshake, InvalidStatus, TimeoutError):
                 self.refused += 1
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, RECONNECT_MAX_S)
                 continue
+            if self.hung_up():  # while this connection was being made
+                await ws.close()
+                return
             delay = RECONNECT_FIRST_S
             self._ws = ws
             conn = Connection(opened_at=time.monotonic())
