@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Protocol
@@ -85,11 +86,23 @@ class ContainerRedis:
         self._container.stop()  # testcontainers' stop removes the container and its volumes
 
 
+def _socket_answers(path: str) -> bool:
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+        probe.settimeout(2)
+        try:
+            probe.connect(path)
+        except OSError:
+            return False
+    return True
+
+
 @functools.cache
 def container_redis_unavailable() -> str | None:
     """Why testcontainers cannot give a Redis here (None: it can)."""
-    if not os.environ.get("DOCKER_HOST") and not Path("/var/run/docker.sock").exists():
-        return "no Docker engine socket"
+    host = os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
+    if host.startswith("unix://") and not _socket_answers(host.removeprefix("unix://")):
+        # Asked first without docker-py, which leaks its socket when it cannot connect.
+        return f"nothing answers on {host}"
     try:
         import docker
 
