@@ -49,7 +49,6 @@ from typing import Any
 
 import psutil
 import redis
-import websockets
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "ops" / "local"), str(ROOT / "tests")]
@@ -61,7 +60,7 @@ from harness.caller import FRAME_S, Caller, utterance  # noqa: E402
 from harness.fault_runs import conversation  # noqa: E402
 from harness.fault_stack import FaultStack, scrape  # noqa: E402
 from harness.local_speech import piper_pcm  # noqa: E402
-from harness.speech import silence, stream_at_real_time  # noqa: E402
+from harness.short_sessions import LOCAL_SAYINGS, LOCAL_TASK, local_session  # noqa: E402
 
 SESSIONS = 10
 WARM_UP_S = 15.0
@@ -282,33 +281,6 @@ async def soak(args: argparse.Namespace, work: Path) -> dict[str, Any]:
 
 LOCAL_WARM_UP = 5
 LOCAL_CONCURRENT = 20
-LOCAL_SAYINGS = ("What can you do?", "What is the weather like?", "Start over.")
-LOCAL_TASK = "Please ask the team to write a haiku about the sea."
-
-
-async def local_session(url: str, pcm: bytes) -> float | None:
-    """One short session: the greeting begins, the user speaks over it, and the session ends at
-    the first audio of the answer. Returns the seconds from the end of speech to that audio
-    (None: no answer within 30 s)."""
-    async with websockets.connect(url, open_timeout=30, max_size=2**20) as ws:
-        said_at: float | None = None
-        answered = asyncio.get_running_loop().create_future()
-
-        async def listen() -> None:
-            async for frame in ws:
-                if isinstance(frame, bytes) and said_at is not None and not answered.done():
-                    answered.set_result(time.monotonic() - said_at)
-
-        listener = asyncio.create_task(listen())
-        try:
-            await stream_at_real_time(ws.send, silence(200) + pcm)
-            said_at = time.monotonic()
-            await stream_at_real_time(ws.send, silence(1500))
-            return float(await asyncio.wait_for(answered, 30))
-        except TimeoutError:
-            return None
-        finally:
-            listener.cancel()
 
 
 async def local_soak(args: argparse.Namespace, work: Path) -> dict[str, Any]:
