@@ -5,10 +5,11 @@ import uvicorn
 from event_store.app import create_app
 from event_store.settings import Settings
 from service_kit.logs import configure_logging
+from service_kit.settings import load_settings
 
 
 def main() -> None:
-    settings = Settings()
+    settings = load_settings(Settings, "event-store")
     configure_logging(json=settings.log_json, level=settings.log_level)
     uvicorn.run(
         create_app(settings),

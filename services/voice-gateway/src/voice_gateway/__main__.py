@@ -2,6 +2,7 @@
 
 import os
 
+from service_kit.settings import load_settings
 from voice_gateway.memory import tune_allocator
 from voice_gateway.settings import Settings
 
@@ -14,7 +15,7 @@ def main() -> None:
     os.environ.setdefault("LOGURU_AUTOINIT", "false")
     from voice_gateway.server import configure, serve
 
-    settings = Settings()
+    settings = load_settings(Settings, "voice-gateway")
     configure(settings)
     serve(settings)
 

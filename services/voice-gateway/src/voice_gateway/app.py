@@ -10,6 +10,7 @@ from arq.connections import RedisSettings, create_pool
 from fastapi import FastAPI
 from redis.asyncio import Redis
 
+from service_kit.settings import load_settings
 from voice_gateway import metrics
 from voice_gateway.admission import Admission, Limits
 from voice_gateway.brains import BrainFactory, BrainUnavailable, choose_brain, unavailable_brain
@@ -30,7 +31,7 @@ SHUTDOWN_GRACE_S = 10.0
 def create_app(settings: Settings | None = None) -> FastAPI:
     if settings is None:  # a worker process of several: nothing was configured in it yet
         tune_allocator()
-        settings = Settings()
+        settings = load_settings(Settings, "voice-gateway")
         configure(settings)
 
     @asynccontextmanager
