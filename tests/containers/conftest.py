@@ -47,7 +47,7 @@ class Deployment:
         return self.url.replace("https://", "wss://") + "/api/realtime/pipecat/ws"
 
 
-def _engine_ready() -> None:
+def engine_ready() -> None:
     """Fail at once, in one line, when the run cannot happen here."""
     problem = container_redis_unavailable()
     if problem is not None and "not available" not in problem:
@@ -72,7 +72,7 @@ def doubles() -> Iterator[tuple[FakeRealtimeServer, FakeAgenticBackend]]:
 
 @pytest.fixture(scope="session")
 def deployed(doubles: tuple[FakeRealtimeServer, FakeAgenticBackend]) -> Iterator[Deployment]:
-    _engine_ready()
+    engine_ready()
     realtime, agentic = doubles
     ensure_certificate(TLS_DIR)
     https_port = free_port()

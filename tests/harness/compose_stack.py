@@ -77,9 +77,13 @@ class ComposeStack:
             self.compose("up", "-d", "--no-build", "--wait", "--wait-timeout", str(timeout_s),
                          *names, timeout=timeout_s + 60)  # fmt: skip
         except ComposeError as exc:
-            unhealthy = [s for s in names if self.health(s) != "healthy"]
-            details = "\n".join(f"--- {s}: {self.health(s)}\n{self.logs(s)}" for s in unhealthy)
-            raise ComposeError(f"{exc}\nnot healthy: {unhealthy}\n{details}") from exc
+            # First line: which services, in what state, and compose's own last word on why.
+            states = {s: self.health(s) for s in names}
+            unhealthy = [s for s, state in states.items() if state != "healthy"]
+            named = ", ".join(f"{s} ({states[s]})" for s in unhealthy)
+            cause = [line for line in str(exc).splitlines() if line.strip()][-1].strip()
+            details = "\n".join(f"--- {s}, its last log lines:\n{self.logs(s)}" for s in unhealthy)
+            raise ComposeError(f"not healthy: {named}: {cause}\n{details}\n--- {exc}") from exc
 
     def down(self, *, volumes: bool) -> None:
         """Remove the containers and network (and the volumes, with `volumes`). Producers'
