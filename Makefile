@@ -51,7 +51,7 @@ lint: ## ruff (lint and format) and mypy
 	.venv/bin/ruff format --check .
 	.venv/bin/mypy
 
-bench: setup ## run every benchmark; each prints one JSON line last
+bench: setup images ## run every benchmark; each prints one JSON line last
 	@set -e; for script in bench/*.py; do echo "== $$script"; $(PY) $$script $(BENCH_ARGS); done
 
 lock: ## re-resolve the workspace lockfile after changing dependencies

@@ -132,6 +132,11 @@ class Gateway:
             "redis_connections": pool,
         }
 
+    def trims(self) -> int:
+        """How many times the gateway has handed freed memory back (memory.py)."""
+        values = scrape(self.stack.url("voice-gateway"))
+        return round(values.get("gateway_memory_trim_seconds_count", 0))
+
     def sample(self, t: float) -> Sample:
         figures = self.figures()
         sample = Sample(
@@ -280,6 +285,7 @@ async def soak(args: argparse.Namespace, work: Path) -> dict[str, Any]:
 
 
 LOCAL_WARM_UP = 5
+TRIM_WAIT_S = 7.0  # the gateway trims at most every 5 s
 LOCAL_CONCURRENT = 20
 
 
@@ -307,8 +313,15 @@ async def local_soak(args: argparse.Namespace, work: Path) -> dict[str, Any]:
                 latencies.append(await local_session(url(n), sayings[n % len(sayings)]))
 
             async def settled_rss() -> float:
-                """The gateway's RSS once its sessions are over and their memory handed back."""
+                """The gateway's RSS once its sessions are over and their memory handed back:
+                after the next trim (memory.py runs one within 5 s of a session's end), so
+                that every reading is taken at the same point of that cycle."""
                 await _settled(gateway, before)
+                trims = gateway.trims()
+                for _ in range(round(TRIM_WAIT_S / 0.2)):  # polling the trim counter
+                    if gateway.trims() != trims:
+                        break
+                    await asyncio.sleep(0.2)
                 return float(gateway.process.memory_info().rss / MB)
 
             # Warm-up: every kind of work once (sessions one after the other, then a burst), so

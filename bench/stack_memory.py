@@ -137,7 +137,7 @@ def main() -> None:
     parser.add_argument("--every", type=int, default=10)
     parser.add_argument("--tag", default="latest", help="the images' tag (compose's TAG)")
     args = parser.parse_args()
-    print(json.dumps(asyncio.run(run(args)), indent=2))
+    print(json.dumps(asyncio.run(run(args))))
 
 
 if __name__ == "__main__":
