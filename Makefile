@@ -7,7 +7,7 @@ export UV_PYTHON_DOWNLOADS := never
 .PHONY: help setup run test fuzz images test-containers test-arm64 lint web web-test audit bench lock
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
 
 setup: ## install system packages, uv and the locked Python workspace
 	@scripts/setup.sh
