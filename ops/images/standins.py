@@ -24,7 +24,6 @@ import tempfile
 import time
 import zipfile
 from pathlib import Path
-from typing import IO
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
@@ -121,17 +120,26 @@ def debian_base(tag: str, arch: str) -> None:
         Path(rootfs, "etc/apt/apt.conf.d/docker-clean").write_text(
             'APT::Install-Recommends "false";\n'
         )
-        tar = subprocess.Popen(["tar", "-C", rootfs, "-c", "."], stdout=subprocess.PIPE)
-        _run(
-            "docker", "import", "--platform", f"linux/{arch}",
-            "--change", f'LABEL {LABEL}="debian:bookworm" '
-            'org.opencontainers.image.description="a stand-in made by ops/images, for tests"',
-            "--change", "ENV SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt",
-            "--change", 'CMD ["bash"]',
-            "-", tag, stdin=tar.stdout, what=f"docker import of {tag}",
-        )  # fmt: skip
-        tar.wait()
+        with tempfile.TemporaryDirectory(prefix="standin-base-") as context:
+            _run("tar", "-C", rootfs, "-cf", f"{context}/rootfs.tar", ".", what="tar of the rootfs")
+            import_rootfs(Path(context), tag, arch)
     print(f"[images] built {tag} by debootstrap ({time.monotonic() - started:.0f} s)")
+
+
+def import_rootfs(context: Path, tag: str, arch: str) -> None:
+    """`context/rootfs.tar` as the image `tag` for `arch`. Built FROM scratch rather than by
+    `docker import`: Docker 20.10's import ignores `--platform` and labels the image with the
+    host's architecture, and every build on top of it for arm64 then fails."""
+    (context / "Dockerfile").write_text(
+        "FROM scratch\n"
+        "ADD rootfs.tar /\n"
+        f'LABEL {LABEL}="debian:bookworm" '
+        'org.opencontainers.image.description="a stand-in made by ops/images, for tests"\n'
+        "ENV SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt\n"
+        'CMD ["bash"]\n'
+    )
+    _run("docker", "build", "-q", "--platform", f"linux/{arch}", "-t", tag, str(context),
+         what=f"the base image {tag}")  # fmt: skip
 
 
 def build(name: str, tag: str, base: str, arch: str) -> None:
@@ -186,6 +194,7 @@ def _uv_binary(version: str, arch: str, scratch: Path) -> Path:
         member = next(n for n in archive.namelist() if n.endswith("/scripts/uv"))
         target = scratch / "uv-binary"
         target.write_bytes(archive.read(member))
+    target.chmod(0o755)  # a zip member's bytes carry no mode: the build's COPY keeps this one
     return target
 
 
@@ -197,8 +206,8 @@ def _docker(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
     return subprocess.run(["docker", *args], capture_output=True, text=True, check=check)
 
 
-def _run(*argv: str, what: str, stdin: IO[bytes] | None = None) -> None:
-    done = subprocess.run(argv, stdin=stdin, capture_output=True, check=False)
+def _run(*argv: str, what: str) -> None:
+    done = subprocess.run(argv, capture_output=True, check=False)
     output = (done.stdout + done.stderr).decode(errors="replace")
     if done.returncode != 0:
         tail = "\n".join(output.strip().splitlines()[-15:])
