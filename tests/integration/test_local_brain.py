@@ -219,8 +219,13 @@ async def test_a_failing_llm_costs_the_turn_not_the_session(start_gateway: Start
             said = silence(300) + piper_pcm("What is the weather like?") + silence(1200)
             await stream_at_real_time(ws.send, said)
 
+            # A loaded machine may send the audio in a burst, which the gateway answers with a
+            # non-fatal `rate_limited` notice first: the test waits for the brain's own error.
+            def brain_errors() -> list[dict[str, Any]]:
+                return [e for e in heard.of("error") if e["code"] == "brain_error"]
+
             async def errored() -> bool:
-                return bool(heard.of("error"))
+                return bool(brain_errors())
 
             await async_wait_until(errored, timeout_s=30, what="the LLM failure reported")
             await ws.send(json.dumps({"type": "ping", "id": "after"}))
@@ -232,8 +237,8 @@ async def test_a_failing_llm_costs_the_turn_not_the_session(start_gateway: Start
             await ws.send(client.stop())
             await asyncio.wait_for(receiver, 10)
         assert llm.completions()  # the request was made, and failed
-    [error] = heard.of("error")
-    assert (error["code"], error["fatal"]) == ("brain_error", False)
+    [error] = brain_errors()
+    assert error["fatal"] is False
     assert heard.of("session")[-1]["reason"] == "client_closed"  # not upstream_error
 
 
