@@ -317,9 +317,9 @@ async def local_soak(args: argparse.Namespace, work: Path) -> dict[str, Any]:
                 after the next trim (memory.py runs one within 5 s of a session's end), so
                 that every reading is taken at the same point of that cycle."""
                 await _settled(gateway, before)
-                trims = gateway.trims()
+                trims = await asyncio.to_thread(gateway.trims)
                 for _ in range(round(TRIM_WAIT_S / 0.2)):  # polling the trim counter
-                    if gateway.trims() != trims:
+                    if await asyncio.to_thread(gateway.trims) != trims:
                         break
                     await asyncio.sleep(0.2)
                 return float(gateway.process.memory_info().rss / MB)
