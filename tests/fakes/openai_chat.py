@@ -58,6 +58,7 @@ TEAM_TOOL = "send_to_nested"
 CLAUDE_TOOL = "send_to_claude_code"
 DEFAULT_TEXT = "I can hand work to the team or to Claude Code."
 RUNNING_TEXT = "It is running. I will tell you when it is done."
+SUMMARY_TEXT = "The run has ended."
 
 ROLES = ("system", "developer", "user", "assistant", "tool")
 
@@ -297,6 +298,15 @@ _MENTIONS = (
 )
 
 
+_PROGRESS_LINE = re.compile(r"\[(?:TEAM|CODE) [^\]]+\] ")
+
+
+def is_progress_line(message: Mapping[str, Any]) -> bool:
+    """A user message carrying one of the gateway's tagged team/Claude Code progress lines;
+    a run's end (`[TEAM RESULT] ...`) is one too."""
+    return message.get("role") == "user" and bool(_PROGRESS_LINE.match(message_text(message)))
+
+
 def tool_result(message: Mapping[str, Any]) -> tuple[str, bool] | None:
     """What a tool result message says, and whether the tool is done: a `tool` message (its
     content JSON-decoded when it is a JSON string, as Pipecat encodes results), or an async-tool
@@ -324,18 +334,28 @@ def tool_result(message: Mapping[str, Any]) -> tuple[str, bool] | None:
 
 
 def default_scenario(request: RecordedRequest) -> Reply:
-    """- The last message is a tool result: "Done: <result>" (`tool_result`; an async tool
+    """- The last message is a run's end (`[TEAM RESULT] ...`, asking for a summary):
+      `SUMMARY_TEXT`.
+    - The last message is a tool result: "Done: <result>" (`tool_result`; an async tool
       still running without a result gets `RUNNING_TEXT`).
     - Else, about the last user message: one mentioning "team" calls `send_to_nested`, one
       mentioning "claude" `send_to_claude_code`, with `{"text": <what follows "team to" /
       "claude (code) to", else the whole text>}`, if the request offers that tool (and
-      `tool_choice` is not "none"); anything else gets `DEFAULT_TEXT`."""
+      `tool_choice` is not "none"); anything else gets `DEFAULT_TEXT`.
+
+    The gateway's tagged progress lines (`[TEAM Coder] Using tool: ...`) are context, not a
+    request, so they are read past, as a real model does: one may land after a tool call and
+    before its result is read, and its "TEAM" is not the user asking for the team again."""
     last = request.last_message
-    result = tool_result(last) if last is not None else None
+    if last is not None and is_progress_line(last) and "RESULT] " in message_text(last):
+        return Say(SUMMARY_TEXT)
+    spoken = [m for m in request.messages if not is_progress_line(m)]
+    result = tool_result(spoken[-1]) if spoken else None
     if result is not None:
         text, done = result
         return Say(f"Done: {text}" if done or text else RUNNING_TEXT)
-    text = request.last_user_text or ""
+    users = [m for m in spoken if m.get("role") == "user"]
+    text = message_text(users[-1]) if users else ""
     for mention, after, tool in _MENTIONS:
         if mention.search(text):
             if tool not in request.callable_tools:

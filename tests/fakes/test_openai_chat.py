@@ -31,6 +31,7 @@ from fakes.openai_chat import (
     CLAUDE_TOOL,
     DEFAULT_TEXT,
     RUNNING_TEXT,
+    SUMMARY_TEXT,
     TEAM_TOOL,
     CallTool,
     CallTools,
@@ -542,6 +543,25 @@ def test_default_scenario_reads_pipecats_async_tool_messages() -> None:
     )
     plain = {"role": "tool", "tool_call_id": "c", "content": '{"ok": true}'}
     assert reply(user(TEAM_ASK), call, plain) == Say('Done: {"ok": true}')
+
+
+def test_default_scenario_reads_past_progress_lines() -> None:
+    """A team's progress line may land between a tool call and the model reading its result
+    (the team starts before the gateway hands the result back): the model reads the result, and
+    the line's "TEAM" is not the user asking for the team again."""
+
+    def reply(*messages: Any) -> object:
+        body = {"model": MODEL, "messages": list(messages), "tools": TOOLS}
+        return default_scenario(RecordedRequest(0, "POST", "/v1/chat/completions", {}, body))
+
+    call = {"role": "assistant", "tool_calls": [{"id": "c", "type": "function"}]}
+    result = {"role": "tool", "tool_call_id": "c", "content": json.dumps("Handed over.")}
+    progress = user("[TEAM Coder] Using tool: write_file")
+    assert reply(user(TEAM_ASK), call, result, progress) == Say("Done: Handed over.")
+    assert reply(user(TEAM_ASK), call, progress, result) == Say("Done: Handed over.")
+    assert reply(user("Hello."), progress) == Say(DEFAULT_TEXT)
+    end = user("[TEAM RESULT] Haiku written. The run has ended. Tell the user ...")
+    assert reply(user(TEAM_ASK), call, result, progress, end) == Say(SUMMARY_TEXT)
 
 
 # --- in a thread ------------------------------------------------------------------------------
