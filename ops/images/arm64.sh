@@ -32,19 +32,39 @@ done
 # The gateway, local brain, under emulation: beside a Redis (the arm64 Python stand-in has no
 # redis-server; the host's x86 one serves, on a network of the check's own).
 net=arm64-check-$$
+cpuinfo=$(mktemp)
 cleanup() { docker rm -f "$net-redis" "$net-gateway" >/dev/null 2>&1 || true
-            docker network rm "$net" >/dev/null 2>&1 || true; }
+            docker network rm "$net" >/dev/null 2>&1 || true; rm -f "$cpuinfo"; }
 trap cleanup EXIT
+# qemu-user 7.2 (Debian 12) shows an emulated program the host's own x86 /proc/cpuinfo.
+# onnxruntime's CPU detection cannot parse it on aarch64 and crashes at `import onnxruntime`
+# (SIGSEGV; qemu then hangs). A Jetson has a real one, so only this emulated check is given an
+# arm64 /proc/cpuinfo: two Cortex-A78AE cores, the Orin's (implementer 0x41, part 0xd42).
+for n in 0 1; do
+  printf 'processor\t: %s\nBogoMIPS\t: 62.50\n' "$n"
+  printf 'Features\t: fp asimd evtstrm aes pmull sha1 sha2 crc32 atomics fphp asimdhp cpuid'
+  printf ' asimdrdm lrcpc dcpop asimddp\n'
+  printf 'CPU implementer\t: 0x41\nCPU architecture: 8\nCPU variant\t: 0x0\n'
+  printf 'CPU part\t: 0xd42\nCPU revision\t: 1\n\n'
+done > "$cpuinfo"
 docker network create "$net" >/dev/null
 docker run -d --name "$net-redis" --network "$net" redis:7.0-alpine >/dev/null
 started=$(date +%s)
 docker run -d --name "$net-gateway" --network "$net" --platform linux/arm64 \
+  -v "$cpuinfo:/proc/cpuinfo:ro" \
   -e REDIS_URL="redis://$net-redis:6379/0" -e VOICE_BRAIN=local \
   "agentic-voice/voice-gateway:arm64" >/dev/null
 for _ in $(seq 1 600); do
   if docker exec "$net-gateway" python -c \
       "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8090/readyz', timeout=5)" \
       >/dev/null 2>&1; then
+    # /readyz answers once the gateway has started, with or without its brain: the start-up
+    # line says whether the local brain's models loaded.
+    if ! docker logs "$net-gateway" 2>&1 | grep -q '"brain_ready": true'; then
+      echo "[arm64] error: the gateway started without its local brain; its last lines:" >&2
+      docker logs --tail 20 "$net-gateway" >&2
+      exit 1
+    fi
     arch=$(docker exec "$net-gateway" uname -m)
     rss=$(docker stats --no-stream --format '{{.MemUsage}}' "$net-gateway" | cut -d/ -f1)
     echo "[arm64] the gateway ($arch, emulated) loaded the local brain and answered /readyz" \

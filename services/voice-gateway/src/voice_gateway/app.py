@@ -63,7 +63,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         metrics.ASYNCIO_TASKS.set_function(lambda: len(asyncio.all_tasks(loop)))
         app.state.gateway = gateway
         drain_on_signals(gateway)
-        log.info("gateway_started", port=settings.port, brain=settings.brain)
+        log.info(
+            "gateway_started",
+            port=settings.port,
+            brain=settings.brain,
+            brain_ready=brain_problem is None,  # its models loaded; else sessions are refused
+        )
         try:
             yield
         finally:
