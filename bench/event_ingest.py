@@ -32,6 +32,7 @@ sys.path[:0] = [str(ROOT / "ops" / "local"), str(ROOT / "tests")]
 
 from contracts import ConversationEvent  # noqa: E402
 from harness.events import xadd_events  # noqa: E402
+from harness.stats import percentile  # noqa: E402
 from stack import ManagedProcess, event_store_spec, free_port, redis_spec  # noqa: E402
 
 POLL_S = 0.002
@@ -144,11 +145,6 @@ def lag_at_rate(rate: int, seconds: float) -> list[float]:
     if len(lags) < total:
         raise TimeoutError(f"only {len(lags)} of {total} events committed")
     return lags
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q / 100 * len(ordered)))]
 
 
 def main() -> None:

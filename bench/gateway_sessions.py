@@ -69,6 +69,7 @@ sys.path[:0] = [str(ROOT / "ops" / "local"), str(ROOT / "tests")]
 
 from fakes.openai_realtime import ConnectionRecord, FakeRealtimeServer  # noqa: E402
 from harness.speech import duration_ms, frames, silence, speech_pcm  # noqa: E402
+from harness.stats import percentile  # noqa: E402
 from stack import ManagedProcess, free_port, redis_spec, voice_gateway_spec  # noqa: E402
 
 SPOKEN = "Hello, can you hear me?"  # the fake's reply to it: 33 characters -> 2.0 s of audio
@@ -91,11 +92,6 @@ BUSY_PCT = 10.0  # the machine is busy when others use more than this (% of all 
 
 def log(message: str) -> None:
     print(f"[gateway_sessions] {message}", file=sys.stderr, flush=True)
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q / 100 * len(ordered)))]
 
 
 def ms(values: list[float], q: float) -> float | None:

@@ -61,6 +61,7 @@ from harness.fault_runs import conversation  # noqa: E402
 from harness.fault_stack import FaultStack, scrape  # noqa: E402
 from harness.local_speech import piper_pcm  # noqa: E402
 from harness.short_sessions import LOCAL_SAYINGS, LOCAL_TASK, local_session  # noqa: E402
+from harness.stats import percentile  # noqa: E402
 
 SESSIONS = 10
 WARM_UP_S = 15.0
@@ -81,11 +82,6 @@ SOAK = Scenario(
 
 def log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))]
 
 
 @dataclass

@@ -30,6 +30,7 @@ from arq.connections import RedisSettings, create_pool  # noqa: E402
 from arq.worker import Worker  # noqa: E402
 
 from contracts import new_event_id  # noqa: E402
+from harness.stats import percentile  # noqa: E402
 from harness.tool_calls import dispatcher  # noqa: E402
 from stack import ManagedProcess, free_port, http_ready, redis_spec, tool_worker_spec  # noqa: E402
 
@@ -49,11 +50,6 @@ def serve_default_worker(redis_url: str) -> None:
     Worker(
         functions=[noop], queue_name=DEFAULT_QUEUE, redis_settings=RedisSettings.from_dsn(redis_url)
     ).run()
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q / 100 * len(ordered)))]
 
 
 async def fast_round_trips(redis_url: str, n: int) -> list[float]:

@@ -73,6 +73,7 @@ from fakes.openai_chat import (  # noqa: E402
 )
 from harness.local_speech import piper_pcm  # noqa: E402
 from harness.speech import duration_ms, frames, silence  # noqa: E402
+from harness.stats import percentile  # noqa: E402
 from harness.voice_clients import VoiceClient  # noqa: E402
 from stack import (  # noqa: E402
     ManagedProcess,
@@ -142,11 +143,6 @@ QUICK_UTTERANCES = [  # short answers mostly (the help reply alone plays for 9 s
 
 def log(message: str) -> None:
     print(f"[voice_latency] {message}", file=sys.stderr, flush=True)
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q / 100 * len(ordered)))]
 
 
 def peak(frame: bytes) -> int:
