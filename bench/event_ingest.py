@@ -6,7 +6,7 @@ Starts a private redis-server and the event-store (its real command) per run, in
   the producer cannot be the bottleneck; the clock runs from the store being ready until N rows
   are committed in SQLite (counted from a separate read-only connection).
 - Baseline: the same with EVENT_STORE_BATCH_MAX=1, i.e. one transaction (and fsync) per event, as
-  the old store wrote, on fewer events.
+  the single-process voice server's store wrote, on fewer events.
 - Lag: events XADDed at a fixed rate (1,000/s, paced 10 every 10 ms on a monotonic schedule);
   commit time is observed by polling SQLite every 2 ms, so lag is XADD -> row visible, over-
   estimated by up to the polling interval.

@@ -2,7 +2,7 @@
 
 Starts a private redis-server, the fake OpenAI Realtime server (a thread of this process) and,
 per step, a fresh voice-gateway (its real command). Each step opens N sessions on the browser
-endpoint (`/api/realtime/pipecat/ws/{conversation_id}`, the seed's raw format) and streams 20 ms
+endpoint (`/api/realtime/pipecat/ws/{conversation_id}`, the original raw format) and streams 20 ms
 PCM16 24 kHz mono frames at real time: a lead-in of silence (the greeting plays; a random phase
 spreads the sessions' turns), then one espeak utterance and silence, over and over. The fake's
 `reply` scenario detects each utterance and answers with 2 s of audio deltas (40 ms each, sent at

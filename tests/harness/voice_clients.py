@@ -1,4 +1,4 @@
-"""The two browser wire formats as a test client speaks them: the seed's raw format and
+"""The two browser wire formats as a test client speaks them: the original raw format and
 Pipecat's protobuf frames with RTVI messages (what `@pipecat-ai/client-js` sends)."""
 
 from __future__ import annotations

@@ -9,7 +9,8 @@ from event_store.migrations import MIGRATIONS, SCHEMA_VERSION, migrate
 
 
 def _old_store(path: Path) -> None:
-    """A database as the old backend left it: its schema, no user_version, some rows."""
+    """A database as the single-process voice server left it: its schema, no user_version,
+    some rows."""
     conn = sqlite3.connect(path)
     conn.executescript(MIGRATIONS[0])
     conn.execute(

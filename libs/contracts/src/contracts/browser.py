@@ -1,4 +1,4 @@
-"""The browser protocol of the voice endpoint (the seed's format): what each side may send.
+"""The browser protocol of the voice endpoint (the original format): what each side may send.
 
 Binary frames are raw PCM16, 24 kHz, mono, both ways. Text frames are JSON objects with a `type`.
 Server -> browser messages are the models below; browser -> server messages are `ClientMessage`.
@@ -24,7 +24,7 @@ class _ServerMessage(BaseModel):
 
 
 class Transcription(_ServerMessage):
-    """What the user or the assistant said (the seed's message, kept as it was)."""
+    """What the user or the assistant said (unchanged since the protocol's first version)."""
 
     type: Literal["transcription"] = "transcription"
     text: str

@@ -19,7 +19,8 @@ TypeName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:/
 
 
 class EventSource(StrEnum):
-    """Who produced an event (the old backend's sources, kept for compatibility)."""
+    """Who produced an event: the sources of the single-process voice server this stack
+    replaced, kept for compatibility."""
 
     CONTROLLER = "controller"
     VOICE = "voice"

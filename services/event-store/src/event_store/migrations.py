@@ -1,7 +1,8 @@
 """Versioned schema migrations, tracked with SQLite's `user_version`.
 
-Version 1 is the old backend's schema exactly (`CREATE ... IF NOT EXISTS`), so a database file
-from the old store opens and upgrades in place; later versions add what this service needs.
+Version 1 is exactly the schema of the single-process voice server this stack replaced
+(`CREATE ... IF NOT EXISTS`), so a database file from that server opens and upgrades in place;
+later versions add what this service needs.
 """
 
 import aiosqlite
@@ -10,7 +11,7 @@ import structlog
 log = structlog.get_logger(__name__)
 
 MIGRATIONS: tuple[str, ...] = (
-    # 1: the old conversation store.
+    # 1: the single-process voice server's conversation store.
     """
     CREATE TABLE IF NOT EXISTS conversations (
         id TEXT PRIMARY KEY,

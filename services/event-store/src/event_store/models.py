@@ -1,4 +1,5 @@
-"""Shapes of stored rows as the API returns them (the old backend's shapes, plus `event_id`)."""
+"""Shapes of stored rows as the API returns them: those of the single-process voice server
+this stack replaced, plus `event_id`."""
 
 from datetime import datetime
 from typing import Any

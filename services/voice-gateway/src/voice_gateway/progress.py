@@ -1,7 +1,8 @@
 """Team and Claude Code progress, as the browser shows it and as the model hears it.
 
-The old assistant's tagged lines: the model gets short `[TEAM ...]`/`[CODE ...]` lines in its
-context, and is asked for a spoken summary only when a run ends; the browser sees everything.
+Tagged lines, as the single-process voice server used them: the model gets short
+`[TEAM ...]`/`[CODE ...]` lines in its context, and is asked for a spoken summary only when a
+run ends; the browser sees everything.
 """
 
 from dataclasses import dataclass

@@ -1,6 +1,6 @@
-"""The browser's wire formats, frame by frame: what both share, and the seed's raw format.
+"""The browser's wire formats, frame by frame: what both share, and the original raw format.
 
-`RawPCMSerializer` speaks the seed's format: binary frames are PCM16 24 kHz mono audio both
+`RawPCMSerializer` speaks the original format: binary frames are PCM16 24 kHz mono audio both
 ways, text frames are JSON messages (`contracts.browser`). The RTVI format is in `rtvi.py`.
 Nothing a browser sends may crash the session: a bad frame becomes a `ClientProtocolError`
 frame, which `ClientProtocol` (early in the pipeline) answers with an `error` message; pings

@@ -1,4 +1,5 @@
-"""The old backend's conversation routes, plus filtering, paging and transcript export."""
+"""The conversation routes of the single-process voice server this stack replaced, plus
+filtering, paging and transcript export."""
 
 from enum import StrEnum
 from typing import Annotated, Any
