@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import json
 import signal
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -15,6 +16,7 @@ import redis
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
+from contracts.session import RETRYABLE_CLOSE_CODES, CloseCode
 from harness.events import streamed_events
 from harness.services import StartGateway, ws_url
 from harness.speech import silence, speech_pcm, stream_at_real_time
@@ -101,6 +103,19 @@ async def test_limits_and_bad_frames(start_gateway: StartGateway) -> None:
         await async_wait_until(lambda: _empty_list(http), what="the closed session cleaned up")
     async with connect(_ws_url(gateway, "three")) as again:  # the service is still up
         assert (await _next_message(again, "session"))["state"] == "started"
+
+
+async def test_a_brain_that_cannot_run_refuses_with_a_code_not_to_retry(
+    start_gateway: StartGateway, tmp_path: Path
+) -> None:
+    """The local brain without its Piper voice: the gateway starts, and refuses each session
+    with BRAIN_UNAVAILABLE (4001), which the browser does not retry, and the reason."""
+    gateway = start_gateway(VOICE_BRAIN="local", GATEWAY_PIPER_VOICE_DIR=str(tmp_path))
+    async with connect(_ws_url(gateway)) as ws:
+        assert await _messages_until_closed(ws) == []
+    assert ws.close_code == CloseCode.BRAIN_UNAVAILABLE == 4001
+    assert ws.close_code not in RETRYABLE_CLOSE_CODES
+    assert ws.close_reason.startswith("the Piper voice is missing")
 
 
 async def test_token_and_origin(start_gateway: StartGateway) -> None:

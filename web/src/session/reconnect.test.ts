@@ -84,6 +84,12 @@ describe("ReconnectPolicy decisions", () => {
     expect(origin.kind === "error" && origin.message).toContain("origin 'x' is not allowed");
   });
 
+  it("does not retry a brain that cannot run (4001): it says why and whom to ask", () => {
+    const decision = policy().closed(0, drop(4001, { reason: "the Piper voice is missing" }));
+    expect(decision.kind).toBe("error");
+    expect(decision.kind === "error" && decision.message).toMatch(/Piper voice is missing.*operator/);
+  });
+
   it("does not reconnect after 1009 (frame too large)", () => {
     expect(policy().closed(0, drop(1009)).kind).toBe("error");
   });

@@ -1,7 +1,10 @@
 /**
  * When to reconnect the voice socket, and after how long: pure, with the clock and the random
- * source injected so the policy is tested without timers.
+ * source injected so the policy is tested without timers. Which closes are retried comes from
+ * libs/contracts (protocol/vocabulary.ts is generated from it).
  */
+
+import { CloseCode, DELIBERATE_ENDS, EndReason, RETRYABLE_CLOSE_CODES } from "../protocol/vocabulary";
 
 export type ConnectionState = "idle" | "connecting" | "connected" | "reconnecting" | "closed" | "error";
 
@@ -35,19 +38,17 @@ export type CloseDecision =
   | { kind: "closed"; message: string | null }
   | { kind: "error"; message: string };
 
-// Ends that somebody meant: the person, the operator, or the session's own limits.
-const DELIBERATE_STOPS = new Set(["client_closed", "stopped", "idle", "max_duration"]);
-// Transient: the gateway going away or restarting, a dropped network, a full gateway.
-const RETRY_CODES = new Set([1001, 1005, 1006, 1011, 1012, 1013, 1014]);
-
 export function describeClose(code: number, reason: string): string {
-  if (code === 1008) {
+  if (code === CloseCode.POLICY) {
     const why = reason || "refused by policy";
     return /token/i.test(why) ? `Access token required or invalid (${why}).` : `Refused: ${why}.`;
   }
-  if (code === 1009) return "The gateway refused a frame as too large.";
-  if (code === 1011) return `The voice service failed${reason ? `: ${reason}` : ""}.`;
-  if (code === 1013) return "The gateway is at its session limit; try again later.";
+  if (code === CloseCode.TOO_BIG) return "The gateway refused a frame as too large.";
+  if (code === CloseCode.BRAIN_UNAVAILABLE) {
+    return `The voice service cannot run${reason ? `: ${reason}` : ""}. Ask its operator to check its configuration.`;
+  }
+  if (code === CloseCode.INTERNAL_ERROR) return `The voice service failed${reason ? `: ${reason}` : ""}.`;
+  if (code === CloseCode.TRY_AGAIN_LATER) return "The gateway is at its session limit; try again later.";
   return reason ? `Connection closed: ${reason} (${code}).` : `Connection closed (${code}).`;
 }
 
@@ -87,13 +88,13 @@ export class ReconnectPolicy {
     if (stable) this.failures = 0;
 
     if (info.userStopped) return { kind: "closed", message: null };
-    if (info.sessionStopReason !== null && DELIBERATE_STOPS.has(info.sessionStopReason)) {
+    if (info.sessionStopReason !== null && DELIBERATE_ENDS.has(info.sessionStopReason)) {
       return { kind: "closed", message: stopMessage(info.sessionStopReason) };
     }
-    if (info.code === 1000) {
+    if (info.code === CloseCode.NORMAL) {
       return { kind: "closed", message: info.reason ? stopMessage(info.reason) : null };
     }
-    if (!RETRY_CODES.has(info.code)) {
+    if (!RETRYABLE_CLOSE_CODES.has(info.code)) {
       return { kind: "error", message: describeClose(info.code, info.reason) };
     }
     if (this.failures >= this.options.maxAttempts) {
@@ -109,13 +110,13 @@ export class ReconnectPolicy {
 
 function stopMessage(reason: string): string | null {
   switch (reason) {
-    case "client_closed":
+    case EndReason.CLIENT_CLOSED:
       return null;
-    case "stopped":
+    case EndReason.STOPPED:
       return "The session was stopped by the operator.";
-    case "idle":
+    case EndReason.IDLE:
       return "The session ended after a long silence.";
-    case "max_duration":
+    case EndReason.MAX_DURATION:
       return "The session reached its maximum duration.";
     default:
       return `The session ended (${reason}).`;

@@ -8,16 +8,20 @@ import time
 from collections import defaultdict, deque
 from dataclasses import dataclass
 
+from contracts.session import CloseCode, RefusalKind
+
 
 class Refused(Exception):
     """A connection the gateway will not take; `reason` is shown to the client."""
 
-    def __init__(self, reason: str, *, kind: str, code: int = 1013) -> None:
+    def __init__(
+        self, reason: str, *, kind: RefusalKind, code: CloseCode = CloseCode.TRY_AGAIN_LATER
+    ) -> None:
         super().__init__(reason)
         self.reason = reason
         # A fixed name for metrics and alerts (`reason` is prose for the person).
         self.kind = kind
-        self.code = code  # WebSocket close code: 1008 policy, 1013 try again later
+        self.code = code
 
 
 @dataclass(frozen=True)
@@ -52,18 +56,22 @@ class Admission:
         if len(recent) >= self._limits.connections_per_minute_per_address:
             raise Refused(
                 "too many new connections from your address; wait a minute",
-                kind="address_rate",
-                code=1008,
+                kind=RefusalKind.ADDRESS_RATE,
+                code=CloseCode.POLICY,
             )
         recent.append(now)
 
     def open_session(self, address: str) -> None:
         """Count a new session for `address`, or raise `Refused`."""
         if self.active >= self._limits.max_sessions:
-            raise Refused("the gateway is at its session limit; try again later", kind="capacity")
+            raise Refused(
+                "the gateway is at its session limit; try again later", kind=RefusalKind.CAPACITY
+            )
         if self._active[address] >= self._limits.max_sessions_per_address:
             raise Refused(
-                "too many open sessions from your address", kind="address_sessions", code=1008
+                "too many open sessions from your address",
+                kind=RefusalKind.ADDRESS_SESSIONS,
+                code=CloseCode.POLICY,
             )
         self._active[address] += 1
 

@@ -19,6 +19,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from contracts.ids import CONVERSATION_ID_MAX_LENGTH, CONVERSATION_ID_PATTERN
+from contracts.session import CloseCode, EndReason, RefusalKind
 from voice_gateway import metrics
 from voice_gateway.admission import Refused
 from voice_gateway.brains import Persona
@@ -75,12 +76,18 @@ def _check_access(gateway: Gateway, websocket: WebSocket, token: str | None) -> 
     settings = gateway.services.settings
     origin = websocket.headers.get("origin")
     if settings.allowed_origins and origin not in settings.allowed_origins:
-        raise Refused(f"origin {origin!r} is not allowed", kind="origin", code=1008)
+        raise Refused(
+            f"origin {origin!r} is not allowed", kind=RefusalKind.ORIGIN, code=CloseCode.POLICY
+        )
     given = token or websocket.headers.get("authorization", "").removeprefix("Bearer ")
     if not _token_matches(settings, given):
-        raise Refused("a valid token is required", kind="token", code=1008)
+        raise Refused("a valid token is required", kind=RefusalKind.TOKEN, code=CloseCode.POLICY)
     if gateway.services.brain_problem is not None:
-        raise Refused(gateway.services.brain_problem, kind="brain_unavailable", code=1011)
+        raise Refused(
+            gateway.services.brain_problem,
+            kind=RefusalKind.BRAIN_UNAVAILABLE,
+            code=CloseCode.BRAIN_UNAVAILABLE,
+        )
 
 
 @router.websocket("/api/realtime/pipecat/ws/{conversation_id}")
@@ -134,7 +141,9 @@ async def list_sessions(request: Request) -> list[dict[str, Any]]:
     dependencies=[Depends(_check_http_access)],
 )
 async def stop_session(request: Request, session_id: SessionId) -> dict[str, str]:
-    if not await _gateway(request.app).services.registry.request_stop(session_id, "stopped"):
+    if not await _gateway(request.app).services.registry.request_stop(
+        session_id, EndReason.STOPPED
+    ):
         raise HTTPException(404, f"no live session {session_id!r}")
     return {"status": "stopping", "session_id": session_id}
 

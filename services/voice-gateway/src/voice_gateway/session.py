@@ -32,6 +32,7 @@ from contracts.browser import (
     Transcription,
 )
 from contracts.keys import live_events_channel
+from contracts.session import CLOSE_CODE_FOR_END, EndReason
 from voice_gateway import metrics
 from voice_gateway.brains import Brain, BrainFactory, Persona, spoken_answer
 from voice_gateway.event_publisher import EventPublisher
@@ -54,8 +55,7 @@ from voice_gateway.wire import ClientProtocol, ClientProtocolError
 
 log = structlog.get_logger(__name__)
 
-CLOSE_CODES = {"upstream_error": 1011, "error": 1011, "shutdown": 1001}
-# client_stalled: no close code, the connection is aborted (see slow_client.py)
+# client_stalled has no close code: the connection is aborted (see slow_client.py).
 END_GRACE_S = 5.0
 
 
@@ -90,7 +90,7 @@ class VoiceSession:
         self._services = services
         self._format = wire_format
         self._ended = asyncio.Event()
-        self.reason = "client_closed"
+        self.reason: str = EndReason.CLIENT_CLOSED
         self._worker: PipelineWorker | None = None
         self._clock = TurnClock(on_latency=self._latency)
         self._log = log.bind(conversation_id=conversation_id, session_id=self.id)
@@ -104,14 +104,15 @@ class VoiceSession:
         close = self._ws.close
 
         async def close_with_reason(code: int = 1000, reason: str | None = None) -> None:
-            await close(CLOSE_CODES.get(self.reason, code), reason or self.reason)
+            code = CLOSE_CODE_FOR_END.get(self.reason, code)
+            await close(code, reason or self.reason)
 
         self._ws.close = close_with_reason  # type: ignore[method-assign]
 
     def _stalled(self) -> None:
         metrics.ERRORS.labels("client_stalled").inc()
         self._log.warning("client_stalled", timeout_s=self._services.settings.client_send_timeout_s)
-        self.end("client_stalled")
+        self.end(EndReason.CLIENT_STALLED)
 
     def end(self, reason: str) -> None:
         """Ask the session to end; the first reason given is the one recorded."""
@@ -147,7 +148,7 @@ class VoiceSession:
             await self._converse()
         except Exception:  # a brain that fails to build must not leave the session half-open
             self._log.exception("session_failed")
-            self.end("error")
+            self.end(EndReason.ERROR)
             with contextlib.suppress(Exception):
                 await self._ws.close()
         finally:
@@ -203,9 +204,9 @@ class VoiceSession:
             )
             ended.cancel()
             if not done:
-                self.end("max_duration")
+                self.end(EndReason.MAX_DURATION)
             elif running in done:
-                self.end("client_closed")
+                self.end(EndReason.CLIENT_CLOSED)
         finally:
             idle.cancel()
             await self._finish(worker, running, follower)
@@ -237,7 +238,7 @@ class VoiceSession:
         )
 
         async def stop() -> None:
-            self.end("client_closed")
+            self.end(EndReason.CLIENT_CLOSED)
 
         def _bad_frame(error: ClientProtocolError) -> None:
             metrics.ERRORS.labels(error.code).inc()
@@ -281,7 +282,7 @@ class VoiceSession:
 
         @transport.event_handler("on_client_disconnected")  # type: ignore[untyped-decorator]
         async def _gone(*_: Any) -> None:
-            self.end("client_closed")
+            self.end(EndReason.CLIENT_CLOSED)
 
         return worker
 
@@ -291,7 +292,7 @@ class VoiceSession:
         while True:  # the deadline moves with every activity: sleep until the latest one
             left = self._clock.last_activity + idle_s - time.monotonic()
             if left <= 0:
-                self.end("idle")
+                self.end(EndReason.IDLE)
                 return
             await asyncio.sleep(left)
 
@@ -316,9 +317,9 @@ class VoiceSession:
         metrics.ERRORS.labels("upstream").inc()
         self._log.warning("upstream_error", error=error)
         message = "The voice model's connection failed; the session has ended."
-        await self.send(Error(code="upstream_error", message=message, fatal=True))
+        await self.send(Error(code=EndReason.UPSTREAM_ERROR, message=message, fatal=True))
         self._event("voice", "error", kind="upstream", message=error[:500])
-        self.end("upstream_error")
+        self.end(EndReason.UPSTREAM_ERROR)
 
     async def _turn_error(self, error: str) -> None:
         """A part of the brain failed on this turn; the session goes on."""

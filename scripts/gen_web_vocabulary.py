@@ -1,0 +1,68 @@
+"""Writes web/src/protocol/vocabulary.ts from libs/contracts, so the browser and the services
+use one set of names for how a session ends (close codes, end reasons, refusals) and one rule
+for which closes to retry.
+
+    .venv/bin/python scripts/gen_web_vocabulary.py          # rewrite the file
+    .venv/bin/python scripts/gen_web_vocabulary.py --check  # exit 1 if it is stale (tests do)
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from enum import Enum
+from pathlib import Path
+
+from contracts.session import (
+    DELIBERATE_ENDS,
+    RETRYABLE_CLOSE_CODES,
+    CloseCode,
+    EndReason,
+    RefusalKind,
+)
+
+TARGET = Path(__file__).resolve().parents[1] / "web" / "src" / "protocol" / "vocabulary.ts"
+
+
+def _const(enum: type[Enum]) -> str:
+    members = "\n".join(f"  {m.name}: {m.value!r}," for m in enum).replace("'", '"')
+    name = enum.__name__
+    return (
+        f"export const {name} = {{\n{members}\n}} as const;\n"
+        f"export type {name} = (typeof {name})[keyof typeof {name}];\n"
+    )
+
+
+def render() -> str:
+    deliberate = ", ".join(f"EndReason.{m.name}" for m in sorted(DELIBERATE_ENDS))
+    retryable = ", ".join(
+        f"CloseCode.{code.name}" if isinstance(code, CloseCode) else str(code)
+        for code in sorted(RETRYABLE_CLOSE_CODES)
+    )
+    return (
+        "// Generated from libs/contracts/src/contracts/session.py by\n"
+        "// scripts/gen_web_vocabulary.py: do not edit (a test fails when it is stale).\n\n"
+        f"{_const(CloseCode)}\n{_const(EndReason)}\n{_const(RefusalKind)}\n"
+        "/** Sessions that ended as somebody meant: not reconnected. */\n"
+        f"export const DELIBERATE_ENDS: ReadonlySet<string> = new Set([{deliberate}]);\n\n"
+        "/** Transient closes: reconnected with backoff. */\n"
+        f"export const RETRYABLE_CLOSE_CODES: ReadonlySet<number> = new Set([{retryable}]);\n"
+    )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--check", action="store_true", help="fail if the file is stale")
+    args = parser.parse_args()
+    text = render()
+    if args.check:
+        if not TARGET.is_file() or TARGET.read_text() != text:
+            print(f"{TARGET} is stale: run scripts/gen_web_vocabulary.py", file=sys.stderr)
+            return 1
+        return 0
+    TARGET.write_text(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,41 @@
+// Generated from libs/contracts/src/contracts/session.py by
+// scripts/gen_web_vocabulary.py: do not edit (a test fails when it is stale).
+
+export const CloseCode = {
+  NORMAL: 1000,
+  GOING_AWAY: 1001,
+  POLICY: 1008,
+  TOO_BIG: 1009,
+  INTERNAL_ERROR: 1011,
+  TRY_AGAIN_LATER: 1013,
+  BRAIN_UNAVAILABLE: 4001,
+} as const;
+export type CloseCode = (typeof CloseCode)[keyof typeof CloseCode];
+
+export const EndReason = {
+  CLIENT_CLOSED: "client_closed",
+  STOPPED: "stopped",
+  IDLE: "idle",
+  MAX_DURATION: "max_duration",
+  UPSTREAM_ERROR: "upstream_error",
+  ERROR: "error",
+  SHUTDOWN: "shutdown",
+  CLIENT_STALLED: "client_stalled",
+} as const;
+export type EndReason = (typeof EndReason)[keyof typeof EndReason];
+
+export const RefusalKind = {
+  ORIGIN: "origin",
+  TOKEN: "token",
+  BRAIN_UNAVAILABLE: "brain_unavailable",
+  CAPACITY: "capacity",
+  ADDRESS_RATE: "address_rate",
+  ADDRESS_SESSIONS: "address_sessions",
+} as const;
+export type RefusalKind = (typeof RefusalKind)[keyof typeof RefusalKind];
+
+/** Sessions that ended as somebody meant: not reconnected. */
+export const DELIBERATE_ENDS: ReadonlySet<string> = new Set([EndReason.CLIENT_CLOSED, EndReason.IDLE, EndReason.MAX_DURATION, EndReason.STOPPED]);
+
+/** Transient closes: reconnected with backoff. */
+export const RETRYABLE_CLOSE_CODES: ReadonlySet<number> = new Set([CloseCode.GOING_AWAY, 1005, 1006, CloseCode.INTERNAL_ERROR, 1012, CloseCode.TRY_AGAIN_LATER, 1014]);
