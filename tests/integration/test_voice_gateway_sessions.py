@@ -132,6 +132,11 @@ async def test_token_and_origin(start_gateway: StartGateway) -> None:
             assert reason in ws.close_reason
     async with connect(_ws_url(gateway, query="?token=s3cret"), additional_headers=good) as ws:
         assert (await _next_message(ws, "session"))["state"] == "started"
+    # The rule every service shares (service_kit.access): no Origin is not a browser, so the
+    # token alone decides; the bearer scheme is case-insensitive.
+    lower_bearer = {"authorization": "bearer s3cret"}
+    async with connect(_ws_url(gateway, "c2"), additional_headers=lower_bearer) as ws:
+        assert (await _next_message(ws, "session"))["state"] == "started"
 
 
 @pytest.mark.parametrize(

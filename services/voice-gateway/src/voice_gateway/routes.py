@@ -1,6 +1,5 @@
 """HTTP and WebSocket routes: thin handlers over sessions, registry and admission."""
 
-import hmac
 from typing import Annotated, Any
 
 import structlog
@@ -20,13 +19,13 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from contracts.ids import CONVERSATION_ID_MAX_LENGTH, CONVERSATION_ID_PATTERN
 from contracts.session import CloseCode, EndReason, RefusalKind
+from service_kit.access import REQUIRED_DETAIL, offered_token, origin_allowed, token_matches
 from voice_gateway import metrics
 from voice_gateway.admission import Refused
 from voice_gateway.brains import Persona
 from voice_gateway.formats import FORMATS, FormatName
 from voice_gateway.gateway import Gateway
 from voice_gateway.session import VoiceSession
-from voice_gateway.settings import Settings
 
 log = structlog.get_logger(__name__)
 router = APIRouter()
@@ -42,13 +41,6 @@ def _gateway(app: Any) -> Gateway:
     return gateway
 
 
-def _token_matches(settings: Settings, given: str | None) -> bool:
-    """True when no token is configured, or `given` is it (compared in constant time)."""
-    if settings.token is None:
-        return True
-    return hmac.compare_digest((given or "").encode(), settings.token.get_secret_value().encode())
-
-
 # auto_error=False: a missing header is answered below, with 401 and a detail.
 _bearer = HTTPBearer(auto_error=False, description="GATEWAY_TOKEN, when set")
 
@@ -61,26 +53,23 @@ async def _check_http_access(
     and allowed origins guard it too (another site in the user's browser may not call it)."""
     settings = _gateway(request.app).services.settings
     origin = request.headers.get("origin")
-    if settings.allowed_origins and origin is not None and origin not in settings.allowed_origins:
+    if not origin_allowed(origin, settings.allowed_origins):
         raise HTTPException(403, f"origin {origin!r} is not allowed")
     given = credentials.credentials if credentials is not None else None
-    if not _token_matches(settings, given):
-        raise HTTPException(
-            401,
-            "a valid token is required (Authorization: Bearer <token>)",
-            headers={"WWW-Authenticate": "Bearer"},
-        )
+    if not token_matches(settings.token, given):
+        raise HTTPException(401, REQUIRED_DETAIL, headers={"WWW-Authenticate": "Bearer"})
 
 
 def _check_access(gateway: Gateway, websocket: WebSocket, token: str | None) -> None:
     settings = gateway.services.settings
     origin = websocket.headers.get("origin")
-    if settings.allowed_origins and origin not in settings.allowed_origins:
+    if not origin_allowed(origin, settings.allowed_origins):
         raise Refused(
             f"origin {origin!r} is not allowed", kind=RefusalKind.ORIGIN, code=CloseCode.POLICY
         )
-    given = token or websocket.headers.get("authorization", "").removeprefix("Bearer ")
-    if not _token_matches(settings, given):
+    if not token_matches(
+        settings.token, offered_token(token, websocket.headers.get("authorization"))
+    ):
         raise Refused("a valid token is required", kind=RefusalKind.TOKEN, code=CloseCode.POLICY)
     if gateway.services.brain_problem is not None:
         raise Refused(

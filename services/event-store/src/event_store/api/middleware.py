@@ -7,6 +7,7 @@ from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from event_store.metrics import HTTP_REQUEST_SECONDS
+from service_kit.access import origin_allowed
 
 
 class BodyLimitMiddleware:
@@ -60,16 +61,16 @@ class BodyLimitMiddleware:
 class OriginMiddleware:
     """Refuses requests and WebSockets whose `Origin` is not allowed (when a list is set):
     another site open in the user's browser could otherwise call the API, or read the live
-    stream, with the user's network access. Requests without `Origin` (curl, Prometheus,
-    same-origin GETs) pass; the token guards those."""
+    stream, with the user's network access. The rule is `service_kit.access.origin_allowed`,
+    the same in every service."""
 
     def __init__(self, app: ASGIApp, allowed: list[str]) -> None:
         self.app = app
-        self.allowed = {origin.encode() for origin in allowed}
+        self.allowed = frozenset(allowed)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         origin = dict(scope.get("headers", [])).get(b"origin")
-        if not self.allowed or origin is None or origin in self.allowed:
+        if origin_allowed(None if origin is None else origin.decode("latin-1"), self.allowed):
             await self.app(scope, receive, send)
             return
         if scope["type"] == "websocket":  # refused at the handshake (HTTP 403)

@@ -7,8 +7,9 @@ import structlog
 from fastapi import APIRouter, Query, WebSocket, WebSocketDisconnect
 from starlette.websockets import WebSocketState
 
-from event_store.api.auth import REQUIRED, token_matches, websocket_token
+from event_store.api.auth import REQUIRED, websocket_token
 from event_store.api.deps import After, ConversationIdPath, WsServicesDep
+from service_kit.access import token_matches
 
 router = APIRouter(prefix="/api/realtime/conversations", tags=["conversations"])
 log = structlog.get_logger(__name__)
