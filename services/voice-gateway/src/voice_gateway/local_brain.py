@@ -16,10 +16,12 @@ import importlib.util
 from pathlib import Path
 from typing import Any
 
+from openai import AsyncOpenAI
 from pipecat.audio.utils import create_stream_resampler
 from pipecat.frames.frames import Frame, InputAudioRawFrame, LLMContextFrame
 from pipecat.processors.aggregators.llm_response_universal import LLMUserAggregatorParams
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
+from pipecat.services.openai.llm import OpenAILLMService
 from pipecat.turns.user_turn_strategies import UserTurnStrategies
 
 from contracts import ConversationEvent
@@ -221,20 +223,16 @@ def local_brain(
     )
     model: FrameProcessor
     if settings.llm_base_url:
-        from pipecat.services.openai.llm import OpenAILLMService
-
-        llm = OpenAILLMService(
+        llm = ClosableOpenAILLM(
             base_url=settings.llm_base_url,
             api_key=settings.llm_api_key.get_secret_value() if settings.llm_api_key else "none",
-            settings=OpenAILLMService.Settings(
+            settings=ClosableOpenAILLM.Settings(
                 model=settings.llm_model, system_instruction=persona.system_prompt
             ),
         )
         register_tools(llm, caller)
         model, on_progress = llm, context_progress(queue)  # into the user aggregator
-        # Pipecat never closes the service's HTTP client: its keep-alive sockets would outlive
-        # every session.
-        close = llm._client.close
+        close = llm.openai_client.close
     else:
         model, on_progress = CommandRouter(caller), _speak_run_summaries(queue)
         close = None
@@ -260,6 +258,18 @@ def local_brain(
         close=close,
         greeting=settings.greeting if settings.greet else None,
     )
+
+
+class ClosableOpenAILLM(OpenAILLMService):
+    """Pipecat's OpenAI-compatible LLM service, keeping the client it creates (through its
+    `create_client` hook) so the session can close it: Pipecat never does, and the client's
+    keep-alive sockets would outlive every session."""
+
+    openai_client: AsyncOpenAI
+
+    def create_client(self, *args: Any, **kwargs: Any) -> AsyncOpenAI:
+        self.openai_client = super().create_client(*args, **kwargs)  # type: ignore[no-untyped-call]
+        return self.openai_client
 
 
 async def warm_up(settings: Settings) -> None:
