@@ -12,10 +12,10 @@ from typing import Any
 import structlog
 from pydantic import ValidationError
 from redis.asyncio import Redis
-from redis.exceptions import RedisError
 
 from contracts import ToolJob
 from contracts.keys import agentic_owner_key, worker_channel
+from service_kit.pubsub import Published, follow
 
 log = structlog.get_logger(__name__)
 
@@ -75,23 +75,16 @@ class Ownership:
     async def listen(self, handle: JobHandler, ready: asyncio.Event) -> None:
         """Run jobs forwarded to this worker, until cancelled."""
         tasks: set[asyncio.Task[None]] = set()
-        while True:
+
+        async def run(message: Published) -> None:
             try:
-                async with self._redis.pubsub() as pubsub:
-                    await pubsub.subscribe(worker_channel(self.worker_id))
-                    ready.set()
-                    async for message in pubsub.listen():
-                        if message["type"] != "message":
-                            continue
-                        try:
-                            job = ToolJob.model_validate_json(message["data"])
-                        except ValidationError as exc:
-                            log.warning("forwarded_job_invalid", error=str(exc))
-                            continue
-                        task = asyncio.create_task(handle(job))
-                        tasks.add(task)
-                        task.add_done_callback(tasks.discard)
-            except (RedisError, OSError) as exc:
-                ready.clear()
-                log.warning("forward_channel_lost", error=str(exc))
-                await asyncio.sleep(1.0)  # reconnect delay
+                job = ToolJob.model_validate_json(message.data)
+            except ValidationError as exc:
+                log.warning("forwarded_job_invalid", error=str(exc))
+                return
+            task = asyncio.create_task(handle(job))
+            tasks.add(task)
+            task.add_done_callback(tasks.discard)
+
+        channel = worker_channel(self.worker_id)
+        await follow(self._redis, run, channels=[channel], ready=ready, name="forward_channel")

@@ -18,6 +18,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from contracts.keys import SESSIONS_KEY, session_control_channel, session_key
+from service_kit.pubsub import Published, follow
 
 log = structlog.get_logger(__name__)
 
@@ -92,20 +93,13 @@ class SessionRegistry:
                     break
 
     async def _listen(self, on_stop: StopHandler) -> None:
+        async def stop(message: Published) -> None:
+            session_id = message.channel.rsplit(":", 1)[-1]
+            if session_id in self._local:
+                await on_stop(session_id, _text(message.data) or "stopped")
+
         pattern = session_control_channel("*")
-        while True:
-            try:
-                async with self._redis.pubsub() as pubsub:
-                    await pubsub.psubscribe(pattern)
-                    async for message in pubsub.listen():
-                        if message["type"] != "pmessage":
-                            continue
-                        session_id = _text(message["channel"]).rsplit(":", 1)[-1]
-                        if session_id in self._local:
-                            await on_stop(session_id, _text(message["data"]) or "stopped")
-            except (RedisError, OSError) as exc:
-                log.warning("registry_control_lost", error=str(exc))
-                await asyncio.sleep(1.0)  # reconnect delay; the loop resubscribes
+        await follow(self._redis, stop, patterns=[pattern], name="registry_control")
 
     # --- any replica's sessions -----------------------------------------------------------------
 

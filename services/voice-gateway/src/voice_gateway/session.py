@@ -33,6 +33,7 @@ from contracts.browser import (
 )
 from contracts.keys import live_events_channel
 from contracts.session import CLOSE_CODE_FOR_END, EndReason
+from service_kit.pubsub import Published, follow
 from voice_gateway import metrics
 from voice_gateway.brains import Brain, BrainFactory, Persona, spoken_answer
 from voice_gateway.event_publisher import EventPublisher
@@ -331,17 +332,14 @@ class VoiceSession:
 
     async def _follow_progress(self, brain: Brain) -> None:
         """Team and Claude Code progress: to the browser, and as tagged lines to the model."""
-        redis = self._services.redis
-        while True:
-            try:
-                async with redis.pubsub() as pubsub:
-                    await pubsub.subscribe(live_events_channel(self.conversation_id))
-                    async for message in pubsub.listen():
-                        if message["type"] == "message":
-                            await self._on_progress(brain, message["data"])
-            except (RedisError, OSError) as exc:
-                self._log.warning("progress_subscription_lost", error=str(exc))
-                await asyncio.sleep(1.0)  # reconnect delay
+
+        async def on_message(message: Published) -> None:
+            await self._on_progress(brain, message.data)
+
+        channel = live_events_channel(self.conversation_id)
+        await follow(
+            self._services.redis, on_message, channels=[channel], name="progress", logger=self._log
+        )
 
     async def _on_progress(self, brain: Brain, raw: bytes) -> None:
         try:

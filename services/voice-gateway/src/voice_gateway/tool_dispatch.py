@@ -21,6 +21,7 @@ from redis.exceptions import RedisError
 
 from contracts import ToolErrorKind, ToolJob, ToolResult
 from contracts.keys import TOOL_FUNCTION, TOOL_QUEUE, TOOL_RESULT_PATTERN, TOOL_WAKE_KEY
+from service_kit.pubsub import Published, follow
 
 log = structlog.get_logger(__name__)
 
@@ -115,19 +116,17 @@ class ToolDispatcher:
             await self._arq.zadd(abort_jobs_ss, {call_id: int(time.time() * 1000)})
 
     async def _listen(self) -> None:
-        while True:
-            try:
-                async with self._redis.pubsub() as pubsub:
-                    await pubsub.psubscribe(TOOL_RESULT_PATTERN)
-                    self.ready.set()
-                    async for message in pubsub.listen():
-                        if message["type"] != "pmessage":
-                            continue
-                        call_id = message["channel"].decode().rsplit(":", 1)[-1]
-                        future = self._waiting.get(call_id)
-                        if future is not None and not future.done():
-                            future.set_result(message["data"])
-            except (RedisError, OSError) as exc:
-                self.ready.clear()
-                log.warning("tool_results_subscription_lost", error=str(exc))
-                await asyncio.sleep(0.5)  # reconnect delay
+        async def deliver(message: Published) -> None:
+            call_id = message.channel.rsplit(":", 1)[-1]
+            future = self._waiting.get(call_id)
+            if future is not None and not future.done():
+                future.set_result(message.data)
+
+        await follow(
+            self._redis,
+            deliver,
+            patterns=[TOOL_RESULT_PATTERN],
+            ready=self.ready,
+            name="tool_results",
+            reconnect_delay_s=0.5,
+        )
