@@ -1,4 +1,5 @@
-/** The event-store's JSON shapes (services/event-store/src/event_store/models.py). */
+/** The event-store's JSON shapes (services/event-store/src/event_store/models.py; checked against
+ * it by tests/ops/test_web_types_match_models.py). */
 
 export interface StoredEvent {
   id: number; // row id, the paging cursor (`after`)

@@ -1,6 +1,6 @@
 /**
  * The gateway's JSON messages (raw format), as libs/contracts/src/contracts/browser.py defines
- * them. `parseServerMessage` checks each field it relies on; anything else (unknown types,
+ * them (tests/ops/test_web_types_match_models.py fails when these interfaces drift from it). `parseServerMessage` checks each field it relies on; anything else (unknown types,
  * missing fields, not JSON) yields null and is ignored, never thrown.
  */
 
