@@ -1,7 +1,8 @@
 /**
  * The gateway's JSON messages (raw format), as libs/contracts/src/contracts/browser.py defines
- * them (tests/ops/test_web_types_match_models.py fails when these interfaces drift from it). `parseServerMessage` checks each field it relies on; anything else (unknown types,
- * missing fields, not JSON) yields null and is ignored, never thrown.
+ * them (tests/ops/test_web_types_match_models.py fails when these interfaces drift from it).
+ * `parseServerMessage` checks each field it relies on; anything else (unknown types, missing
+ * fields, not JSON) yields null and is ignored, never thrown.
  */
 
 export type Role = "user" | "assistant";
