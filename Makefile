@@ -17,7 +17,7 @@ run: setup web ## set up and run the whole stack in the foreground (Ctrl-C stops
 
 test: setup lint web-test web images ## set up and run every test (what CI runs)
 	AUDIT_ALLOW_UNREACHABLE=1 scripts/audit.sh
-	.venv/bin/pytest
+	.venv/bin/pytest -n 2 --dist loadgroup
 
 # The container tests' configuration: the one value compose requires (Grafana is not started).
 COMPOSE := .venv/bin/docker-compose -f docker-compose.yml

@@ -25,6 +25,29 @@ def pytest_report_header() -> list[str]:
     ]
 
 
+# `make test` runs pytest on two workers (`-n 2 --dist loadgroup`). Each test file stays on one
+# worker (its module fixtures are built once), and so do these groups: the composed stack's
+# tests share one deployment, and the tests that recognise and synthesise speech in real time
+# (Whisper, Piper, a browser) run one after another, so two of them never compete for the CPU
+# and change what they hear.
+_GROUPS = {
+    "tests/containers/": "containers",
+    "tests/integration/test_local_brain.py": "speech",
+    "tests/integration/test_voice_gateway.py": "speech",
+    "tests/integration/test_voice_gateway_barge_in.py": "speech",
+    "tests/e2e/test_browser.py": "speech",
+    "tests/fuzz/test_voice_endpoint_fuzz.py": "speech",
+    "tests/faults/test_slow_peers.py": "speech",
+}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        path = item.nodeid.split("::", 1)[0]
+        group = next((g for prefix, g in _GROUPS.items() if path.startswith(prefix)), path)
+        item.add_marker(pytest.mark.xdist_group(group))
+
+
 @pytest.fixture
 def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
     with running_redis(tmp_path / "redis") as server:
