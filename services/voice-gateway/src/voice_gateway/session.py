@@ -32,13 +32,14 @@ from contracts.browser import (
     Transcription,
 )
 from contracts.keys import live_events_channel
-from contracts.session import CLOSE_CODE_FOR_END, EndReason
+from contracts.session import EndReason
 from service_kit.pubsub import Published, follow
 from voice_gateway import metrics
 from voice_gateway.brains import Brain, BrainFactory, Persona, spoken_answer
 from voice_gateway.event_publisher import EventPublisher
 from voice_gateway.formats import WireFormat
 from voice_gateway.progress import progress_line
+from voice_gateway.reasoned_socket import ReasonedWebSocket
 from voice_gateway.registry import SessionInfo, SessionRegistry
 from voice_gateway.settings import Settings
 from voice_gateway.slow_client import guard_slow_client, limit_send_buffer
@@ -85,7 +86,8 @@ class VoiceSession:
     ) -> None:
         self.id = uuid.uuid4().hex
         self.conversation_id = conversation_id
-        self._ws = websocket
+        # Every close, Pipecat's included, says why the session ended (reasoned_socket.py).
+        self._ws = ReasonedWebSocket(websocket, lambda: self.reason)
         self._persona = persona
         self._client = client
         self._services = services
@@ -95,20 +97,8 @@ class VoiceSession:
         self._worker: PipelineWorker | None = None
         self._clock = TurnClock(on_latency=self._latency)
         self._log = log.bind(conversation_id=conversation_id, session_id=self.id)
-        self._close_with_reason()
         guard_slow_client(websocket, services.settings.client_send_timeout_s, self._stalled)
         limit_send_buffer(websocket, services.settings.client_send_buffer_bytes)
-
-    def _close_with_reason(self) -> None:
-        """Pipecat's transport closes the socket with 1000 when the pipeline ends; the
-        browser should learn why instead (1011 after an upstream failure, 1001 on shutdown)."""
-        close = self._ws.close
-
-        async def close_with_reason(code: int = 1000, reason: str | None = None) -> None:
-            code = CLOSE_CODE_FOR_END.get(self.reason, code)
-            await close(code, reason or self.reason)
-
-        self._ws.close = close_with_reason  # type: ignore[method-assign]
 
     def _stalled(self) -> None:
         metrics.ERRORS.labels("client_stalled").inc()
@@ -218,7 +208,7 @@ class VoiceSession:
     def _build(self, brain: Brain) -> PipelineWorker:
         settings, clock = self._services.settings, self._clock
         transport = FastAPIWebsocketTransport(
-            self._ws,
+            self._ws.as_websocket(),
             FastAPIWebsocketParams(
                 audio_in_enabled=True,
                 audio_out_enabled=True,
