@@ -2,10 +2,8 @@
 cloud) and the local brain (`local_brain.py`). The session builds the rest of the pipeline
 (transport, protocol, taps, context aggregators) around it the same way for both."""
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 from pipecat.frames.frames import (
     Frame,
@@ -19,14 +17,13 @@ from pipecat.processors.frame_processor import FrameProcessor
 from pipecat.services.openai.realtime import events
 from pipecat.services.openai.realtime.llm import OpenAIRealtimeLLMService
 from pipecat.turns.user_turn_strategies import ExternalUserTurnStrategies
-from websockets.exceptions import ConnectionClosed
 
 from contracts import ConversationEvent
 from contracts.browser import SAMPLE_RATE
+from voice_gateway.pipecat_realtime import RealtimeLLM
 from voice_gateway.progress import SUMMARY_REQUEST, ProgressLine
 from voice_gateway.settings import Settings
 from voice_gateway.tools import TOOL_SCHEMAS, ToolCaller, register_tools
-from voice_gateway.upstream_stall import StallWatch, StampedSocket
 
 QueueFrame = Callable[[Frame], Awaitable[None]]  # into the pipeline, from its start
 OnProgress = Callable[[ProgressLine, ConversationEvent], Awaitable[None]]
@@ -87,83 +84,6 @@ def context_progress(queue: QueueFrame) -> OnProgress:
     return on_progress
 
 
-class RealtimeLLM(OpenAIRealtimeLLMService):
-    """Pipecat 1.14's Realtime service notices a closed upstream only at its next send, and
-    says nothing while the user is silent: here the closing itself is the error. Nor does it
-    mind an upstream that connects and never sets the session up: here that is an error too,
-    after `ready_timeout_s`. Nor one that hangs mid-turn, owing an answer: an error after
-    `stall_timeout_s` of silence (`upstream_stall.py`)."""
-
-    def __init__(self, *, ready_timeout_s: float, stall_timeout_s: float, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self._ready_timeout_s = ready_timeout_s
-        self._ready_watch: asyncio.Task[None] | None = None
-        self._stall = StallWatch(stall_timeout_s)
-        self._stall_watch: asyncio.Task[None] | None = None
-
-    async def _connect(self) -> None:
-        await super()._connect()  # type: ignore[no-untyped-call]
-        connected: object = self._websocket  # Pipecat annotates it as always None
-        if connected is None:
-            return
-        if not isinstance(connected, StampedSocket):
-            # Before the receive task (created just now) first reads from it.
-            self._websocket = StampedSocket(connected, self._stall)  # type: ignore[assignment]
-            self._stall.answered()
-            self._stall.saw_event()
-        if self._ready_watch is None:
-            self._ready_watch = self.create_task(self._watch_ready())
-        if self._stall_watch is None:
-            self._stall_watch = self.create_task(self._watch_stall())
-
-    async def _disconnect(self) -> None:
-        for task in (self._ready_watch, self._stall_watch):
-            if task is not None:
-                await self.cancel_task(task)
-        self._ready_watch = self._stall_watch = None
-        await super()._disconnect()  # type: ignore[no-untyped-call]
-
-    async def send_client_event(self, event: events.ClientEvent) -> None:
-        if isinstance(event, events.ResponseCreateEvent):
-            self._stall.answer_owed()
-        await super().send_client_event(event)
-
-    async def _handle_evt_speech_stopped(self, evt: Any) -> None:
-        self._stall.answer_owed()  # server VAD: the turn is committed and answered next
-        await super()._handle_evt_speech_stopped(evt)  # type: ignore[no-untyped-call]
-
-    async def _handle_evt_response_done(self, evt: Any) -> None:
-        self._stall.answered()
-        await super()._handle_evt_response_done(evt)
-
-    async def _watch_stall(self) -> None:
-        while True:
-            await asyncio.sleep(min(1.0, self._stall.timeout_s / 4))
-            quiet = self._stall.stalled_for()
-            if quiet is not None and not self._disconnecting:
-                await self.push_error(
-                    error_msg=f"The Realtime API stopped answering mid-turn ({quiet:.0f} s)"
-                )
-                return
-
-    async def _watch_ready(self) -> None:
-        await asyncio.sleep(self._ready_timeout_s)
-        if not self._api_session_ready and not self._disconnecting:
-            waited = f"{self._ready_timeout_s:g} s"
-            await self.push_error(
-                error_msg=f"The Realtime API did not set up the session in {waited}"
-            )
-
-    async def _receive_task_handler(self) -> None:
-        detail = "closed the connection"
-        try:
-            await super()._receive_task_handler()  # type: ignore[no-untyped-call]
-        except ConnectionClosed as exc:
-            detail = f"closed the connection ({exc})"
-        if not self._disconnecting:  # not our own disconnect or a conversation reset
-            await self.push_error(error_msg=f"The Realtime API {detail}")
-
-
 def realtime_brain(
     settings: Settings, persona: Persona, caller: ToolCaller, _: QueueFrame
 ) -> Brain:
@@ -216,6 +136,9 @@ class BrainUnavailable(Exception):
 def choose_brain(settings: Settings) -> BrainFactory:
     """The configured brain's factory; raises `BrainUnavailable` saying what is missing."""
     if settings.brain == "openai":
+        from voice_gateway.pipecat_realtime import self_check
+
+        self_check()  # Pipecat's internals it overrides are still there (raises if not)
         return realtime_brain
     from voice_gateway.local_brain import check_local_brain, local_brain
 
