@@ -1,6 +1,6 @@
 """Writes web/src/protocol/vocabulary.ts from libs/contracts, so the browser and the services
-use one set of names for how a session ends (close codes, end reasons, refusals) and one rule
-for which closes to retry.
+use one set of names for how a session ends (close codes, end reasons, refusals), for the
+codes of `error` messages, and one rule for which closes to retry.
 
     .venv/bin/python scripts/gen_web_vocabulary.py          # rewrite the file
     .venv/bin/python scripts/gen_web_vocabulary.py --check  # exit 1 if it is stale (tests do)
@@ -13,6 +13,7 @@ import sys
 from enum import Enum
 from pathlib import Path
 
+from contracts.browser import ErrorCode
 from contracts.session import (
     DELIBERATE_ENDS,
     RETRYABLE_CLOSE_CODES,
@@ -40,9 +41,9 @@ def render() -> str:
         for code in sorted(RETRYABLE_CLOSE_CODES)
     )
     return (
-        "// Generated from libs/contracts/src/contracts/session.py by\n"
+        "// Generated from libs/contracts/src/contracts/session.py and browser.py by\n"
         "// scripts/gen_web_vocabulary.py: do not edit (a test fails when it is stale).\n\n"
-        f"{_const(CloseCode)}\n{_const(EndReason)}\n{_const(RefusalKind)}\n"
+        f"{_const(CloseCode)}\n{_const(EndReason)}\n{_const(RefusalKind)}\n{_const(ErrorCode)}\n"
         "/** Sessions that ended as somebody meant: not reconnected. */\n"
         f"export const DELIBERATE_ENDS: ReadonlySet<string> = new Set([{deliberate}]);\n\n"
         "/** Transient closes: reconnected with backoff. */\n"

@@ -4,6 +4,8 @@ either side without regenerating fails here (scripts/gen_web_vocabulary.py)."""
 import subprocess
 import sys
 
+from contracts.browser import ErrorCode
+from contracts.session import CloseCode
 from harness.deploy_files import ROOT
 
 
@@ -23,3 +25,11 @@ def test_the_browser_takes_its_retry_rule_from_the_generated_file() -> None:
     assert 'from "../protocol/vocabulary"' in source
     assert "RETRYABLE_CLOSE_CODES.has(" in source
     assert "new Set([1" not in source
+
+
+def test_every_error_and_close_code_is_documented() -> None:
+    """docs/protocol.md lists what a client may receive: each `error` code and close code."""
+    doc = (ROOT / "docs" / "protocol.md").read_text()
+    missing = [code.value for code in ErrorCode if f"`{code.value}`" not in doc]
+    missing += [str(code.value) for code in CloseCode if f"| {code.value} |" not in doc]
+    assert missing == []

@@ -1,4 +1,4 @@
-// Generated from libs/contracts/src/contracts/session.py by
+// Generated from libs/contracts/src/contracts/session.py and browser.py by
 // scripts/gen_web_vocabulary.py: do not edit (a test fails when it is stale).
 
 export const CloseCode = {
@@ -33,6 +33,21 @@ export const RefusalKind = {
   ADDRESS_SESSIONS: "address_sessions",
 } as const;
 export type RefusalKind = (typeof RefusalKind)[keyof typeof RefusalKind];
+
+export const ErrorCode = {
+  ODD_LENGTH_AUDIO: "odd_length_audio",
+  INVALID_JSON: "invalid_json",
+  INVALID_MESSAGE: "invalid_message",
+  UNKNOWN_TYPE: "unknown_type",
+  RATE_LIMITED: "rate_limited",
+  NOT_PROTOBUF: "not_protobuf",
+  INVALID_PROTOBUF: "invalid_protobuf",
+  UNSUPPORTED_FRAME: "unsupported_frame",
+  UNSUPPORTED_AUDIO: "unsupported_audio",
+  UPSTREAM_ERROR: "upstream_error",
+  BRAIN_ERROR: "brain_error",
+} as const;
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
 /** Sessions that ended as somebody meant: not reconnected. */
 export const DELIBERATE_ENDS: ReadonlySet<string> = new Set([EndReason.CLIENT_CLOSED, EndReason.IDLE, EndReason.MAX_DURATION, EndReason.STOPPED]);

@@ -5,6 +5,7 @@ Server -> browser messages are the models below; browser -> server messages are 
 """
 
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
@@ -64,6 +65,24 @@ class SessionState(_ServerMessage):
     session_id: str
     conversation_id: str
     reason: str | None = None
+
+
+class ErrorCode(StrEnum):
+    """The `code` of an `error` message (docs/protocol.md#errors)."""
+
+    # The browser broke the protocol; the session goes on.
+    ODD_LENGTH_AUDIO = "odd_length_audio"
+    INVALID_JSON = "invalid_json"
+    INVALID_MESSAGE = "invalid_message"
+    UNKNOWN_TYPE = "unknown_type"
+    RATE_LIMITED = "rate_limited"
+    NOT_PROTOBUF = "not_protobuf"  # rtvi only, like the three below
+    INVALID_PROTOBUF = "invalid_protobuf"
+    UNSUPPORTED_FRAME = "unsupported_frame"
+    UNSUPPORTED_AUDIO = "unsupported_audio"
+    # The brain failed: its connection (fatal, the session ends) or one turn (it goes on).
+    UPSTREAM_ERROR = "upstream_error"
+    BRAIN_ERROR = "brain_error"
 
 
 class Error(_ServerMessage):

@@ -23,7 +23,7 @@ from pipecat.processors.frameworks.rtvi.models import MESSAGE_LABEL, ServerMessa
 from pipecat.serializers.protobuf import ProtobufFrameSerializer
 from pydantic import BaseModel
 
-from contracts.browser import CHANNELS, SAMPLE_RATE
+from contracts.browser import CHANNELS, SAMPLE_RATE, ErrorCode
 from voice_gateway.wire import ClientStop, GuardedSerializer
 
 # What a voice client needs; the rest (client-side function results, files, UI events) would
@@ -49,17 +49,21 @@ class RTVIProtobufSerializer(GuardedSerializer):
 
     def _decode(self, data: str | bytes) -> Frame | None:
         if isinstance(data, str):
-            return self._error("not_protobuf", "this format takes binary protobuf frames only")
+            return self._error(
+                ErrorCode.NOT_PROTOBUF, "this format takes binary protobuf frames only"
+            )
         try:
             proto = frames_pb2.Frame.FromString(data)  # type: ignore[attr-defined]
         except (DecodeError, ValueError):
-            return self._error("invalid_protobuf", "the frame is not a Pipecat protobuf frame")
+            return self._error(
+                ErrorCode.INVALID_PROTOBUF, "the frame is not a Pipecat protobuf frame"
+            )
         match proto.WhichOneof("frame"):
             case "audio":
                 audio = proto.audio
                 if (audio.sample_rate, audio.num_channels) != (SAMPLE_RATE, CHANNELS):
                     return self._error(
-                        "unsupported_audio",
+                        ErrorCode.UNSUPPORTED_AUDIO,
                         f"audio must be {SAMPLE_RATE} Hz mono; got {audio.sample_rate} Hz "
                         f"with {audio.num_channels} channels",
                     )
@@ -67,20 +71,24 @@ class RTVIProtobufSerializer(GuardedSerializer):
             case "message":
                 return self._message(proto.message.data)
             case None:
-                return self._error("invalid_protobuf", "the frame is empty")
+                return self._error(ErrorCode.INVALID_PROTOBUF, "the frame is empty")
             case other:
-                return self._error("unsupported_frame", f"clients may not send {other} frames")
+                return self._error(
+                    ErrorCode.UNSUPPORTED_FRAME, f"clients may not send {other} frames"
+                )
 
     def _message(self, data: str) -> Frame | None:
         try:
             message = json.loads(data)
         except ValueError:
-            return self._error("invalid_json", "message frames must carry JSON objects")
+            return self._error(ErrorCode.INVALID_JSON, "message frames must carry JSON objects")
         if not isinstance(message, dict) or message.get("label") != MESSAGE_LABEL:
-            return self._error("invalid_message", f"messages need the label {MESSAGE_LABEL!r}")
+            return self._error(
+                ErrorCode.INVALID_MESSAGE, f"messages need the label {MESSAGE_LABEL!r}"
+            )
         kind = message.get("type")
         if kind not in ACCEPTED_RTVI_TYPES:
-            return self._error("unknown_type", f"unknown message type {str(kind)[:40]!r}")
+            return self._error(ErrorCode.UNKNOWN_TYPE, f"unknown message type {str(kind)[:40]!r}")
         if kind == "disconnect-bot":  # the same orderly end as the raw format's `stop`
             return ClientStop()
         return InputTransportMessageFrame(message=message)

@@ -25,6 +25,7 @@ from contracts import ConversationEvent
 from contracts.browser import (
     SAMPLE_RATE,
     Error,
+    ErrorCode,
     Latency,
     Progress,
     SessionState,
@@ -308,7 +309,7 @@ class VoiceSession:
         metrics.ERRORS.labels("upstream").inc()
         self._log.warning("upstream_error", error=error)
         message = "The voice model's connection failed; the session has ended."
-        await self.send(Error(code=EndReason.UPSTREAM_ERROR, message=message, fatal=True))
+        await self.send(Error(code=ErrorCode.UPSTREAM_ERROR, message=message, fatal=True))
         self._event("voice", "error", kind="upstream", message=error[:500])
         self.end(EndReason.UPSTREAM_ERROR)
 
@@ -317,7 +318,7 @@ class VoiceSession:
         metrics.ERRORS.labels("brain").inc()
         self._log.warning("brain_error", error=error)
         message = "Something went wrong answering that; please say it again."
-        await self.send(Error(code="brain_error", message=message, fatal=False))
+        await self.send(Error(code=ErrorCode.BRAIN_ERROR, message=message, fatal=False))
         self._event("voice", "error", kind="brain", message=error[:500])
 
     async def _follow_progress(self, brain: Brain) -> None:

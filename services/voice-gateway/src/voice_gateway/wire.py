@@ -31,6 +31,7 @@ from contracts.browser import (
     CLIENT_MESSAGE,
     SAMPLE_RATE,
     Error,
+    ErrorCode,
     Interruption,
     Ping,
     Pong,
@@ -45,7 +46,7 @@ ERROR_EVERY_S = 1.0  # a flood of one bad frame gets one error a second, not one
 class ClientProtocolError(SystemFrame):
     """A frame from the browser that breaks the protocol."""
 
-    code: str
+    code: ErrorCode
     message: str
 
 
@@ -93,7 +94,9 @@ class GuardedSerializer(FrameSerializer):
 
     async def deserialize(self, data: str | bytes) -> Frame | None:
         if not self._limiter.allow():
-            return self._error("rate_limited", "too many frames per second; some were dropped")
+            return self._error(
+                ErrorCode.RATE_LIMITED, "too many frames per second; some were dropped"
+            )
         return self._decode(data)
 
     @abstractmethod
@@ -102,7 +105,7 @@ class GuardedSerializer(FrameSerializer):
     def _audio(self, data: bytes) -> Frame | None:
         if len(data) % 2:
             return self._error(
-                "odd_length_audio",
+                ErrorCode.ODD_LENGTH_AUDIO,
                 f"audio frames must hold whole 16-bit samples; got {len(data)} bytes",
             )
         if not data:
@@ -111,7 +114,7 @@ class GuardedSerializer(FrameSerializer):
             self._on_audio(data)
         return InputAudioRawFrame(audio=data, sample_rate=SAMPLE_RATE, num_channels=CHANNELS)
 
-    def _error(self, code: str, message: str) -> Frame | None:
+    def _error(self, code: ErrorCode, message: str) -> Frame | None:
         now = time.monotonic()
         if now - self._last_error.get(code, -ERROR_EVERY_S) < ERROR_EVERY_S:
             return None
@@ -141,14 +144,16 @@ class RawPCMSerializer(GuardedSerializer):
         try:
             raw = json.loads(text)
         except ValueError:
-            return self._error("invalid_json", "text frames must be JSON objects")
+            return self._error(ErrorCode.INVALID_JSON, "text frames must be JSON objects")
         try:
             message = CLIENT_MESSAGE.validate_python(raw)
         except ValidationError:
             kind = raw.get("type") if isinstance(raw, dict) else None
             if isinstance(kind, str) and kind not in ("ping", "stop"):
-                return self._error("unknown_type", f"unknown message type {kind[:40]!r}")
-            return self._error("invalid_message", "messages need a known `type` and valid fields")
+                return self._error(ErrorCode.UNKNOWN_TYPE, f"unknown message type {kind[:40]!r}")
+            return self._error(
+                ErrorCode.INVALID_MESSAGE, "messages need a known `type` and valid fields"
+            )
         if isinstance(message, Ping):
             return ClientPing(ping_id=message.id)
         assert isinstance(message, Stop)
