@@ -29,11 +29,42 @@ BIN = Path(sys.executable).parent  # the workspace venv: where each service's co
 ReadyCheck = Callable[[], bool]
 
 
-def free_port() -> int:
+# Under pytest-xdist, workers pick ports for the processes they start at the same time. A port
+# the kernel calls free in one worker can be taken by the other's service before this worker's
+# service binds it, so each worker draws from a range of its own, below the kernel's ephemeral
+# ports (32768 and up on Linux, which bind-to-0 and outgoing connections use).
+_WORKER_PORTS_BASE = 10_000
+_WORKER_PORTS_SPAN = 5_000
+_next_port: int | None = None
+
+
+def _port_is_free(port: int) -> bool:
     with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on now (for a process about to bind it)."""
+    global _next_port
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    if not worker.startswith("gw"):
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port: int = sock.getsockname()[1]
+            return port
+    low = _WORKER_PORTS_BASE + int(worker.removeprefix("gw")) * _WORKER_PORTS_SPAN
+    for _ in range(_WORKER_PORTS_SPAN):
+        # In turn through the range: a port just handed out is not reused while its process
+        # may still be starting or stopping.
+        candidate = _next_port if _next_port is not None else low
+        _next_port = low + (candidate + 1 - low) % _WORKER_PORTS_SPAN
+        if _port_is_free(candidate):
+            return candidate
+    raise RuntimeError(f"no free port in {low}-{low + _WORKER_PORTS_SPAN - 1} for {worker}")
 
 
 def http_ready(url: str) -> ReadyCheck:
