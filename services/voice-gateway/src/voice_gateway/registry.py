@@ -18,6 +18,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from contracts.keys import SESSIONS_KEY, session_control_channel, session_key
+from contracts.session import EndReason
 from service_kit.pubsub import Published, follow
 
 log = structlog.get_logger(__name__)
@@ -96,7 +97,7 @@ class SessionRegistry:
         async def stop(message: Published) -> None:
             session_id = message.channel.rsplit(":", 1)[-1]
             if session_id in self._local:
-                await on_stop(session_id, _text(message.data) or "stopped")
+                await on_stop(session_id, _text(message.data) or EndReason.STOPPED)
 
         pattern = session_control_channel("*")
         await follow(self._redis, stop, patterns=[pattern], name="registry_control")
@@ -125,7 +126,7 @@ class SessionRegistry:
             await self._redis.srem(SESSIONS_KEY, *expired)  # type: ignore[misc]
         return sessions
 
-    async def request_stop(self, session_id: str, reason: str = "stopped") -> bool:
+    async def request_stop(self, session_id: str, reason: str = EndReason.STOPPED) -> bool:
         """Ask whichever replica holds the session to stop it; False if no such session."""
         if not await self._redis.exists(session_key(session_id)):
             return False

@@ -13,8 +13,6 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from event_store.settings import Settings
 from service_kit.access import REQUIRED_DETAIL, offered_token, token_matches
 
-REQUIRED = REQUIRED_DETAIL
-
 # auto_error=False: a missing or malformed header is answered below, with 401 and a detail.
 _bearer = HTTPBearer(auto_error=False, description="GATEWAY_TOKEN, when the stack sets one")
 
@@ -31,7 +29,7 @@ async def require_token(
     """Router dependency: 401 unless the request carries the configured token."""
     given = credentials.credentials if credentials is not None else None
     if not token_matches(_settings(request).token, given):
-        raise HTTPException(401, REQUIRED, headers={"WWW-Authenticate": "Bearer"})
+        raise HTTPException(401, REQUIRED_DETAIL, headers={"WWW-Authenticate": "Bearer"})
 
 
 def websocket_token(websocket: WebSocket) -> str | None:

@@ -7,16 +7,16 @@ import structlog
 from fastapi import APIRouter, Query, WebSocket, WebSocketDisconnect
 from starlette.websockets import WebSocketState
 
-from event_store.api.auth import REQUIRED, websocket_token
+from contracts.session import CloseCode
+from event_store.api.auth import websocket_token
 from event_store.api.deps import After, ConversationIdPath, WsServicesDep
-from service_kit.access import token_matches
+from service_kit.access import REQUIRED_DETAIL, token_matches
 
 router = APIRouter(prefix="/api/realtime/conversations", tags=["conversations"])
 log = structlog.get_logger(__name__)
 
 # Close code for a reader too slow to keep up; it reconnects with `after` and loses nothing.
 CLOSE_TOO_SLOW = 1013
-CLOSE_POLICY = 1008  # a missing or wrong token
 
 
 @router.websocket("/{conversation_id}/stream")
@@ -29,7 +29,7 @@ async def stream_conversation(
 ) -> None:
     await websocket.accept()  # accepted first, so the client sees why it is closed
     if not token_matches(services.settings.token, websocket_token(websocket)):
-        await websocket.close(CLOSE_POLICY, REQUIRED)
+        await websocket.close(CloseCode.POLICY, REQUIRED_DETAIL)
         return
     # Subscribe before reading the history, so nothing committed in between is missed;
     # what appears in both is skipped by id.
