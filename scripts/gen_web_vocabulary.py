@@ -14,6 +14,7 @@ from enum import Enum
 from pathlib import Path
 
 from contracts.browser import ErrorCode
+from contracts.progress import PROGRESS_KEY, ProgressKind
 from contracts.session import (
     DELIBERATE_ENDS,
     RETRYABLE_CLOSE_CODES,
@@ -41,9 +42,12 @@ def render() -> str:
         for code in sorted(RETRYABLE_CLOSE_CODES)
     )
     return (
-        "// Generated from libs/contracts/src/contracts/session.py and browser.py by\n"
+        "// Generated from libs/contracts/src/contracts/session.py, browser.py and progress.py by\n"
         "// scripts/gen_web_vocabulary.py: do not edit (a test fails when it is stale).\n\n"
         f"{_const(CloseCode)}\n{_const(EndReason)}\n{_const(RefusalKind)}\n{_const(ErrorCode)}\n"
+        f"{_const(ProgressKind)}\n"
+        "/** Where a team or Claude Code event carries its `RunProgress`. */\n"
+        f'export const PROGRESS_KEY = "{PROGRESS_KEY}";\n\n'
         "/** Sessions that ended as somebody meant: not reconnected. */\n"
         f"export const DELIBERATE_ENDS: ReadonlySet<string> = new Set([{deliberate}]);\n\n"
         "/** Transient closes: reconnected with backoff. */\n"

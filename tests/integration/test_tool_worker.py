@@ -12,6 +12,7 @@ from redis.asyncio.client import PubSub
 
 from contracts import ConversationEvent, ToolName
 from contracts.keys import live_events_channel
+from contracts.progress import progress_of
 from fakes.agentic_backend import FakeAgenticBackend
 from harness.services import StartWorker
 from harness.tool_calls import conversation_events, dispatcher, job
@@ -74,11 +75,20 @@ async def test_send_to_nested_hands_over_then_streams_the_run_in_order(
     ]  # fmt: skip
     assert "TERMINATE" in events[3].payload["data"]["content"]
     assert events[4].payload["data"]["content"][0]["name"] == "write_file"
+    # Each message is read once, here; what it means travels with the event.
+    steps = [progress_of(e.source, e.payload) for e in events]
+    assert steps[4] is not None
+    assert steps[4].line == "[TEAM Coder] Using tool: write_file"
+    assert steps[0] is None  # "Initiating agent run" is protocol chatter
     finished = next(e for e in events if e.type == "run_finished")
     assert finished.payload["outcome"] == "completed"
     assert finished.payload["summary"] == (
         "The team finished. Done: write the notes. The notes are written."
     )
+    result = progress_of(finished.source, finished.payload)
+    assert result is not None
+    assert result.finished
+    assert result.text == finished.payload["summary"]
     assert [e.id for e in live] == [e.id for e in events]
 
 

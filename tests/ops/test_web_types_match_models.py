@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from pydantic import BaseModel
 
-from contracts import browser
+from contracts import browser, progress
 from event_store import models
 from harness.deploy_files import ROOT
 
@@ -30,6 +30,7 @@ PAIRS: list[tuple[type[BaseModel], str, Any]] = [
     (browser.Interruption, "InterruptionMessage", MESSAGES_TS),
     (browser.Pong, "PongMessage", MESSAGES_TS),
     (models.StoredEvent, "StoredEvent", API_TS),
+    (progress.RunProgress, "RunProgress", API_TS),
     (models.ConversationSummary, "ConversationSummary", API_TS),
     (models.ConversationDetail, "ConversationDetail", API_TS),
 ]

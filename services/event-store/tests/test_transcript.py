@@ -1,6 +1,8 @@
 from datetime import UTC, datetime
 from typing import Any
 
+from contracts.events import EventSource
+from contracts.progress import PROGRESS_KEY, ProgressKind, RunProgress
 from event_store import transcript
 from event_store.models import ConversationSummary, StoredEvent
 
@@ -19,15 +21,34 @@ def _ev(i: int, source: str, type_: str, payload: dict[str, Any]) -> StoredEvent
     )
 
 
+def _step(source: EventSource, kind: ProgressKind, text: str) -> dict[str, Any]:
+    """What the tool-worker attaches to a team or Claude Code event."""
+    return {PROGRESS_KEY: RunProgress.of(source, kind, "", text).model_dump(mode="json")}
+
+
 EVENTS = [
     _ev(1, "controller", "session_started", {"session_id": "s"}),
     _ev(2, "voice", "transcript", {"role": "user", "text": "Ask the team to fix the build"}),
     _ev(3, "voice", "response.output_audio.delta", {"delta": "AAAA"}),
     _ev(4, "voice", "function_call", {"name": "send_to_nested", "arguments": {"text": "fix"}}),
     _ev(5, "nested_agent", "textmessage", {"data": {"content": "working"}}),
-    _ev(6, "nested_agent", "run_finished", {"summary": "The build is fixed.", "outcome": "ok"}),
+    _ev(
+        6,
+        "nested_agent",
+        "run_finished",
+        {
+            "summary": "The build is fixed.",
+            "outcome": "ok",
+            **_step(EventSource.NESTED_AGENT, ProgressKind.RESULT, "The build is fixed."),
+        },
+    ),
     _ev(7, "voice", "transcript", {"role": "assistant", "text": "Done: the build is fixed."}),
-    _ev(8, "claude_code", "Error", {"data": {"message": "boom"}}),
+    _ev(
+        8,
+        "claude_code",
+        "Error",
+        {"data": {"message": "boom"}, **_step(EventSource.CLAUDE_CODE, ProgressKind.ERROR, "boom")},
+    ),
     _ev(9, "controller", "session_stopped", {"reason": "client_closed"}),
 ]
 SUMMARY = ConversationSummary(

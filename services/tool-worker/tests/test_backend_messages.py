@@ -2,16 +2,19 @@ import json
 
 import pytest
 
+from contracts.progress import PROGRESS_KEY, ProgressKind, progress_of
 from tool_worker.backend_messages import (
     TEAM_MESSAGE_ACK,
     Backend,
     MalformedMessage,
     Outcome,
+    describe,
     event_payload,
     failure_detail,
     parse,
     run_outcome,
     summarize,
+    with_progress,
 )
 
 
@@ -110,3 +113,52 @@ def test_lone_surrogates_become_question_marks() -> None:
     message = parse('{"type": "t", "data": {"text": "a\\ud800b"}}')
     assert message.data == {"text": "a?b"}
     json.dumps(message.raw).encode()  # storable as UTF-8 now
+
+
+@pytest.mark.parametrize(
+    ("backend", "frame", "kind", "line"),
+    [
+        (Backend.TEAM, _msg("TextMessage", source="Planner", content="Plan:\n step 1"),
+         ProgressKind.SAID, "[TEAM Planner] Plan: step 1"),
+        (Backend.TEAM, _msg("ToolCallRequestEvent", source="Coder",
+                            content=[{"name": "write_file"}, {"name": "run"}]),
+         ProgressKind.TOOL_CALL, "[TEAM Coder] Using tool: write_file, run"),
+        (Backend.TEAM, _msg("ToolCallExecutionEvent", source="Coder",
+                            content=[{"content": "wrote 3 lines"}]),
+         ProgressKind.TOOL_RESULT, "[TEAM Coder] Tool completed: wrote 3 lines"),
+        (Backend.CLAUDE, _msg("ToolCallRequestEvent", name="Bash"),
+         ProgressKind.TOOL_CALL, "[CODE ClaudeCode] Using tool: Bash"),
+        (Backend.CLAUDE, _msg("error", message="no such file"),
+         ProgressKind.ERROR, "[CODE ERROR] no such file"),
+    ],
+)  # fmt: skip
+def test_each_backend_message_is_described_once_as_a_step(
+    backend: Backend, frame: str, kind: ProgressKind, line: str
+) -> None:
+    step = describe(backend, parse(frame))
+    assert step is not None
+    assert (step.kind, step.line, step.finished) == (kind, line, False)
+
+
+@pytest.mark.parametrize(
+    "frame",
+    [
+        _msg("TextMessage", source="user", content="write the notes"),  # the user's own words
+        _msg("system", message="Initiating agent run"),
+        _msg("ModelClientStreamingChunkEvent", content="Au"),
+    ],
+)
+def test_chatter_is_not_a_step(frame: str) -> None:
+    assert describe(Backend.TEAM, parse(frame)) is None
+
+
+def test_a_step_travels_in_the_payload_and_is_read_back() -> None:
+    message = parse(_msg("TextMessage", source="Writer", content="x" * 500))
+    payload = with_progress(event_payload(message), describe(Backend.TEAM, message))
+    step = progress_of("nested_agent", json.loads(json.dumps(payload)))
+    assert step is not None
+    assert step.actor == "Writer"
+    assert len(step.text) == 300
+    assert step.text.endswith("…")
+    assert progress_of("voice", payload) is None  # only team and Claude Code events carry steps
+    assert progress_of("nested_agent", {PROGRESS_KEY: {"kind": "bogus"}}) is None

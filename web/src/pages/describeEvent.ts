@@ -1,5 +1,6 @@
 /** One stored event as a person reads it (the same choices as the event-store's Markdown export). */
 import type { StoredEvent } from "../api/types";
+import { ProgressKind } from "../protocol/vocabulary";
 import { progressFromEvent } from "../session/conversation";
 
 export interface EventLine {
@@ -11,15 +12,9 @@ export interface EventLine {
 
 const MAX_SUMMARY = 160;
 
-/** The human part of a backend message (its message, content or result), shortened. */
+/** Any other event's payload, on one line and shortened (the whole of it is in `raw`). */
 function summary(payload: Record<string, unknown>): string {
-  const data = (typeof payload.data === "object" && payload.data !== null ? payload.data : {}) as Record<string, unknown>;
-  const who = typeof data.source === "string" ? `${data.source}: ` : "";
-  const body = [data.message, data.content, payload.message, payload.summary, data.result].find(
-    (v) => typeof v === "string" && v.trim(),
-  ) as string | undefined;
-  const text = body ? who + body : Array.isArray(data.messages) ? `${data.messages.length} messages` : "";
-  const flat = text.split(/\s+/).join(" ").trim();
+  const flat = JSON.stringify(payload).split(/\s+/).join(" ");
   return flat.length <= MAX_SUMMARY ? flat : `${flat.slice(0, MAX_SUMMARY - 1)}…`;
 }
 
@@ -44,17 +39,15 @@ export function describeEvent(event: StoredEvent): EventLine {
     const reason = typeof p.reason === "string" ? ` (${p.reason})` : "";
     return { speaker: "Session", text: (event.type === "session_started" ? "Started" : "Stopped") + reason, tone: "session" };
   }
-  if (event.type.toLowerCase() === "error") {
-    const data = (p.data ?? {}) as Record<string, unknown>;
-    return { speaker: "Error", text: str(p.message ?? data.message ?? p), tone: "error" };
+  const progress = progressFromEvent(event);
+  if (progress?.kind === ProgressKind.ERROR) return { speaker: "Error", text: progress.text, tone: "error" };
+  if (progress) {
+    return { speaker: event.source === "nested_agent" ? "Team" : "Claude Code", text: progress.line, tone: "team" };
   }
+  if (event.type.toLowerCase() === "error") return { speaker: "Error", text: str(p.message ?? p), tone: "error" };
   if (event.source === "voice" && event.type === "latency") {
     const ms = typeof p.seconds === "number" ? `${Math.round(p.seconds * 1000)} ms` : str(p.ms ?? "");
     return { speaker: "Latency", text: `${str(p.metric)}: ${ms}`, tone: "other" };
-  }
-  const progress = progressFromEvent(event);
-  if (progress) {
-    return { speaker: event.source === "nested_agent" ? "Team" : "Claude Code", text: progress.text, tone: "team" };
   }
   return { speaker: `${event.source} · ${event.type}`, text: summary(p), tone: "other", raw: JSON.stringify(p, null, 2) };
 }

@@ -1,4 +1,4 @@
-// Generated from libs/contracts/src/contracts/session.py and browser.py by
+// Generated from libs/contracts/src/contracts/session.py, browser.py and progress.py by
 // scripts/gen_web_vocabulary.py: do not edit (a test fails when it is stale).
 
 export const CloseCode = {
@@ -48,6 +48,18 @@ export const ErrorCode = {
   BRAIN_ERROR: "brain_error",
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+export const ProgressKind = {
+  SAID: "said",
+  TOOL_CALL: "tool_call",
+  TOOL_RESULT: "tool_result",
+  ERROR: "error",
+  RESULT: "result",
+} as const;
+export type ProgressKind = (typeof ProgressKind)[keyof typeof ProgressKind];
+
+/** Where a team or Claude Code event carries its `RunProgress`. */
+export const PROGRESS_KEY = "progress";
 
 /** Sessions that ended as somebody meant: not reconnected. */
 export const DELIBERATE_ENDS: ReadonlySet<string> = new Set([EndReason.CLIENT_CLOSED, EndReason.IDLE, EndReason.MAX_DURATION, EndReason.STOPPED]);

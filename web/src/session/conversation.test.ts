@@ -90,9 +90,23 @@ describe("conversation view from stored events", () => {
       ev("voice", "transcript", { role: "user", text: "ask the team for a haiku" }),
       ev("voice", "function_call", { call_id: "c1", name: "send_to_nested", arguments: { text: "haiku" } }),
       ev("voice", "function_result", { call_id: "c1", name: "send_to_nested", ok: true, result: "handed over" }),
-      ev("nested_agent", "TextMessage", { type: "TextMessage", data: { source: "poet", content: "Autumn moon" } }),
+      ev("nested_agent", "TextMessage", {
+        type: "TextMessage",
+        data: { source: "poet", content: "Autumn moon" },
+        progress: { kind: "said", actor: "poet", text: "Autumn moon", line: "[TEAM poet] Autumn moon", finished: false },
+      }),
       ev("nested_agent", "ModelClientStreamingChunkEvent", { data: { content: "Au" } }),
-      ev("nested_agent", "run_finished", { summary: "The team wrote a haiku.", outcome: "completed" }),
+      ev("nested_agent", "run_finished", {
+        summary: "The team wrote a haiku.",
+        outcome: "completed",
+        progress: {
+          kind: "result",
+          actor: "RESULT",
+          text: "The team wrote a haiku.",
+          line: "[TEAM RESULT] The team wrote a haiku.",
+          finished: true,
+        },
+      }),
       ev("voice", "transcript", { role: "assistant", text: "The team wrote a haiku." }),
     ]);
     expect(view.lines.map((l) => l.role)).toEqual(["user", "assistant"]);

@@ -3,7 +3,8 @@
  * live messages and from the event-store's stored events (so history and live look the same).
  */
 import type { ProgressSource, Role, ServerMessage } from "../protocol/messages";
-import type { StoredEvent } from "../api/types";
+import type { RunProgress, StoredEvent } from "../api/types";
+import { PROGRESS_KEY } from "../protocol/vocabulary";
 
 export interface TranscriptLine {
   id: string;
@@ -184,47 +185,19 @@ export function applyMessage(view: ConversationView, message: ServerMessage): Co
   }
 }
 
-const MAX_PROGRESS_CHARS = 200;
-
-function short(value: unknown): string {
-  const text = (typeof value === "string" ? value : JSON.stringify(value) ?? "").split(/\s+/).join(" ").trim();
-  return text.length <= MAX_PROGRESS_CHARS ? text : `${text.slice(0, MAX_PROGRESS_CHARS - 1)}…`;
-}
-
 const asRecord = (v: unknown): Record<string, unknown> =>
   typeof v === "object" && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : {};
 
 /**
- * The progress line the gateway would have sent for a stored team/Claude Code event (the same
- * rules as voice_gateway/progress.py), or null for the chatter it does not forward.
+ * The step of a team or Claude Code run a stored event carries: the tool-worker reads each
+ * backend message once and attaches it (contracts/progress.py), the line the gateway sent live.
+ * Null for chatter, and for events stored before steps were attached.
  */
-export function progressFromEvent(event: StoredEvent): { text: string; finished: boolean } | null {
+export function progressFromEvent(event: StoredEvent): RunProgress | null {
   if (event.source !== "nested_agent" && event.source !== "claude_code") return null;
-  const tag = event.source === "nested_agent" ? "TEAM" : "CODE";
-  const payload = event.payload;
-  const data = asRecord(payload.data);
-  const kind = event.type.toLowerCase();
-  if (kind === "run_finished") return { text: `[${tag} RESULT] ${short(payload.summary ?? "")}`, finished: true };
-  if (kind === "error") {
-    const message = data.message ?? payload.message ?? "unknown error";
-    return { text: `[${tag} ERROR] ${short(message)}`, finished: false };
-  }
-  const source = (data.source as string | undefined) || (tag === "CODE" ? "ClaudeCode" : "team");
-  if (kind === "textmessage" && source !== "user" && data.content) {
-    return { text: `[${tag} ${source}] ${short(data.content)}`, finished: false };
-  }
-  if (kind === "toolcallrequestevent") {
-    const content = data.content;
-    const names = Array.isArray(content) ? content.map((c) => asRecord(c).name) : [data.name];
-    return { text: `[${tag} ${source}] Using tool: ${names.map(String).join(", ")}`, finished: false };
-  }
-  if (kind === "toolcallexecutionevent") {
-    const content = data.content;
-    const first = Array.isArray(content) && content.length > 0 ? asRecord(content[0]) : null;
-    const result = first ? first.content : data.result;
-    return { text: `[${tag} ${source}] Tool completed: ${short(result)}`, finished: false };
-  }
-  return null;
+  const step = asRecord(event.payload[PROGRESS_KEY]);
+  if (typeof step.line !== "string" || typeof step.text !== "string") return null;
+  return step as unknown as RunProgress;
 }
 
 /** Folds one stored event (from the event-store) into the view. */
@@ -244,10 +217,10 @@ export function applyStoredEvent(view: ConversationView, event: StoredEvent): Co
     }
     return view;
   }
-  const line = progressFromEvent(event);
-  if (line === null) return view;
+  const step = progressFromEvent(event);
+  if (step === null) return view;
   const source: ProgressSource = event.source === "nested_agent" ? "nested_agent" : "claude_code";
-  return addProgress(view, source, event.type, line.text, line.finished, timestamp);
+  return addProgress(view, source, event.type, step.line, step.finished, timestamp);
 }
 
 export function viewFromEvents(events: StoredEvent[]): ConversationView {

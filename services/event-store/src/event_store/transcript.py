@@ -9,6 +9,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from contracts.progress import ProgressKind, progress_of
 from event_store.models import ConversationSummary, StoredEvent
 
 MAX_LINE_CHARS = 2000
@@ -44,15 +45,17 @@ def _line(event: StoredEvent) -> Line | None:
         return Line(event, "Tool call", f"{p.get('name')}({_short(p.get('arguments', {}))})")
     if kind == ("voice", "function_result"):
         return Line(event, "Tool result", f"{p.get('name')}: {_short(p.get('result', ''))}")
-    if event.type == "run_finished":
-        who = "Team" if event.source == "nested_agent" else "Claude Code"
-        return Line(event, who, _short(p.get("summary", "")))
+    step = progress_of(event.source, p)
+    if step is not None and step.kind is ProgressKind.RESULT:
+        return Line(event, "Team" if event.source == "nested_agent" else "Claude Code", step.text)
+    if step is not None and step.kind is ProgressKind.ERROR:
+        return Line(event, "Error", step.text)
     if event.source == "controller" and event.type in {"session_started", "session_stopped"}:
         reason = p.get("reason")
         text = event.type.replace("_", " ").capitalize() + (f" ({reason})" if reason else "")
         return Line(event, "Session", text)
     if event.type.lower() == "error":
-        message = p.get("message") or (p.get("data") or {}).get("message") or p
+        message = p.get("message") or p
         return Line(event, "Error", _short(message))
     return None
 

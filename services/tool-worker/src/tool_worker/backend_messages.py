@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from contracts.events import MAX_PAYLOAD_BYTES
+from contracts.events import MAX_PAYLOAD_BYTES, EventSource
+from contracts.progress import PROGRESS_KEY, ProgressKind, RunProgress
 
 TYPE_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:/-]{0,63}$")
 # The backend's messages nest a few levels (a task result's message list); far deeper nesting
@@ -27,8 +28,8 @@ class Backend(StrEnum):
     CLAUDE = "claude_code"
 
     @property
-    def event_source(self) -> str:
-        return "nested_agent" if self is Backend.TEAM else "claude_code"
+    def event_source(self) -> EventSource:
+        return EventSource.NESTED_AGENT if self is Backend.TEAM else EventSource.CLAUDE_CODE
 
     @property
     def spoken_name(self) -> str:
@@ -115,6 +116,41 @@ def event_payload(message: BackendMessage) -> dict[str, Any]:
     if len(text) <= MAX_PAYLOAD_BYTES // 2:
         return message.raw
     return {"type": message.type, "truncated": True, "bytes": len(text), "preview": text[:4096]}
+
+
+def describe(backend: Backend, message: BackendMessage) -> RunProgress | None:
+    """The step of the run this message reports, or None for protocol chatter (acks, the
+    user's own words echoed back, a run's start)."""
+    data, kind = message.data, message.type.lower()
+    source = backend.event_source
+    if kind == "error":
+        detail = data.get("message") or message.raw.get("message") or "unknown error"
+        return RunProgress.of(source, ProgressKind.ERROR, "", detail)
+    actor = data.get("source") or ("ClaudeCode" if backend is Backend.CLAUDE else "team")
+    if kind == "textmessage" and actor != "user" and data.get("content"):
+        return RunProgress.of(source, ProgressKind.SAID, actor, data["content"])
+    content = data.get("content")
+    if kind == "toolcallrequestevent":
+        names = (
+            [c.get("name") for c in content if isinstance(c, dict)]
+            if isinstance(content, list)
+            else [data.get("name")]
+        )
+        text = "Using tool: " + ", ".join(map(str, names))
+        return RunProgress.of(source, ProgressKind.TOOL_CALL, actor, text)
+    if kind == "toolcallexecutionevent":
+        first = content[0] if isinstance(content, list) and content else None
+        result = first.get("content") if isinstance(first, dict) else data.get("result")
+        text = f"Tool completed: {' '.join(str(result).split())}"
+        return RunProgress.of(source, ProgressKind.TOOL_RESULT, actor, text)
+    return None
+
+
+def with_progress(payload: dict[str, Any], progress: RunProgress | None) -> dict[str, Any]:
+    """`payload` carrying `progress` (the event's meaning, for everyone downstream)."""
+    if progress is None:
+        return payload
+    return {**payload, PROGRESS_KEY: progress.model_dump(mode="json")}
 
 
 def run_outcome(message: BackendMessage) -> Outcome | None:

@@ -14,17 +14,20 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidSta
 
 from contracts import ConversationEvent, ToolErrorKind
 from contracts.events import EventType
+from contracts.progress import ProgressKind, RunProgress
 from tool_worker import metrics
 from tool_worker.backend_messages import (
     Backend,
     BackendMessage,
     MalformedMessage,
     Outcome,
+    describe,
     event_payload,
     failure_detail,
     parse,
     run_outcome,
     summarize,
+    with_progress,
 )
 from tool_worker.errors import BackendUnavailable, seconds
 from tool_worker.sink import EventSink
@@ -224,23 +227,17 @@ class BackendSocket:
             if self.running:
                 await self._finish_run(None, Outcome.DISCONNECTED)
             if self._went_quiet:
-                await self._emit(
-                    EventType.ERROR,
-                    {
-                        "message": f"The {self.backend.spoken_name} backend sent nothing for "
-                        f"{seconds(self._quiet_timeout_s or 0)} during a run; the connection "
-                        "was closed.",
-                        "kind": "quiet",
-                    },
+                await self._emit_error(
+                    f"The {self.backend.spoken_name} backend sent nothing for "
+                    f"{seconds(self._quiet_timeout_s or 0)} during a run; the connection "
+                    "was closed.",
+                    kind="quiet",
                 )
             elif not self._closing:
-                await self._emit(
-                    EventType.ERROR,
-                    {
-                        "message": f"The {self.backend.spoken_name} backend closed the connection.",
-                        "kind": "disconnected",
-                        "close_code": code,
-                    },
+                await self._emit_error(
+                    f"The {self.backend.spoken_name} backend closed the connection.",
+                    kind="disconnected",
+                    close_code=code,
                 )
 
     async def _on_frame(self, frame: str | bytes) -> None:
@@ -251,9 +248,9 @@ class BackendSocket:
         except MalformedMessage as exc:
             metrics.BACKEND_MALFORMED.labels(self.backend).inc()
             log.warning("backend_message_malformed", backend=self.backend, reason=str(exc))
-            await self._emit(EventType.ERROR, {"message": str(exc), "kind": "malformed"})
+            await self._emit_error(str(exc), kind="malformed")
             return
-        await self._emit(message.type, event_payload(message))
+        await self._emit(message.type, event_payload(message), describe(self.backend, message))
         for confirms, future in self._waiters:
             if not future.done() and confirms(message):
                 future.set_result(message)
@@ -273,14 +270,24 @@ class BackendSocket:
         }
         if outcome is Outcome.ERROR:
             payload["detail"] = failure_detail(message)
-        await self._emit(EventType.RUN_FINISHED, payload)
+        result = RunProgress.of(
+            self.backend.event_source, ProgressKind.RESULT, "", payload["summary"]
+        )
+        await self._emit(EventType.RUN_FINISHED, payload, result)
 
-    async def _emit(self, type_: str, payload: dict[str, Any]) -> None:
+    async def _emit_error(self, message: str, **details: Any) -> None:
+        """An error of the tool-worker's own (not a message from the backend)."""
+        step = RunProgress.of(self.backend.event_source, ProgressKind.ERROR, "", message)
+        await self._emit(EventType.ERROR, {"message": message, **details}, step)
+
+    async def _emit(
+        self, type_: str, payload: dict[str, Any], progress: RunProgress | None = None
+    ) -> None:
         await self._sink.emit(
             ConversationEvent(
                 conversation_id=self.conversation_id,
                 source=self.backend.event_source,
                 type=type_,
-                payload=payload,
+                payload=with_progress(payload, progress),
             )
         )

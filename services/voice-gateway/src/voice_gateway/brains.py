@@ -18,15 +18,15 @@ from pipecat.services.openai.realtime import events
 from pipecat.services.openai.realtime.llm import OpenAIRealtimeLLMService
 from pipecat.turns.user_turn_strategies import ExternalUserTurnStrategies
 
-from contracts import ConversationEvent
 from contracts.browser import SAMPLE_RATE
+from contracts.progress import RunProgress
 from voice_gateway.pipecat_realtime import RealtimeLLM
-from voice_gateway.progress import SUMMARY_REQUEST, ProgressLine
+from voice_gateway.progress import SUMMARY_REQUEST
 from voice_gateway.settings import Settings
 from voice_gateway.tools import TOOL_SCHEMAS, ToolCaller, register_tools
 
 QueueFrame = Callable[[Frame], Awaitable[None]]  # into the pipeline, from its start
-OnProgress = Callable[[ProgressLine, ConversationEvent], Awaitable[None]]
+OnProgress = Callable[[RunProgress], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -73,11 +73,11 @@ def context_progress(queue: QueueFrame) -> OnProgress:
     """Progress for a model with a context: a tagged line it reads without answering, and a
     request for a short spoken summary when a run ends."""
 
-    async def on_progress(line: ProgressLine, _: ConversationEvent) -> None:
-        content = SUMMARY_REQUEST.format(line=line.text) if line.finished else line.text
+    async def on_progress(step: RunProgress) -> None:
+        content = SUMMARY_REQUEST.format(line=step.line) if step.finished else step.line
         await queue(
             LLMMessagesAppendFrame(
-                messages=[{"role": "user", "content": content}], run_llm=line.finished
+                messages=[{"role": "user", "content": content}], run_llm=step.finished
             )
         )
 

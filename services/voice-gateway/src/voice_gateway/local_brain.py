@@ -24,7 +24,7 @@ from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 from pipecat.services.openai.llm import OpenAILLMService
 from pipecat.turns.user_turn_strategies import UserTurnStrategies
 
-from contracts import ConversationEvent
+from contracts.progress import RunProgress
 from voice_gateway.brains import (
     Brain,
     BrainUnavailable,
@@ -35,7 +35,6 @@ from voice_gateway.brains import (
     spoken_answer,
 )
 from voice_gateway.command_router import HELP_REPLY, route
-from voice_gateway.progress import ProgressLine
 from voice_gateway.settings import Settings
 from voice_gateway.tools import ToolCaller, register_tools
 
@@ -182,10 +181,9 @@ def _last_user_text(messages: list[Any]) -> str:
 def _speak_run_summaries(queue: QueueFrame) -> OnProgress:
     """Without an LLM, the worker's own spoken summary of a finished run is read out."""
 
-    async def on_progress(line: ProgressLine, event: ConversationEvent) -> None:
-        if line.finished:
-            summary = str(event.payload.get("summary") or "The work has finished.")
-            for frame in spoken_answer(summary):
+    async def on_progress(step: RunProgress) -> None:
+        if step.finished:
+            for frame in spoken_answer(step.text or "The work has finished."):
                 await queue(frame)
 
     return on_progress

@@ -21,7 +21,7 @@ from pydantic import BaseModel, ValidationError
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from contracts import ConversationEvent
+from contracts import ConversationEvent, EventSource
 from contracts.browser import (
     SAMPLE_RATE,
     Error,
@@ -33,13 +33,13 @@ from contracts.browser import (
     Transcription,
 )
 from contracts.keys import live_events_channel
+from contracts.progress import progress_of
 from contracts.session import EndReason
 from service_kit.pubsub import Published, follow
 from voice_gateway import metrics
 from voice_gateway.brains import Brain, BrainFactory, Persona, spoken_answer
 from voice_gateway.event_publisher import EventPublisher
 from voice_gateway.formats import WireFormat
-from voice_gateway.progress import progress_line
 from voice_gateway.reasoned_socket import ReasonedWebSocket
 from voice_gateway.registry import SessionInfo, SessionRegistry
 from voice_gateway.settings import Settings
@@ -337,16 +337,16 @@ class VoiceSession:
             event = ConversationEvent.model_validate_json(raw)
         except ValidationError:
             return
-        line = progress_line(event)
-        if line is None or event.source not in ("nested_agent", "claude_code"):
+        step = progress_of(event.source, event.payload)
+        if step is None:
             return
         source: Literal["nested_agent", "claude_code"] = (
-            "nested_agent" if event.source == "nested_agent" else "claude_code"
+            "nested_agent" if event.source == EventSource.NESTED_AGENT else "claude_code"
         )
         await self.send(
-            Progress(source=source, event_type=event.type, text=line.text, finished=line.finished)
+            Progress(source=source, event_type=event.type, text=step.line, finished=step.finished)
         )
-        await brain.on_progress(line, event)
+        await brain.on_progress(step)
 
     async def _finish(
         self, worker: PipelineWorker, running: asyncio.Task[None], follower: asyncio.Task[None]
