@@ -15,6 +15,7 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidSta
 from contracts import ConversationEvent, ToolErrorKind
 from contracts.events import EventType
 from contracts.progress import ProgressKind, RunProgress
+from service_kit.outbox import EventOutbox
 from tool_worker import metrics
 from tool_worker.backend_messages import (
     Backend,
@@ -30,7 +31,6 @@ from tool_worker.backend_messages import (
     with_progress,
 )
 from tool_worker.errors import BackendUnavailable, seconds
-from tool_worker.sink import EventSink
 
 log = structlog.get_logger(__name__)
 
@@ -49,14 +49,14 @@ class BackendSocket:
         backend: Backend,
         url: str,
         conversation_id: str,
-        sink: EventSink,
+        outbox: EventOutbox,
         max_size: int,
         quiet_timeout_s: float | None = None,
     ) -> None:
         self.backend = backend
         self.url = url
         self.conversation_id = conversation_id
-        self._sink = sink
+        self._outbox = outbox
         self._max_size = max_size
         self._ws: ClientConnection | None = None
         self._reader: asyncio.Task[None] | None = None
@@ -227,14 +227,14 @@ class BackendSocket:
             if self.running:
                 await self._finish_run(None, Outcome.DISCONNECTED)
             if self._went_quiet:
-                await self._emit_error(
+                self._emit_error(
                     f"The {self.backend.spoken_name} backend sent nothing for "
                     f"{seconds(self._quiet_timeout_s or 0)} during a run; the connection "
                     "was closed.",
                     kind="quiet",
                 )
             elif not self._closing:
-                await self._emit_error(
+                self._emit_error(
                     f"The {self.backend.spoken_name} backend closed the connection.",
                     kind="disconnected",
                     close_code=code,
@@ -248,9 +248,9 @@ class BackendSocket:
         except MalformedMessage as exc:
             metrics.BACKEND_MALFORMED.labels(self.backend).inc()
             log.warning("backend_message_malformed", backend=self.backend, reason=str(exc))
-            await self._emit_error(str(exc), kind="malformed")
+            self._emit_error(str(exc), kind="malformed")
             return
-        await self._emit(message.type, event_payload(message), describe(self.backend, message))
+        self._emit(message.type, event_payload(message), describe(self.backend, message))
         for confirms, future in self._waiters:
             if not future.done() and confirms(message):
                 future.set_result(message)
@@ -273,17 +273,17 @@ class BackendSocket:
         result = RunProgress.of(
             self.backend.event_source, ProgressKind.RESULT, "", payload["summary"]
         )
-        await self._emit(EventType.RUN_FINISHED, payload, result)
+        self._emit(EventType.RUN_FINISHED, payload, result)
 
-    async def _emit_error(self, message: str, **details: Any) -> None:
+    def _emit_error(self, message: str, **details: Any) -> None:
         """An error of the tool-worker's own (not a message from the backend)."""
         step = RunProgress.of(self.backend.event_source, ProgressKind.ERROR, "", message)
-        await self._emit(EventType.ERROR, {"message": message, **details}, step)
+        self._emit(EventType.ERROR, {"message": message, **details}, step)
 
-    async def _emit(
+    def _emit(
         self, type_: str, payload: dict[str, Any], progress: RunProgress | None = None
     ) -> None:
-        await self._sink.emit(
+        self._outbox.publish(
             ConversationEvent(
                 conversation_id=self.conversation_id,
                 source=self.backend.event_source,

@@ -2,6 +2,8 @@
 
 from prometheus_client import Counter, Gauge, Histogram
 
+from service_kit.outbox import OutboxMetrics
+
 TOOL_CALLS = Counter(
     "tool_worker_tool_calls_total", "Tool calls by tool and outcome", ["tool", "outcome"]
 )
@@ -29,13 +31,7 @@ RUNS_IN_PROGRESS = Gauge("tool_worker_runs_in_progress", "Team or Claude Code ru
 JOBS_FORWARDED = Counter(
     "tool_worker_jobs_forwarded_total", "Jobs handed to the worker holding the conversation"
 )
-EVENTS_PUBLISHED = Counter(
-    "tool_worker_events_published_total", "Events written to the events stream"
-)
-EVENTS_DROPPED = Counter(
-    "tool_worker_events_dropped_total", "Events dropped: buffer full while Redis was away"
-)
-EVENTS_BUFFERED = Gauge("tool_worker_events_buffered", "Events waiting for Redis")
+EVENTS = OutboxMetrics.named("tool_worker")  # tool_worker_events_{published_total,...}
 BACKEND_QUIET = Counter(
     "tool_worker_backend_quiet_total",
     "Runs given up after the backend sent nothing for the quiet timeout",

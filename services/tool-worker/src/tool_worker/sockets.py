@@ -3,16 +3,16 @@
 import asyncio
 from collections import defaultdict
 
+from service_kit.outbox import EventOutbox
 from tool_worker.backend_messages import Backend
 from tool_worker.backend_socket import BackendSocket
 from tool_worker.settings import Settings
-from tool_worker.sink import EventSink
 
 
 class SocketPool:
-    def __init__(self, settings: Settings, sink: EventSink) -> None:
+    def __init__(self, settings: Settings, outbox: EventOutbox) -> None:
         self._settings = settings
-        self._sink = sink
+        self._outbox = outbox
         self._sockets: dict[tuple[str, Backend], BackendSocket] = {}
         # Calls for one conversation run one at a time, so two never open two sockets.
         self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
@@ -34,7 +34,7 @@ class SocketPool:
             backend,
             self.url(backend),
             conversation_id,
-            self._sink,
+            self._outbox,
             self._settings.max_message_bytes,
             self._settings.run_quiet_timeout_s,
         )

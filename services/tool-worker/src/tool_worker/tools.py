@@ -12,6 +12,7 @@ import structlog
 
 from contracts import ConversationEvent, ToolErrorKind, ToolJob, ToolName, ToolResult
 from contracts.events import EventType
+from service_kit.outbox import EventOutbox
 from tool_worker import metrics
 from tool_worker.backend_messages import (
     CLAUDE_MESSAGE_ACK,
@@ -25,7 +26,6 @@ from tool_worker.backend_messages import (
 )
 from tool_worker.backend_socket import BackendSocket
 from tool_worker.errors import BackendUnavailable
-from tool_worker.sink import EventSink
 from tool_worker.sockets import SocketPool
 
 log = structlog.get_logger(__name__)
@@ -34,9 +34,9 @@ MAX_TEXT_CHARS = 8000
 
 
 class ToolRunner:
-    def __init__(self, pool: SocketPool, sink: EventSink, connect_timeout_s: float) -> None:
+    def __init__(self, pool: SocketPool, outbox: EventOutbox, connect_timeout_s: float) -> None:
         self._pool = pool
-        self._sink = sink
+        self._outbox = outbox
         self._connect_timeout_s = connect_timeout_s
 
     async def run(self, job: ToolJob, *, deadline: float) -> ToolResult:
@@ -48,7 +48,7 @@ class ToolRunner:
             result = _result(job, ok=True, message=message, data=data)
         except BackendUnavailable as exc:
             result = ToolResult.failure(job, exc.kind, exc.spoken, exc.detail)
-            await self._sink.emit(failure_event(job, result))
+            self._outbox.publish(failure_event(job, result))
         except ValueError as exc:  # the spoken reason is the model's to fix ("I need some text")
             result = ToolResult.failure(job, ToolErrorKind.BAD_ARGUMENTS, str(exc), str(exc))
         outcome = "ok" if result.ok else (result.error_kind or "error")

@@ -19,13 +19,13 @@ from redis.asyncio import Redis
 
 from contracts import ToolErrorKind, ToolJob, ToolResult
 from contracts.keys import TOOL_FUNCTION, TOOL_QUEUE, tool_result_channel
+from service_kit.outbox import EventOutbox
 from tool_worker import metrics
 from tool_worker.errors import seconds, spoken
 from tool_worker.fast_worker import FastWorker
 from tool_worker.health import serve_health
 from tool_worker.ownership import Ownership
 from tool_worker.settings import Settings
-from tool_worker.sink import EventSink
 from tool_worker.sockets import SocketPool
 from tool_worker.tools import ToolRunner, backend_of, failure_event
 
@@ -40,9 +40,9 @@ class ToolWorker:
     def __init__(self, settings: Settings, redis: Redis) -> None:
         self.settings = settings
         self._redis = redis
-        self.sink = EventSink(redis)
-        self.sockets = SocketPool(settings, self.sink)
-        self.runner = ToolRunner(self.sockets, self.sink, settings.connect_timeout_s)
+        self.outbox = EventOutbox(redis, metrics.EVENTS, live=True)
+        self.sockets = SocketPool(settings, self.outbox)
+        self.runner = ToolRunner(self.sockets, self.outbox, settings.connect_timeout_s)
         self.ownership = Ownership(redis, settings.worker_id, settings.owner_ttl_s)
         self.forwarding_ready = asyncio.Event()
         self._claimed: set[str] = set()
@@ -77,7 +77,7 @@ class ToolWorker:
             metrics.TOOL_CALLS.labels(job.name, ToolErrorKind.TIMEOUT).inc()
             metrics.TOOL_CALL_SECONDS.labels(job.name).observe(job.deadline_s)
             log.warning("tool_call", call_id=job.call_id, outcome="timeout", detail=detail)
-            await self.sink.emit(failure_event(job, result))
+            self.outbox.publish(failure_event(job, result))
         await self._redis.publish(tool_result_channel(job.call_id), result.model_dump_json())
         return result
 
@@ -98,7 +98,7 @@ class ToolWorker:
 
     async def close(self) -> None:
         await self.sockets.close_all()
-        await self.sink.close()
+        await self.outbox.close()
         for cid in self._claimed:
             with contextlib.suppress(Exception):
                 await self.ownership.release(cid)
@@ -123,6 +123,7 @@ def build_worker(settings: Settings) -> FastWorker:
     async def on_startup(ctx: dict[str, Any]) -> None:
         app = ToolWorker(settings, ctx["redis"])
         ctx["app"] = app
+        app.outbox.start()
         tasks.append(asyncio.create_task(app.ownership.listen(app.forwarded, app.forwarding_ready)))
         tasks.append(asyncio.create_task(app.maintain()))
 

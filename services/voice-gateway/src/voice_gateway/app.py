@@ -1,20 +1,20 @@
-"""Composition root: settings -> Redis, tool dispatch, event publisher, registry -> routes."""
+"""Composition root: settings -> Redis, tool dispatch, event outbox, registry -> routes."""
 
 import asyncio
 import json
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 
 import structlog
 from arq.connections import RedisSettings, create_pool
 from fastapi import FastAPI
 from redis.asyncio import Redis
 
+from service_kit.outbox import EventOutbox
 from service_kit.settings import load_settings
 from voice_gateway import metrics
 from voice_gateway.admission import Admission, Limits
 from voice_gateway.brains import BrainFactory, BrainUnavailable, choose_brain, unavailable_brain
-from voice_gateway.event_publisher import EventPublisher
 from voice_gateway.gateway import Gateway
 from voice_gateway.memory import tune_allocator
 from voice_gateway.registry import SessionRegistry
@@ -36,49 +36,50 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        redis = Redis.from_url(settings.redis_url, socket_connect_timeout=2)
-        arq = await create_pool(
-            RedisSettings.from_dsn(settings.redis_url),
-            job_serializer=encode_job,
-            job_deserializer=json.loads,
-        )
-        dispatcher = ToolDispatcher(redis, arq)
-        await dispatcher.start()
-        publisher = EventPublisher(redis, max_buffered=settings.event_buffer_max)
-        publisher.start()
-        registry = SessionRegistry(redis, settings.replica)
-        make_brain, brain_problem = await _brain(settings)
-        gateway = Gateway(
-            Services(settings, redis, publisher, dispatcher, registry, make_brain, brain_problem),
-            Admission(
-                Limits(
-                    settings.max_sessions,
-                    settings.max_sessions_per_address,
-                    settings.connections_per_minute_per_address,
-                )
-            ),
-        )
-        registry.start(gateway.stop_session)
-        loop = asyncio.get_running_loop()
-        metrics.ASYNCIO_TASKS.set_function(lambda: len(asyncio.all_tasks(loop)))
-        app.state.gateway = gateway
-        drain_on_signals(gateway)
-        log.info(
-            "gateway_started",
-            port=settings.port,
-            brain=settings.brain,
-            brain_ready=brain_problem is None,  # its models loaded; else sessions are refused
-        )
-        try:
+        # Each client is released when the app stops, and also when a later step of the start
+        # fails (Redis answers but the brain cannot load, say): the stack unwinds what was made.
+        async with AsyncExitStack() as started:
+            redis = Redis.from_url(settings.redis_url, socket_connect_timeout=2)
+            started.push_async_callback(redis.aclose)
+            arq = await create_pool(
+                RedisSettings.from_dsn(settings.redis_url),
+                job_serializer=encode_job,
+                job_deserializer=json.loads,
+            )
+            started.push_async_callback(arq.aclose)
+            dispatcher = ToolDispatcher(redis, arq)
+            await dispatcher.start()
+            started.push_async_callback(dispatcher.close)
+            outbox = EventOutbox(redis, metrics.EVENTS, max_buffered=settings.event_buffer_max)
+            outbox.start()
+            started.push_async_callback(outbox.close)
+            registry = SessionRegistry(redis, settings.replica)
+            started.push_async_callback(registry.close)
+            make_brain, brain_problem = await _brain(settings)
+            gateway = Gateway(
+                Services(settings, redis, outbox, dispatcher, registry, make_brain, brain_problem),
+                Admission(
+                    Limits(
+                        settings.max_sessions,
+                        settings.max_sessions_per_address,
+                        settings.connections_per_minute_per_address,
+                    )
+                ),
+            )
+            registry.start(gateway.stop_session)
+            started.push_async_callback(gateway.end_all, "shutdown", SHUTDOWN_GRACE_S)
+            loop = asyncio.get_running_loop()
+            metrics.ASYNCIO_TASKS.set_function(lambda: len(asyncio.all_tasks(loop)))
+            app.state.gateway = gateway
+            drain_on_signals(gateway)
+            log.info(
+                "gateway_started",
+                port=settings.port,
+                brain=settings.brain,
+                brain_ready=brain_problem is None,  # its models loaded; else sessions are refused
+            )
             yield
-        finally:
-            await gateway.end_all("shutdown", SHUTDOWN_GRACE_S)
-            await registry.close()
-            await publisher.close()
-            await dispatcher.close()
-            await arq.aclose()
-            await redis.aclose()
-            log.info("gateway_stopped")
+        log.info("gateway_stopped")
 
     app = FastAPI(title="agentic-voice voice-gateway", version="0.1.0", lifespan=lifespan)
     app.include_router(router)

@@ -1,6 +1,10 @@
-"""Prometheus metrics of the voice-gateway (besides the event publisher's own)."""
+"""Prometheus metrics of the voice-gateway."""
 
 from prometheus_client import Counter, Gauge, Histogram
+
+from service_kit.outbox import OutboxMetrics
+
+EVENTS = OutboxMetrics.named("gateway")  # gateway_events_{published_total,dropped_total,buffered}
 
 SESSIONS_ACTIVE = Gauge("gateway_sessions_active", "Voice sessions open on this replica")
 SESSIONS_ENDED = Counter("gateway_sessions_total", "Sessions ended, by reason", ["reason"])

@@ -35,10 +35,10 @@ from contracts.browser import (
 from contracts.keys import live_events_channel
 from contracts.progress import progress_of
 from contracts.session import EndReason
+from service_kit.outbox import EventOutbox
 from service_kit.pubsub import Published, follow
 from voice_gateway import metrics
 from voice_gateway.brains import Brain, BrainFactory, Persona, spoken_answer
-from voice_gateway.event_publisher import EventPublisher
 from voice_gateway.formats import WireFormat
 from voice_gateway.reasoned_socket import ReasonedWebSocket
 from voice_gateway.registry import SessionInfo, SessionRegistry
@@ -68,7 +68,7 @@ class Services:
 
     settings: Settings
     redis: Redis
-    publisher: EventPublisher
+    outbox: EventOutbox
     dispatcher: ToolDispatcher
     registry: SessionRegistry
     make_brain: BrainFactory
@@ -165,7 +165,7 @@ class VoiceSession:
             self.conversation_id,
             settings.tool_deadline_s,
             to_client=self.send,
-            publish=services.publisher.publish,
+            publish=services.outbox.publish,
         )
         # A local brain loads its VAD and smart-turn models (about 50 ms of CPU): other
         # sessions' audio keeps flowing while it does.
@@ -375,7 +375,7 @@ class VoiceSession:
             await self._ws.close()
 
     def _event(self, source: str, type_: str, **payload: Any) -> None:
-        self._services.publisher.publish(
+        self._services.outbox.publish(
             ConversationEvent(
                 conversation_id=self.conversation_id,
                 source=source,
