@@ -2,9 +2,10 @@
 uses them: an upgrade has to be a deliberate change, made with their adapters' canary tests, not
 something a relock brings in quietly. Where each reach lives:
 
-- pipecat-ai: `voice_gateway/pipecat_shared_models.py` (analyzers sharing one ONNX session);
-- fastapi, starlette, uvicorn, websockets: the gateway's close code, send timeout and signal
-  handling (`session.py`, `slow_client.py`, `server.py`);
+- pipecat-ai: `voice_gateway/pipecat_shared_models.py` (analyzers sharing one ONNX session),
+  `voice_gateway/pipecat_realtime.py` (the Realtime service noticing a failing upstream);
+- uvicorn (with fastapi, starlette and websockets, which it runs): dropping a stalled client and
+  draining sessions before a signal reaches uvicorn (`voice_gateway/uvicorn_adapter.py`);
 - arq: `tool_worker/fast_worker.py` (its main loop, waiting on Redis instead of polling).
 """
 

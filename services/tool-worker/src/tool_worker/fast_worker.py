@@ -4,9 +4,16 @@ arq polls its queue every `poll_delay` (0.5 s by default), which a caller hears 
 every tool call. Here the loop waits on `BLPOP` of a wake-up list that callers push to right after
 enqueueing, so an idle worker costs nothing and starts a job within a round trip; the poll delay
 remains only as a fallback (for callers that do not push, and for arq's housekeeping).
+
+arq has no hook for how its loop waits, so `FastWorker.main` is a fork of `arq.worker.Worker.main`
+(0.28.0, pinned exactly) and calls its private `_poll_iteration`. `self_check()` runs when the
+worker is built and in a canary test (tests/test_fast_worker.py): it fails, naming what changed,
+when the installed arq's `main` is no longer the one forked here or a name used is gone.
 """
 
 import asyncio
+import hashlib
+import inspect
 from typing import Any
 
 import structlog
@@ -18,6 +25,30 @@ from redis.exceptions import RedisError
 from contracts.keys import TOOL_WAKE_KEY
 
 log = structlog.get_logger(__name__)
+
+ARQ_VERSION = "0.28.0"
+# sha256 of the source of arq 0.28.0's `Worker.main`, the loop forked below.
+FORKED_MAIN_SHA256 = "45ca1591c9717466"
+USED = ("_pool", "_poll_iteration", "ctx", "on_startup", "poll_delay_s", "expires_extra_ms")
+
+
+class ArqMismatch(RuntimeError):
+    """The installed arq is not the one `FastWorker` was forked from."""
+
+
+def self_check() -> None:
+    """Fail loudly if the installed arq is not the one `FastWorker.main` was forked from."""
+    import arq
+
+    if arq.VERSION != ARQ_VERSION:
+        raise ArqMismatch(f"arq {arq.VERSION} is installed; fast_worker.py forks {ARQ_VERSION}")
+    source = inspect.getsource(Worker.main)
+    if hashlib.sha256(source.encode()).hexdigest()[:16] != FORKED_MAIN_SHA256:
+        raise ArqMismatch("arq's Worker.main changed: port the change into FastWorker.main")
+    set_in_init = Worker.__init__.__code__.co_names  # the attributes __init__ assigns
+    missing = [name for name in USED if not (hasattr(Worker, name) or name in set_in_init)]
+    if missing:
+        raise ArqMismatch(f"arq's Worker has none of: {', '.join(missing)}")
 
 
 class FastWorker(Worker):

@@ -22,7 +22,7 @@ from contracts.keys import TOOL_FUNCTION, TOOL_QUEUE, tool_result_channel
 from service_kit.outbox import EventOutbox
 from tool_worker import metrics
 from tool_worker.errors import seconds, spoken
-from tool_worker.fast_worker import FastWorker
+from tool_worker.fast_worker import FastWorker, self_check
 from tool_worker.health import serve_health
 from tool_worker.ownership import Ownership
 from tool_worker.settings import Settings
@@ -118,6 +118,7 @@ async def ping(ctx: dict[str, Any], call_id: str) -> dict[str, Any]:
 
 
 def build_worker(settings: Settings) -> FastWorker:
+    self_check()  # arq is the version FastWorker's loop was forked from
     tasks: list[asyncio.Task[Any]] = []
 
     async def on_startup(ctx: dict[str, Any]) -> None:

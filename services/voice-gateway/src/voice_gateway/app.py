@@ -9,7 +9,9 @@ import structlog
 from arq.connections import RedisSettings, create_pool
 from fastapi import FastAPI
 from redis.asyncio import Redis
+from starlette.types import ASGIApp
 
+from contracts.session import EndReason
 from service_kit.outbox import EventOutbox
 from service_kit.settings import load_settings
 from voice_gateway import metrics
@@ -19,20 +21,22 @@ from voice_gateway.gateway import Gateway
 from voice_gateway.memory import tune_allocator
 from voice_gateway.registry import SessionRegistry
 from voice_gateway.routes import router
-from voice_gateway.server import configure, drain_on_signals
+from voice_gateway.server import configure
 from voice_gateway.session import Services
 from voice_gateway.settings import Settings
 from voice_gateway.tool_dispatch import ToolDispatcher, encode_job
+from voice_gateway.uvicorn_adapter import SendTimeout, run_before_exit, self_check
 
 log = structlog.get_logger(__name__)
 SHUTDOWN_GRACE_S = 10.0
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None) -> ASGIApp:
     if settings is None:  # a worker process of several: nothing was configured in it yet
         tune_allocator()
         settings = load_settings(Settings, "voice-gateway")
         configure(settings)
+    self_check()  # uvicorn is the version uvicorn_adapter.py reaches into
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -67,11 +71,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 ),
             )
             registry.start(gateway.stop_session)
-            started.push_async_callback(gateway.end_all, "shutdown", SHUTDOWN_GRACE_S)
+            started.push_async_callback(gateway.end_all, EndReason.SHUTDOWN, SHUTDOWN_GRACE_S)
             loop = asyncio.get_running_loop()
             metrics.ASYNCIO_TASKS.set_function(lambda: len(asyncio.all_tasks(loop)))
             app.state.gateway = gateway
-            drain_on_signals(gateway)
+            run_before_exit(lambda: _drain(gateway))
             log.info(
                 "gateway_started",
                 port=settings.port,
@@ -83,7 +87,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app = FastAPI(title="agentic-voice voice-gateway", version="0.1.0", lifespan=lifespan)
     app.include_router(router)
-    return app
+    # Outermost, so the `send` it wraps is the server's own (uvicorn_adapter.py).
+    return SendTimeout(app, settings.client_send_timeout_s)
+
+
+async def _drain(gateway: Gateway) -> None:
+    """On SIGTERM, before uvicorn closes the sockets: each session ends as `shutdown` (the
+    client hears why, the store records it). A second signal stops at once."""
+    log.info("draining", sessions=len(gateway.sessions))
+    await gateway.end_all(EndReason.SHUTDOWN, SHUTDOWN_GRACE_S)
 
 
 async def _brain(settings: Settings) -> tuple[BrainFactory, str | None]:

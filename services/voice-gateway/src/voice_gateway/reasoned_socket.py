@@ -4,6 +4,7 @@ Pipecat's transport closes the socket with 1000 when the pipeline ends, whatever
 browser should learn the real end instead: 1011 after a failure (it reconnects), 1001 when the
 gateway shuts down, and the end reason as the close reason. The transport is handed this
 wrapper, which answers `close` so and passes everything else to the WebSocket itself.
+`mark_gone` tells the transport a dropped connection is gone.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, cast
 
-from starlette.websockets import WebSocket
+from starlette.websockets import WebSocket, WebSocketState
 
 from contracts.session import CLOSE_CODE_FOR_END, CloseCode
 
@@ -27,6 +28,12 @@ class ReasonedWebSocket:
     async def close(self, code: int = CloseCode.NORMAL, reason: str | None = None) -> None:
         why = self._end_reason()
         await self._websocket.close(CLOSE_CODE_FOR_END.get(why, code), reason or why)
+
+    def mark_gone(self) -> None:
+        """The connection was dropped under the socket (a client that stopped reading): marked
+        disconnected, Pipecat's transport stops writing to it and skips its own close."""
+        self._websocket.client_state = WebSocketState.DISCONNECTED
+        self._websocket.application_state = WebSocketState.DISCONNECTED
 
     def as_websocket(self) -> WebSocket:
         """This wrapper, typed as what Pipecat's transport asks for (it uses only the

@@ -43,7 +43,6 @@ from voice_gateway.formats import WireFormat
 from voice_gateway.reasoned_socket import ReasonedWebSocket
 from voice_gateway.registry import SessionInfo, SessionRegistry
 from voice_gateway.settings import Settings
-from voice_gateway.slow_client import guard_slow_client, limit_send_buffer
 from voice_gateway.taps import (
     AssistantSide,
     AudioInMeter,
@@ -54,11 +53,12 @@ from voice_gateway.taps import (
 )
 from voice_gateway.tool_dispatch import ToolDispatcher
 from voice_gateway.tools import TOOL_SCHEMAS, ToolCaller
+from voice_gateway.uvicorn_adapter import send_guard
 from voice_gateway.wire import ClientProtocol, ClientProtocolError
 
 log = structlog.get_logger(__name__)
 
-# client_stalled has no close code: the connection is aborted (see slow_client.py).
+# client_stalled has no close code: the connection is aborted (see uvicorn_adapter.py).
 END_GRACE_S = 5.0
 
 
@@ -98,10 +98,12 @@ class VoiceSession:
         self._worker: PipelineWorker | None = None
         self._clock = TurnClock(on_latency=self._latency)
         self._log = log.bind(conversation_id=conversation_id, session_id=self.id)
-        guard_slow_client(websocket, services.settings.client_send_timeout_s, self._stalled)
-        limit_send_buffer(websocket, services.settings.client_send_buffer_bytes)
+        guard = send_guard(websocket)  # every send is bounded in time (uvicorn_adapter.py)
+        if guard is not None:
+            guard.on_stalled = self._stalled
 
     def _stalled(self) -> None:
+        self._ws.mark_gone()  # the connection is already aborted
         metrics.ERRORS.labels("client_stalled").inc()
         self._log.warning("client_stalled", timeout_s=self._services.settings.client_send_timeout_s)
         self.end(EndReason.CLIENT_STALLED)

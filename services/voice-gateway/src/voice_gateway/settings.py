@@ -99,7 +99,7 @@ class Settings(BaseSettings):
     max_frame_bytes: int = Field(default=64 * 1024, ge=1024)
     max_frames_per_second: float = Field(default=100, gt=0)
     # A client that takes nothing from its socket for this long has stopped reading: its
-    # session ends and the connection is dropped (slow_client.py).
+    # session ends and the connection is dropped (uvicorn_adapter.py).
     client_send_timeout_s: float = Field(default=10, gt=0, le=120)
     # The kernel's send buffer per client socket (autotuning would let it reach 4 MiB).
     client_send_buffer_bytes: int = Field(default=256 * 1024, ge=16 * 1024, le=4 * 1024 * 1024)
