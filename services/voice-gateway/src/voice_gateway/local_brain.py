@@ -80,31 +80,6 @@ def piper_voice_dir(settings: Settings) -> Path:
 WHISPER_PROMPT = "Ask the team. Tell Claude Code. Pause. Start over. Stop Claude."
 
 
-class SingleTemperatureWhisper:
-    """faster-whisper's model, decoding once, at temperature 0: with its default fallback
-    through five higher temperatures, a short phrase that fails the log-probability check is
-    decoded six times, 1.5 to 2 s instead of 0.3 s, and comes out different each run."""
-
-    def __init__(self, model: Any) -> None:
-        self._model = model
-
-    def transcribe(self, audio: Any, **options: Any) -> Any:
-        return self._model.transcribe(audio, **options, temperature=0.0)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._model, name)
-
-
-@functools.cache
-def _whisper(model_dir: str, device: str, compute_type: str) -> SingleTemperatureWhisper:
-    """One model per process, shared by every session (CTranslate2 serves concurrent calls)."""
-    from faster_whisper import WhisperModel
-
-    return SingleTemperatureWhisper(
-        WhisperModel(model_dir, device=device, compute_type=compute_type)
-    )
-
-
 @functools.cache
 def _piper_voice(path: Path) -> Any:
     from voice_gateway.piper_speech import load_voice
@@ -196,15 +171,11 @@ def local_brain(
     from pipecat.turns.user_stop import TurnAnalyzerUserTurnStopStrategy
 
     from voice_gateway.pipecat_shared_models import SharedSileroVAD, SharedSmartTurn
+    from voice_gateway.pipecat_whisper import SharedWhisperSTT, shared_whisper
     from voice_gateway.piper_speech import ClauseChunker, PiperSpeech
 
-    class SharedWhisperSTT(WhisperSTTService):
-        def _load(self) -> None:
-            self._model = _whisper(
-                str(whisper_model_dir(settings)), settings.whisper_device, "int8"
-            )
-
     stt = SharedWhisperSTT(
+        shared_whisper(str(whisper_model_dir(settings)), settings.whisper_device),
         device=settings.whisper_device,
         settings=WhisperSTTService.Settings(
             model=str(whisper_model_dir(settings)), initial_prompt=WHISPER_PROMPT
@@ -273,9 +244,10 @@ class ClosableOpenAILLM(OpenAILLMService):
 async def warm_up(settings: Settings) -> None:
     """Load the shared models before the first session needs them, and check that the shared
     analyzers still match the installed Pipecat (it fails the start loudly if not)."""
-    from voice_gateway.pipecat_shared_models import self_check
+    from voice_gateway import pipecat_shared_models, pipecat_whisper
 
     model_dir = str(whisper_model_dir(settings))
-    await asyncio.to_thread(_whisper, model_dir, settings.whisper_device, "int8")
+    await asyncio.to_thread(pipecat_whisper.shared_whisper, model_dir, settings.whisper_device)
     await asyncio.to_thread(_piper_voice, piper_voice_path(settings))
-    await asyncio.to_thread(self_check)
+    await asyncio.to_thread(pipecat_shared_models.self_check)
+    pipecat_whisper.self_check()
