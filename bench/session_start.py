@@ -19,8 +19,8 @@ from collections.abc import Awaitable, Callable
 
 from loguru import logger
 
-from voice_gateway.brains import Persona
-from voice_gateway.local_brain import local_brain, warm_up
+from voice_gateway.brains.brain import Persona
+from voice_gateway.brains.local import local_brain, warm_up
 from voice_gateway.settings import Settings
 
 TICK_S = 0.002  # the ticker's period: the finest stall it can see

@@ -82,12 +82,12 @@ from stack import (  # noqa: E402
     tool_worker_spec,
     voice_gateway_spec,
 )
-from voice_gateway.command_router import route  # noqa: E402
+from voice_gateway.brains.command_router import route  # noqa: E402
 
 TARGET_P50_MS = 800
 FRAME_MS = 20
 FRAME_S = FRAME_MS / 1000
-VOICED_PEAK = 500  # the gateway's threshold (voice_gateway.taps.VOICED_PEAK)
+VOICED_PEAK = 500  # the gateway's threshold (voice_gateway.processors.taps.VOICED_PEAK)
 LEAD_SILENCE_MS = 300
 ANSWER_TIMEOUT_S = 45.0
 SETTLE_S = 0.3  # after the answers: no new one starts within this (else it is waited for too)

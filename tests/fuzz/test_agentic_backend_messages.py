@@ -15,7 +15,7 @@ from fakes.agentic_backend import FLOOD_MESSAGES, FakeAgenticBackend
 from harness.services import StartWorker
 from harness.tool_calls import conversation_events, dispatcher, job
 from harness.waiting import async_wait_until
-from voice_gateway.tool_dispatch import ToolDispatcher
+from voice_gateway.tools.dispatch import ToolDispatcher
 
 DEADLINE_S = 3.0
 CID = "c-hostile"

@@ -12,7 +12,7 @@ from redis.asyncio import Redis
 
 from contracts import ConversationEvent, ToolJob, ToolName, new_event_id
 from contracts.keys import EVENTS_STREAM
-from voice_gateway.tool_dispatch import ToolDispatcher, encode_job
+from voice_gateway.tools.dispatch import ToolDispatcher, encode_job
 
 
 @asynccontextmanager

@@ -31,7 +31,7 @@ from harness.speech import silence, stream_at_real_time
 from harness.voice_clients import VoiceClient
 from harness.waiting import async_wait_until
 from stack import ManagedProcess, free_port
-from voice_gateway.command_router import HELP_REPLY
+from voice_gateway.brains.command_router import HELP_REPLY
 from voice_gateway.settings import Settings
 
 GREETING = Settings.model_fields["greeting"].default
@@ -312,4 +312,4 @@ async def test_containers_log_one_json_format_with_each_warning_once(
         warnings = [r["event"] for r in records if r["level"] == "warning"]
         assert len(warnings) == len(set(warnings)), warnings
     gateway_loggers = {r["logger"] for r in _json_records(processes[-1])}
-    assert {"uvicorn.error", "voice_gateway.session"} <= gateway_loggers
+    assert {"uvicorn.error", "voice_gateway.sessions.session"} <= gateway_loggers

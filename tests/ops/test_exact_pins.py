@@ -2,10 +2,11 @@
 uses them: an upgrade has to be a deliberate change, made with their adapters' canary tests, not
 something a relock brings in quietly. Where each reach lives:
 
-- pipecat-ai: `voice_gateway/pipecat_shared_models.py` (analyzers sharing one ONNX session),
-  `voice_gateway/pipecat_realtime.py` (the Realtime service noticing a failing upstream);
+- pipecat-ai: `voice_gateway/adapters/pipecat_shared_models.py` (one ONNX session per process),
+  `pipecat_realtime.py` (the Realtime service noticing a failing upstream), `pipecat_whisper.py`
+  (one Whisper model per process);
 - uvicorn (with fastapi, starlette and websockets, which it runs): dropping a stalled client and
-  draining sessions before a signal reaches uvicorn (`voice_gateway/uvicorn_adapter.py`);
+  draining sessions before a signal reaches uvicorn (`voice_gateway/adapters/uvicorn_adapter.py`);
 - arq: `tool_worker/fast_worker.py` (its main loop, waiting on Redis instead of polling).
 """
 

@@ -15,17 +15,22 @@ from contracts.session import EndReason
 from service_kit.outbox import EventOutbox
 from service_kit.settings import load_settings
 from voice_gateway import metrics
-from voice_gateway.admission import Admission, Limits
-from voice_gateway.brains import BrainFactory, BrainUnavailable, choose_brain, unavailable_brain
-from voice_gateway.gateway import Gateway
+from voice_gateway.adapters.uvicorn_adapter import SendTimeout, run_before_exit, self_check
+from voice_gateway.brains.brain import (
+    BrainFactory,
+    BrainUnavailable,
+    choose_brain,
+    unavailable_brain,
+)
 from voice_gateway.memory import tune_allocator
-from voice_gateway.registry import SessionRegistry
-from voice_gateway.routes import router
 from voice_gateway.server import configure
-from voice_gateway.session import Services
+from voice_gateway.sessions.gateway import Gateway
+from voice_gateway.sessions.registry import SessionRegistry
+from voice_gateway.sessions.session import Services
 from voice_gateway.settings import Settings
-from voice_gateway.tool_dispatch import ToolDispatcher, encode_job
-from voice_gateway.uvicorn_adapter import SendTimeout, run_before_exit, self_check
+from voice_gateway.tools.dispatch import ToolDispatcher, encode_job
+from voice_gateway.transport.admission import Admission, Limits
+from voice_gateway.transport.routes import router
 
 log = structlog.get_logger(__name__)
 SHUTDOWN_GRACE_S = 10.0
@@ -104,7 +109,7 @@ async def _brain(settings: Settings) -> tuple[BrainFactory, str | None]:
     try:
         make_brain = choose_brain(settings)
         if settings.brain == "local":
-            from voice_gateway.local_brain import warm_up
+            from voice_gateway.brains.local import warm_up
 
             await warm_up(settings)
     except BrainUnavailable as exc:

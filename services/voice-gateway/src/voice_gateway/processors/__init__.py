@@ -1,0 +1,1 @@
+"""The gateway's own Pipecat frame processors: the session's taps, and Piper speech synthesis."""

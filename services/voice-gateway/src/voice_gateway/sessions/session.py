@@ -1,0 +1,368 @@
+"""One voice session: the browser's socket, a Pipecat pipeline around the brain, and every
+way it can end (client closed, idle, max duration, upstream error, stopped, shutdown)."""
+
+import asyncio
+import contextlib
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import structlog
+from fastapi import WebSocket
+from pipecat.frames.frames import EndFrame, Frame, LLMRunFrame
+from pipecat.pipeline.worker import PipelineParams, PipelineWorker
+from pipecat.transports.websocket.fastapi import FastAPIWebsocketParams, FastAPIWebsocketTransport
+from pipecat.workers.runner import WorkerRunner
+from pydantic import BaseModel, ValidationError
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from contracts import ConversationEvent, EventSource
+from contracts.browser import (
+    SAMPLE_RATE,
+    Error,
+    ErrorCode,
+    Latency,
+    Progress,
+    SessionState,
+    Speaking,
+    Transcription,
+)
+from contracts.keys import live_events_channel
+from contracts.progress import progress_of
+from contracts.session import EndReason
+from service_kit.outbox import EventOutbox
+from service_kit.pubsub import Published, follow
+from voice_gateway import metrics
+from voice_gateway.adapters.uvicorn_adapter import send_guard
+from voice_gateway.brains.brain import Brain, BrainFactory, Persona, spoken_answer
+from voice_gateway.processors.taps import AudioInMeter, AudioOutMeter, TurnClock
+from voice_gateway.sessions.pipeline import SessionHooks, voice_pipeline
+from voice_gateway.sessions.registry import SessionInfo, SessionRegistry
+from voice_gateway.settings import Settings
+from voice_gateway.tools.definitions import ToolCaller
+from voice_gateway.tools.dispatch import ToolDispatcher
+from voice_gateway.transport.formats import WireFormat
+from voice_gateway.transport.reasoned_socket import ReasonedWebSocket
+from voice_gateway.transport.wire import ClientProtocolError
+
+log = structlog.get_logger(__name__)
+
+# client_stalled has no close code: the connection is aborted (see uvicorn_adapter.py).
+END_GRACE_S = 5.0
+
+
+@dataclass(frozen=True)
+class Services:
+    """What every session shares, built once in the app's lifespan."""
+
+    settings: Settings
+    redis: Redis
+    outbox: EventOutbox
+    dispatcher: ToolDispatcher
+    registry: SessionRegistry
+    make_brain: BrainFactory
+    brain_problem: str | None = None  # why sessions are refused, when the brain cannot run
+
+
+class VoiceSession:
+    def __init__(
+        self,
+        websocket: WebSocket,
+        conversation_id: str,
+        persona: Persona,
+        client: str,
+        services: Services,
+        wire_format: WireFormat,
+    ) -> None:
+        self.id = uuid.uuid4().hex
+        self.conversation_id = conversation_id
+        # Every close, Pipecat's included, says why the session ended (reasoned_socket.py).
+        self._ws = ReasonedWebSocket(websocket, lambda: self.reason)
+        self._persona = persona
+        self._client = client
+        self._services = services
+        self._format = wire_format
+        self._ended = asyncio.Event()
+        self.reason: str = EndReason.CLIENT_CLOSED
+        self._worker: PipelineWorker | None = None
+        self._clock = TurnClock(on_latency=self._latency)
+        self._log = log.bind(conversation_id=conversation_id, session_id=self.id)
+        guard = send_guard(websocket)  # every send is bounded in time (uvicorn_adapter.py)
+        if guard is not None:
+            guard.on_stalled = self._stalled
+
+    def _stalled(self) -> None:
+        self._ws.mark_gone()  # the connection is already aborted
+        metrics.ERRORS.labels("client_stalled").inc()
+        self._log.warning("client_stalled", timeout_s=self._services.settings.client_send_timeout_s)
+        self.end(EndReason.CLIENT_STALLED)
+
+    def end(self, reason: str) -> None:
+        """Ask the session to end; the first reason given is the one recorded."""
+        if not self._ended.is_set():
+            self.reason = reason
+            self._ended.set()
+
+    async def run(self) -> str:
+        services, settings = self._services, self._services.settings
+        started = time.monotonic()
+        metrics.SESSIONS_ACTIVE.inc()
+        with contextlib.suppress(RedisError, OSError):
+            await services.registry.add(
+                SessionInfo(
+                    self.id,
+                    self.conversation_id,
+                    services.registry.replica,
+                    self._client,
+                    settings.brain or "openai",
+                    self._format.name,
+                    time.time(),
+                )
+            )
+        self._event(
+            "controller",
+            "session_started",
+            brain=settings.brain,
+            voice=self._persona.voice,
+            agent_name=self._persona.agent_name,
+            session_id=self.id,
+        )
+        try:
+            await self._converse()
+        except Exception:  # a brain that fails to build must not leave the session half-open
+            self._log.exception("session_failed")
+            self.end(EndReason.ERROR)
+            with contextlib.suppress(Exception):
+                await self._ws.close()
+        finally:
+            metrics.SESSIONS_ACTIVE.dec()
+            metrics.SESSIONS_ENDED.labels(self.reason).inc()
+            with contextlib.suppress(RedisError, OSError):
+                await services.registry.remove(self.id)
+            self._event(
+                "controller",
+                "session_stopped",
+                session_id=self.id,
+                reason=self.reason,
+                duration_s=round(time.monotonic() - started, 1),
+            )
+            self._log.info("session_stopped", reason=self.reason)
+        return self.reason
+
+    async def _converse(self) -> None:
+        services, settings = self._services, self._services.settings
+        caller = ToolCaller(
+            services.dispatcher,
+            self.conversation_id,
+            settings.tool_deadline_s,
+            to_client=self.send,
+            publish=services.outbox.publish,
+        )
+        # A local brain loads its VAD and smart-turn models (about 50 ms of CPU): other
+        # sessions' audio keeps flowing while it does.
+        brain = await asyncio.to_thread(
+            services.make_brain, settings, self._persona, caller, self._queue
+        )
+        worker = self._worker = self._build(brain)
+        runner = WorkerRunner(handle_sigint=False)
+        await runner.add_workers(worker)
+        running = asyncio.create_task(runner.run())
+        follower = asyncio.create_task(self._follow_progress(brain))
+        idle = asyncio.create_task(self._watch_idle(settings.idle_timeout_s))
+        try:
+            if brain.run_on_start:
+                await worker.queue_frame(LLMRunFrame())
+            if brain.greeting:
+                await worker.queue_frames(spoken_answer(brain.greeting))
+            await self.send(
+                SessionState(
+                    state="started", session_id=self.id, conversation_id=self.conversation_id
+                )
+            )
+            ended = asyncio.create_task(self._ended.wait())
+            done, _ = await asyncio.wait(
+                {ended, running},
+                timeout=settings.max_duration_s,
+                return_when=asyncio.FIRST_COMPLETED,
+            )
+            ended.cancel()
+            if not done:
+                self.end(EndReason.MAX_DURATION)
+            elif running in done:
+                self.end(EndReason.CLIENT_CLOSED)
+        finally:
+            idle.cancel()
+            await self._finish(worker, running, follower)
+            if brain.close is not None:
+                with contextlib.suppress(Exception):
+                    await brain.close()
+
+    def _build(self, brain: Brain) -> PipelineWorker:
+        settings, clock = self._services.settings, self._clock
+        transport = FastAPIWebsocketTransport(
+            self._ws.as_websocket(),
+            FastAPIWebsocketParams(
+                audio_in_enabled=True,
+                audio_out_enabled=True,
+                audio_in_sample_rate=SAMPLE_RATE,
+                audio_out_sample_rate=SAMPLE_RATE,
+                # Pipecat's default plays 2 s of silence after the end, delaying the close.
+                audio_out_end_silence_secs=0,
+                serializer=self._format.serializer(
+                    settings.max_frames_per_second,
+                    on_audio=AudioInMeter(clock),
+                    on_audio_out=AudioOutMeter(),
+                ),
+                allowed_origins=[],  # checked before the socket is accepted
+            ),
+        )
+
+        async def stop() -> None:
+            self.end(EndReason.CLIENT_CLOSED)
+
+        def bad_frame(error: ClientProtocolError) -> None:
+            metrics.ERRORS.labels(error.code).inc()
+
+        async def on_error(error: str, fatal: bool) -> None:
+            if fatal or brain.errors_end_session:
+                await self._upstream_error(error)
+            else:
+                await self._turn_error(error)
+
+        hooks = SessionHooks(
+            on_stop=stop,
+            on_bad_frame=bad_frame,
+            on_text=self._said,
+            on_error=on_error,
+            on_speaking=self._speaking,
+        )
+        pipeline = voice_pipeline(
+            transport.input(), transport.output(), brain, self._format, clock, hooks
+        )
+        worker = PipelineWorker(
+            pipeline,
+            params=PipelineParams(
+                audio_in_sample_rate=brain.in_sample_rate, audio_out_sample_rate=SAMPLE_RATE
+            ),
+            enable_rtvi=self._format.rtvi,
+            # Turn tracking feeds OpenTelemetry traces, which are off; it costs an observer
+            # call per frame.
+            enable_turn_tracking=False,
+            # Idle is watched from the turn clock (`_watch_idle`): Pipecat's idle detection is
+            # another observer call per frame.
+            idle_timeout_secs=None,
+        )
+
+        @transport.event_handler("on_client_disconnected")  # type: ignore[untyped-decorator]
+        async def _gone(*_: Any) -> None:
+            self.end(EndReason.CLIENT_CLOSED)
+
+        return worker
+
+    async def _watch_idle(self, idle_s: float) -> None:
+        """End the session when neither side has spoken for `idle_s` (streamed silence does not
+        count: a forgotten open tab should not hold a session forever)."""
+        while True:  # the deadline moves with every activity: sleep until the latest one
+            left = self._clock.last_activity + idle_s - time.monotonic()
+            if left <= 0:
+                self.end(EndReason.IDLE)
+                return
+            await asyncio.sleep(left)
+
+    async def send(self, message: BaseModel) -> None:
+        await self._queue(self._format.envelope(message))
+
+    async def _queue(self, frame: Frame) -> None:
+        if self._worker is not None:
+            await self._worker.queue_frame(frame)
+
+    async def _said(self, role: str, text: str) -> None:
+        await self.send(Transcription(text=text, role="user" if role == "user" else "assistant"))
+        self._event("voice", "transcript", role=role, text=text)
+
+    async def _speaking(self, speaking: bool) -> None:
+        await self.send(Speaking(speaking=speaking))
+
+    async def _latency(self, metric: str, seconds: float) -> None:
+        await self.send(Latency(metric=metric, ms=round(seconds * 1000, 1)))
+
+    async def _upstream_error(self, error: str) -> None:
+        metrics.ERRORS.labels("upstream").inc()
+        self._log.warning("upstream_error", error=error)
+        message = "The voice model's connection failed; the session has ended."
+        await self.send(Error(code=ErrorCode.UPSTREAM_ERROR, message=message, fatal=True))
+        self._event("voice", "error", kind="upstream", message=error[:500])
+        self.end(EndReason.UPSTREAM_ERROR)
+
+    async def _turn_error(self, error: str) -> None:
+        """A part of the brain failed on this turn; the session goes on."""
+        metrics.ERRORS.labels("brain").inc()
+        self._log.warning("brain_error", error=error)
+        message = "Something went wrong answering that; please say it again."
+        await self.send(Error(code=ErrorCode.BRAIN_ERROR, message=message, fatal=False))
+        self._event("voice", "error", kind="brain", message=error[:500])
+
+    async def _follow_progress(self, brain: Brain) -> None:
+        """Team and Claude Code progress: to the browser, and as tagged lines to the model."""
+
+        async def on_message(message: Published) -> None:
+            await self._on_progress(brain, message.data)
+
+        channel = live_events_channel(self.conversation_id)
+        await follow(
+            self._services.redis, on_message, channels=[channel], name="progress", logger=self._log
+        )
+
+    async def _on_progress(self, brain: Brain, raw: bytes) -> None:
+        try:
+            event = ConversationEvent.model_validate_json(raw)
+        except ValidationError:
+            return
+        step = progress_of(event.source, event.payload)
+        if step is None:
+            return
+        source: Literal["nested_agent", "claude_code"] = (
+            "nested_agent" if event.source == EventSource.NESTED_AGENT else "claude_code"
+        )
+        await self.send(
+            Progress(source=source, event_type=event.type, text=step.line, finished=step.finished)
+        )
+        await brain.on_progress(step)
+
+    async def _finish(
+        self, worker: PipelineWorker, running: asyncio.Task[None], follower: asyncio.Task[None]
+    ) -> None:
+        follower.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await follower
+        if not running.done():
+            with contextlib.suppress(Exception):
+                await self.send(
+                    SessionState(
+                        state="stopped",
+                        session_id=self.id,
+                        conversation_id=self.conversation_id,
+                        reason=self.reason,
+                    )
+                )
+                await worker.queue_frame(EndFrame())
+            try:
+                await asyncio.wait_for(asyncio.shield(running), END_GRACE_S)
+            except TimeoutError:
+                await worker.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await running
+        with contextlib.suppress(Exception):  # already closed by the transport, usually
+            await self._ws.close()
+
+    def _event(self, source: str, type_: str, **payload: Any) -> None:
+        self._services.outbox.publish(
+            ConversationEvent(
+                conversation_id=self.conversation_id,
+                source=source,
+                type=type_,
+                payload=payload,
+            )
+        )

@@ -1,0 +1,1 @@
+"""What crosses the browser's socket: the routes, admission, the wire formats, the socket."""

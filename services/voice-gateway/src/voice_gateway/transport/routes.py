@@ -1,0 +1,154 @@
+"""HTTP and WebSocket routes: thin handlers over sessions, registry and admission."""
+
+from typing import Annotated, Any
+
+import structlog
+from fastapi import (
+    APIRouter,
+    Depends,
+    HTTPException,
+    Path,
+    Query,
+    Request,
+    Response,
+    WebSocket,
+)
+from fastapi.responses import JSONResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from contracts.ids import CONVERSATION_ID_MAX_LENGTH, CONVERSATION_ID_PATTERN
+from contracts.session import CloseCode, EndReason, RefusalKind
+from service_kit.access import REQUIRED_DETAIL, offered_token, origin_allowed, token_matches
+from voice_gateway import metrics
+from voice_gateway.brains.brain import Persona
+from voice_gateway.sessions.gateway import Gateway
+from voice_gateway.sessions.session import VoiceSession
+from voice_gateway.transport.admission import Refused
+from voice_gateway.transport.formats import FORMATS, FormatName
+
+log = structlog.get_logger(__name__)
+router = APIRouter()
+
+ConversationId = Annotated[
+    str, Path(pattern=CONVERSATION_ID_PATTERN, max_length=CONVERSATION_ID_MAX_LENGTH)
+]
+SessionId = Annotated[str, Path(pattern=r"^[0-9a-f]{32}$")]
+
+
+def _gateway(app: Any) -> Gateway:
+    gateway: Gateway = app.state.gateway
+    return gateway
+
+
+# auto_error=False: a missing header is answered below, with 401 and a detail.
+_bearer = HTTPBearer(auto_error=False, description="GATEWAY_TOKEN, when set")
+
+
+async def _check_http_access(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> None:
+    """The sessions API lists clients' addresses and stops sessions: the voice socket's token
+    and allowed origins guard it too (another site in the user's browser may not call it)."""
+    settings = _gateway(request.app).services.settings
+    origin = request.headers.get("origin")
+    if not origin_allowed(origin, settings.allowed_origins):
+        raise HTTPException(403, f"origin {origin!r} is not allowed")
+    given = credentials.credentials if credentials is not None else None
+    if not token_matches(settings.token, given):
+        raise HTTPException(401, REQUIRED_DETAIL, headers={"WWW-Authenticate": "Bearer"})
+
+
+def _check_access(gateway: Gateway, websocket: WebSocket, token: str | None) -> None:
+    settings = gateway.services.settings
+    origin = websocket.headers.get("origin")
+    if not origin_allowed(origin, settings.allowed_origins):
+        raise Refused(
+            f"origin {origin!r} is not allowed", kind=RefusalKind.ORIGIN, code=CloseCode.POLICY
+        )
+    if not token_matches(
+        settings.token, offered_token(token, websocket.headers.get("authorization"))
+    ):
+        raise Refused("a valid token is required", kind=RefusalKind.TOKEN, code=CloseCode.POLICY)
+    if gateway.services.brain_problem is not None:
+        raise Refused(
+            gateway.services.brain_problem,
+            kind=RefusalKind.BRAIN_UNAVAILABLE,
+            code=CloseCode.BRAIN_UNAVAILABLE,
+        )
+
+
+@router.websocket("/api/realtime/pipecat/ws/{conversation_id}")
+async def voice(
+    websocket: WebSocket,
+    conversation_id: ConversationId,
+    voice: Annotated[str | None, Query(pattern=r"^[a-z_]{1,32}$")] = None,
+    agent_name: Annotated[str | None, Query(pattern=r"^\w{1,64}$")] = None,
+    system_prompt: Annotated[str | None, Query(max_length=4000)] = None,
+    token: Annotated[str | None, Query(max_length=256)] = None,
+    wire_format: Annotated[FormatName, Query(alias="format")] = "raw",
+) -> None:
+    gateway = _gateway(websocket.app)
+    settings = gateway.services.settings
+    client = websocket.client.host if websocket.client else "unknown"
+    await websocket.accept()
+    try:
+        gateway.admission.attempt(client)  # first: wrong tokens count against the rate too
+        _check_access(gateway, websocket, token)
+        gateway.admission.open_session(client)
+    except Refused as refused:
+        metrics.SESSIONS_REFUSED.labels(refused.kind).inc()
+        log.info("session_refused", client=client, reason=refused.reason)
+        await websocket.close(refused.code, refused.reason[:120])
+        return
+    persona = Persona(
+        voice=voice or settings.default_voice,
+        agent_name=agent_name or settings.default_agent_name,
+        system_prompt=system_prompt or settings.default_system_prompt,
+    )
+    session = VoiceSession(
+        websocket, conversation_id, persona, client, gateway.services, FORMATS[wire_format]
+    )
+    gateway.add(session)
+    try:
+        await session.run()
+    finally:
+        gateway.remove(session)
+        gateway.admission.release(client)
+
+
+@router.get("/api/realtime/pipecat/sessions", dependencies=[Depends(_check_http_access)])
+async def list_sessions(request: Request) -> list[dict[str, Any]]:
+    """Every live session, on any replica."""
+    return await _gateway(request.app).services.registry.list()
+
+
+@router.post(
+    "/api/realtime/pipecat/sessions/{session_id}/stop",
+    status_code=202,
+    dependencies=[Depends(_check_http_access)],
+)
+async def stop_session(request: Request, session_id: SessionId) -> dict[str, str]:
+    if not await _gateway(request.app).services.registry.request_stop(
+        session_id, EndReason.STOPPED
+    ):
+        raise HTTPException(404, f"no live session {session_id!r}")
+    return {"status": "stopping", "session_id": session_id}
+
+
+@router.get("/healthz")
+async def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@router.get("/readyz", response_model=None)
+async def readyz(request: Request) -> dict[str, str] | JSONResponse:
+    if not _gateway(request.app).services.dispatcher.ready.is_set():
+        return JSONResponse({"status": "not ready", "reason": "redis unavailable"}, 503)
+    return {"status": "ready"}
+
+
+@router.get("/metrics")
+async def metrics_endpoint() -> Response:
+    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
