@@ -4,7 +4,7 @@ import pytest
 from pipecat.services.whisper.stt import WhisperSTTService
 
 from voice_gateway.adapters import pipecat_whisper
-from voice_gateway.adapters.pipecat_shared_models import PipecatMismatch
+from voice_gateway.adapters.pipecat_version import PipecatMismatch
 from voice_gateway.adapters.pipecat_whisper import SharedWhisperSTT, self_check
 
 

@@ -22,7 +22,7 @@ from pipecat.services.openai.realtime import events
 from pipecat.services.openai.realtime.llm import OpenAIRealtimeLLMService
 from websockets.exceptions import ConnectionClosed
 
-from voice_gateway.adapters.pipecat_shared_models import PIPECAT_VERSION, PipecatMismatch
+from voice_gateway.adapters.pipecat_version import PIPECAT_VERSION, PipecatMismatch
 from voice_gateway.brains.upstream_stall import StallWatch, StampedSocket
 
 # What RealtimeLLM overrides, and what it reads, of Pipecat's service.

@@ -30,13 +30,10 @@ from pipecat.audio.vad.silero import SileroOnnxModel, SileroVADAnalyzer
 from pipecat.audio.vad.vad_analyzer import VADAnalyzer, VADParams
 from pipecat.utils.env import env_truthy
 
-PIPECAT_VERSION = "1.14.0"  # the version whose constructors this module mirrors
+from voice_gateway.adapters.pipecat_version import PIPECAT_VERSION, PipecatMismatch
+
 SILERO_MODEL = ("pipecat.audio.vad.data", "silero_vad.onnx")
 SMART_TURN_MODEL = ("pipecat.audio.turn.smart_turn.data", "smart-turn-v3.2-cpu.onnx")
-
-
-class PipecatMismatch(RuntimeError):
-    """The installed Pipecat no longer matches what this module mirrors."""
 
 
 def _model_path(package_and_name: tuple[str, str]) -> str:

@@ -17,7 +17,7 @@ from typing import Any
 import pipecat
 from pipecat.services.whisper.stt import WhisperSTTService
 
-from voice_gateway.adapters.pipecat_shared_models import PIPECAT_VERSION, PipecatMismatch
+from voice_gateway.adapters.pipecat_version import PIPECAT_VERSION, PipecatMismatch
 
 COMPUTE_TYPE = "int8"  # the fastest on a CPU, and what the bundled model was measured with
 
