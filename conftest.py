@@ -84,7 +84,7 @@ def start_event_store(redis_url: str, tmp_path: Path, processes: Processes) -> S
     return start
 
 
-# The doubles of the peers that cannot be reached from here (protocol-faithful; tests/fakes).
+# The doubles of the peers that cannot be reached from here (protocol-faithful; libs/fakes).
 
 
 @pytest.fixture

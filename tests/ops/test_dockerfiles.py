@@ -73,6 +73,12 @@ def test_service_image_is_multi_stage_from_base_image_with_locked_dependencies(
         assert f"--package {package['project']['name']}" in run, "this service only"
         assert "--no-dev" in run
     assert any("uv.lock" in copy for copy in _args(instructions, "COPY"))
+    # uv reads the whole workspace before it installs one package of it: every member's
+    # pyproject.toml must be in the image, or `uv sync --frozen` fails on the missing one.
+    members = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["uv"]["workspace"]
+    copied = _args(instructions, "COPY")
+    missing = [m for m in members["members"] if f"{m}/pyproject.toml {m}/" not in copied]
+    assert missing == [], f"COPY these workspace members' pyproject.toml: {missing}"
 
 
 @pytest.mark.parametrize("name", PYTHON_SERVICES)

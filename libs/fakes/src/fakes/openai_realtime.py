@@ -13,7 +13,7 @@ Scenarios (URL path `/<scenario>/v1/realtime`): reply, tool_call, barge_in, erro
 close_mid_response, unauthorized, stall, stall_mid_conversation; or any `Scenario` passed to
 `url()` or the constructor.
 
-Run standalone: `PYTHONPATH=tests python -m fakes.openai_realtime --port 8765`.
+Run standalone: `.venv/bin/python -m fakes.openai_realtime --port 8765`.
 """
 
 from __future__ import annotations

@@ -20,7 +20,7 @@ What the "model" answers is decided per request by a scenario, from the request'
 `(RecordedRequest) -> Reply`, or one constant `Reply`. Replies: `Say`, `CallTool`, `CallTools`,
 `Fail`. The scenario, the delays and `fail_with_status` are attributes, changeable while running.
 
-Run standalone: `PYTHONPATH=tests python -m fakes.openai_chat --port 11434`.
+Run standalone: `.venv/bin/python -m fakes.openai_chat --port 11434`.
 """
 
 from __future__ import annotations
