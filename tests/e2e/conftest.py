@@ -27,6 +27,8 @@ from stack import (
 )
 
 WEB_ROOT = ROOT / "web" / "dist"
+# Pipecat's own client SDK on a page of its own (web/sdk-check/; `make test` builds it).
+SDK_CHECK_ROOT = ROOT / "web" / "dist-sdk"
 
 
 @dataclass

@@ -136,6 +136,9 @@ def raw_frames(max_frame: int) -> st.SearchStrategy[Sent]:
 
 # --- the rtvi format -----------------------------------------------------------------------
 
+# The rates docs/protocol.md lists for a client's audio (mono or stereo).
+RTVI_RATES = frozenset({8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000})
+
 
 def rtvi_message_outcome(data: str) -> str | None:
     try:
@@ -159,9 +162,10 @@ def rtvi_outcome(data: bytes) -> str | None:
         case None:
             return "invalid_protobuf"
         case "audio":
-            if (frame.audio.sample_rate, frame.audio.num_channels) != (SAMPLE_RATE, 1):
+            channels = frame.audio.num_channels
+            if frame.audio.sample_rate not in RTVI_RATES or channels not in (1, 2):
                 return "unsupported_audio"
-            return "odd_length_audio" if len(frame.audio.audio) % 2 else None
+            return "odd_length_audio" if len(frame.audio.audio) % (2 * channels) else None
         case "message":
             return rtvi_message_outcome(frame.message.data)
         case _:
@@ -225,8 +229,8 @@ def _not_disconnect(data: bytes) -> bool:
 
 def rtvi_frames(max_frame: int) -> st.SearchStrategy[Sent]:
     """Every kind of frame an rtvi client could send (but `disconnect-bot`, which ends it)."""
-    # Mostly the right rate and channel count, so odd lengths and good audio get reached too.
-    rates = st.sampled_from([SAMPLE_RATE] * 4 + [16_000, 48_000, 0]) | st.integers(0, 2**32 - 1)
+    # Mostly an accepted rate and channel count, so odd lengths and good audio get reached too.
+    rates = st.sampled_from([*sorted(RTVI_RATES), 7_999, 96_000, 0]) | st.integers(0, 2**32 - 1)
     channels = st.sampled_from([1] * 4 + [2, 0]) | st.integers(0, 2**32 - 1)
     pcm = st.binary(max_size=400) | st.integers(0, max_frame // 2).map(bytes)
     audio = st.builds(_audio_frame, pcm, rates, channels)

@@ -1,7 +1,7 @@
 """Debian's Chromium driven by Playwright, with a WAV file as its microphone.
 
 Never `playwright install`: it downloads a browser, which this machine cannot. The flags are the
-ones that let Chromium run headless here (see shared notes: machine-and-tooling).
+ones that let Chromium run headless in a container as root, with a fake camera and microphone.
 """
 
 from __future__ import annotations

@@ -62,9 +62,11 @@ def _transcription() -> bytes:
         ("{}", "not_protobuf"),
         (b"\xff\xff\xff\xff", "invalid_protobuf"),
         (b"", "invalid_protobuf"),
-        (_audio(sample_rate=16000), "unsupported_audio"),
-        (_audio(channels=2), "unsupported_audio"),
+        (_audio(sample_rate=7000), "unsupported_audio"),
+        (_audio(sample_rate=96000), "unsupported_audio"),
+        (_audio(channels=3), "unsupported_audio"),
         (_audio(PCM[:-1]), "odd_length_audio"),
+        (_audio(PCM[:-2], channels=2), "odd_length_audio"),  # half a stereo sample
         (_transcription(), "unsupported_frame"),  # a client may not speak for the user
         (_message("{oops"), "invalid_json"),
         (_message({"type": "client-ready"}), "invalid_message"),

@@ -2,9 +2,11 @@
 `@pipecat-ai/client-js` with `@pipecat-ai/websocket-transport`.
 
 Pipecat's own `ProtobufFrameSerializer` trusts its peer: garbage raises inside the transport,
-any sample rate is accepted, and a client may inject transcripts or text frames as if the user
-had said them. This one accepts only what a browser legitimately sends (24 kHz mono audio and
-the RTVI client messages listed below) and turns everything else into a protocol error.
+audio at any rate goes into the pipeline unconverted, and a client may inject transcripts or
+text frames as if the user had said them. This one accepts only what a client legitimately
+sends (audio at a common rate, mono or stereo, converted to the pipeline's 24 kHz mono by
+`audio_in.py`, and the RTVI client messages listed below) and turns everything else into a
+protocol error.
 The gateway's own messages (`contracts.browser`) travel as RTVI `server-message`s.
 """
 
@@ -23,7 +25,8 @@ from pipecat.processors.frameworks.rtvi.models import MESSAGE_LABEL, ServerMessa
 from pipecat.serializers.protobuf import ProtobufFrameSerializer
 from pydantic import BaseModel
 
-from contracts.browser import CHANNELS, SAMPLE_RATE, ErrorCode
+from contracts.browser import ErrorCode
+from voice_gateway.transport.audio_in import AudioIn
 from voice_gateway.transport.wire import ClientStop, GuardedSerializer
 
 # What a voice client needs; the rest (client-side function results, files, UI events) would
@@ -47,7 +50,7 @@ class RTVIProtobufSerializer(GuardedSerializer):
             self._audio_out(frame.audio)
         return await self._out.serialize(frame)
 
-    def _decode(self, data: str | bytes) -> Frame | None:
+    def _decode(self, data: str | bytes) -> Frame | AudioIn | None:
         if isinstance(data, str):
             return self._error(
                 ErrorCode.NOT_PROTOBUF, "this format takes binary protobuf frames only"
@@ -61,13 +64,7 @@ class RTVIProtobufSerializer(GuardedSerializer):
         match proto.WhichOneof("frame"):
             case "audio":
                 audio = proto.audio
-                if (audio.sample_rate, audio.num_channels) != (SAMPLE_RATE, CHANNELS):
-                    return self._error(
-                        ErrorCode.UNSUPPORTED_AUDIO,
-                        f"audio must be {SAMPLE_RATE} Hz mono; got {audio.sample_rate} Hz "
-                        f"with {audio.num_channels} channels",
-                    )
-                return self._audio(audio.audio)
+                return AudioIn(audio.audio, audio.sample_rate, audio.num_channels)
             case "message":
                 return self._message(proto.message.data)
             case None:

@@ -38,6 +38,7 @@ from contracts.browser import (
     Stop,
 )
 from voice_gateway.transport.admission import FrameRateLimiter
+from voice_gateway.transport.audio_in import AudioIn, InputConverter, UnsupportedAudio
 
 ERROR_EVERY_S = 1.0  # a flood of one bad frame gets one error a second, not one per frame
 
@@ -87,6 +88,7 @@ class GuardedSerializer(FrameSerializer):
         self._limiter = FrameRateLimiter(max_frames_per_second, burst=max_frames_per_second)
         self._last_error: dict[str, float] = {}
         self._on_audio = on_audio
+        self._converter = InputConverter()
 
     def _audio_out(self, pcm: bytes) -> None:
         if self._on_audio_out is not None:
@@ -97,10 +99,17 @@ class GuardedSerializer(FrameSerializer):
             return self._error(
                 ErrorCode.RATE_LIMITED, "too many frames per second; some were dropped"
             )
-        return self._decode(data)
+        decoded = self._decode(data)
+        if not isinstance(decoded, AudioIn):
+            return decoded
+        try:  # a format whose frames say their rate and channels (audio_in.py)
+            pcm = await self._converter.to_pipeline(decoded)
+        except UnsupportedAudio as exc:
+            return self._error(exc.code, str(exc))
+        return self._audio(pcm)
 
     @abstractmethod
-    def _decode(self, data: str | bytes) -> Frame | None: ...
+    def _decode(self, data: str | bytes) -> Frame | AudioIn | None: ...
 
     def _audio(self, data: bytes) -> Frame | None:
         if len(data) % 2:
