@@ -220,6 +220,32 @@ VOICE_LATENCY = Dashboard(
             (q(quantile(0.95, "gateway_tool_dispatch_seconds", "tool"), "{{tool}}"),),
             unit="s",
         ),
+        Panel(
+            "At the listener's ear: mouth to ear",
+            (
+                q(quantile(0.5, "gateway_client_mouth_to_ear_seconds"), "p50"),
+                q(quantile(0.95, "gateway_client_mouth_to_ear_seconds"), "p95"),
+            ),
+            unit="s",
+            threshold=1.5,
+            description="Measured by the clients where the audio plays (client_stats): the "
+            "user's last voiced microphone sample to the first assistant sample played. The "
+            "difference from the reply latency above is the network and the client's buffer.",
+        ),
+        Panel(
+            "At the listener's ear: playback underruns per minute of assistant audio",
+            (
+                q(
+                    f"sum(rate(gateway_client_underruns_total[{RATE}])) / "
+                    f"sum(rate(gateway_client_played_seconds_total[{RATE}])) * 60",
+                    "underruns",
+                ),
+                q(quantile(0.5, "gateway_client_jitter_buffer_seconds"), "jitter buffer p50 (s)"),
+            ),
+            description="Times the client's player ran dry inside an assistant turn (a gap "
+            "the listener hears), per minute of audio played, and the depth of its jitter "
+            "buffer. Goal: 0 underruns with the buffer at or under 120 ms.",
+        ),
     ),
 )
 

@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 import pytest
 import redis
+from prometheus_client.parser import text_string_to_metric_families
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
@@ -243,3 +244,44 @@ async def test_frame_rate_limit(start_gateway: StartGateway) -> None:
                     break
         else:
             raise AssertionError("no pong after the flood")
+
+
+async def test_what_the_listener_heard_is_exported_and_stored(
+    start_gateway: StartGateway, redis_client: redis.Redis
+) -> None:
+    """A client's per-turn stats become the gateway's histograms and a stored event; stats
+    that cannot be true get an error and are not stored."""
+    gateway = start_gateway()
+    heard = {"mouth_to_ear_ms": 870.0, "played_ms": 2400.0, "underruns": 2, "underrun_ms": 60.0}
+    async with connect(_ws_url(gateway, "conv-heard")) as ws:
+        await _next_message(ws, "session")
+        await ws.send(json.dumps({"type": "client_stats", **heard, "buffer_ms": 90}))
+        lie = {**heard, "underruns": 0, "buffer_ms": 90}  # silence inserted without an underrun
+        await ws.send(json.dumps({"type": "client_stats", **lie}))
+        error = await _next_message(ws, "error")
+        assert error["code"] == "invalid_message"
+        assert "underruns and underrun_ms must be zero together" in error["message"]
+        await ws.send(json.dumps({"type": "stop"}))
+        await _messages_until_closed(ws)
+
+    async def stored() -> list[dict[str, object]]:
+        events = streamed_events(redis_client, "conv-heard")
+        stopped = any(e.type == "session_stopped" for e in events)
+        return [e.payload for e in events if e.type == "client_stats"] if stopped else []
+
+    assert await async_wait_until(stored, what="the session's events") == [
+        {**heard, "buffer_ms": 90.0}
+    ]
+    async with httpx.AsyncClient(base_url=gateway.spec.url) as http:
+        text = (await http.get("/metrics")).text
+    samples = {
+        s.name: s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+        if s.name.startswith("gateway_client_")
+    }
+    assert samples["gateway_client_mouth_to_ear_seconds_count"] == 1
+    assert samples["gateway_client_mouth_to_ear_seconds_sum"] == pytest.approx(0.87)
+    assert samples["gateway_client_underruns_total"] == 2
+    assert samples["gateway_client_underrun_seconds_sum"] == pytest.approx(0.06)
+    assert samples["gateway_client_jitter_buffer_seconds_count"] == 1

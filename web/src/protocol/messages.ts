@@ -91,7 +91,17 @@ export type ServerMessage =
   | InterruptionMessage
   | PongMessage;
 
-export type ClientMessage = { type: "ping"; id?: string } | { type: "stop" };
+/** What the listener heard of one assistant turn (contracts.browser.ClientStats). */
+export interface ClientStatsMessage {
+  type: "client_stats";
+  mouth_to_ear_ms?: number | null;
+  played_ms: number;
+  underruns: number;
+  underrun_ms: number;
+  buffer_ms: number;
+}
+
+export type ClientMessage = { type: "ping"; id?: string } | { type: "stop" } | ClientStatsMessage;
 
 type Json = Record<string, unknown>;
 

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, model_validator
 
 SAMPLE_RATE = 24_000
 CHANNELS = 1
@@ -146,5 +146,35 @@ class Stop(BaseModel):
     type: Literal["stop"]
 
 
-ClientMessage = Annotated[Ping | Stop, Field(discriminator="type")]
-CLIENT_MESSAGE: TypeAdapter[Ping | Stop] = TypeAdapter(ClientMessage)
+MAX_TURN_MS = 600_000.0  # ten minutes: no turn's audio is longer; beyond, the numbers are wrong
+
+
+class ClientStats(BaseModel):
+    """What the listener heard of one assistant turn, measured by the client where it plays.
+
+    Sent once per turn, after its audio has played. The gateway exports it as histograms and
+    stores it with the conversation's events; numbers that cannot be true are refused
+    (`invalid_message`), never stored.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    type: Literal["client_stats"]
+    # The user's last voiced microphone sample -> the turn's first assistant sample played;
+    # None for a turn the user did not start (a greeting, a summary of a finished run).
+    mouth_to_ear_ms: float | None = Field(default=None, ge=0, le=60_000)
+    played_ms: float = Field(ge=0, le=MAX_TURN_MS)  # assistant audio played in this turn
+    underruns: int = Field(ge=0, le=10_000)  # times the player ran dry inside the turn
+    underrun_ms: float = Field(ge=0, le=MAX_TURN_MS)  # silence it inserted for them
+    buffer_ms: float = Field(ge=0, le=10_000)  # the jitter buffer's depth at the turn's end
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "ClientStats":
+        if (self.underruns == 0) != (self.underrun_ms == 0):
+            raise ValueError("underruns and underrun_ms must be zero together")
+        if self.underrun_ms > self.played_ms + 60_000:
+            raise ValueError("more silence inserted than a turn could hold")
+        return self
+
+
+ClientMessage = Annotated[Ping | Stop | ClientStats, Field(discriminator="type")]
+CLIENT_MESSAGE: TypeAdapter[Ping | Stop | ClientStats] = TypeAdapter(ClientMessage)

@@ -40,6 +40,9 @@ class EventType(StrEnum):
     RUN_FINISHED = "run_finished"  # nested_agent / claude_code; {summary, outcome}
     ERROR = "error"  # any source; {message, kind}
     LATENCY = "latency"  # voice; {metric, seconds}
+    # voice; what the listener heard of a turn: {mouth_to_ear_ms, played_ms, underruns,
+    # underrun_ms, buffer_ms} (contracts.browser.ClientStats)
+    CLIENT_STATS = "client_stats"
 
 
 def new_event_id() -> str:

@@ -47,3 +47,26 @@ MEMORY_TRIM_SECONDS = Histogram(
     "Giving freed memory back to the system after sessions end (memory.py)",
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25),
 )
+
+# What listeners heard, as their clients measured it where the audio plays (`client_stats`).
+CLIENT_MOUTH_TO_EAR_SECONDS = Histogram(
+    "gateway_client_mouth_to_ear_seconds",
+    "The user's last voiced microphone sample to the first assistant sample played, per turn",
+    buckets=_LATENCY_BUCKETS,
+)
+CLIENT_UNDERRUN_SECONDS = Histogram(
+    "gateway_client_underrun_seconds",
+    "Silence the client's player inserted inside one assistant turn, waiting for audio",
+    buckets=(0.0, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5),
+)
+CLIENT_UNDERRUNS = Counter(
+    "gateway_client_underruns_total", "Times a client's player ran dry inside an assistant turn"
+)
+CLIENT_PLAYED_SECONDS = Counter(
+    "gateway_client_played_seconds_total", "Assistant audio clients report having played"
+)
+CLIENT_JITTER_BUFFER_SECONDS = Histogram(
+    "gateway_client_jitter_buffer_seconds",
+    "The client's jitter-buffer depth at the end of each assistant turn",
+    buckets=(0.02, 0.04, 0.06, 0.08, 0.1, 0.12, 0.15, 0.2, 0.3, 0.5),
+)

@@ -48,7 +48,7 @@ class Recorder:
         def refused(_: ClientProtocolError) -> None:
             return None
 
-        return SessionHooks(nothing, refused, self.on_text, nothing, nothing)
+        return SessionHooks(nothing, refused, self.on_text, nothing, nothing, nothing)
 
 
 def _brain(*, transcripts_downstream: bool) -> Brain:

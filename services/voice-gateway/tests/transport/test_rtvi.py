@@ -12,7 +12,7 @@ from pipecat.frames.protobufs import frames_pb2
 
 from contracts.browser import Pong
 from voice_gateway.transport.rtvi import RTVIProtobufSerializer, to_rtvi_client
-from voice_gateway.transport.wire import ClientProtocolError, ClientStop
+from voice_gateway.transport.wire import ClientProtocolError, ClientStatsFrame, ClientStop
 
 PCM = bytes(range(256)) * 3
 
@@ -93,3 +93,19 @@ async def test_gateway_messages_travel_as_rtvi_server_messages(
     out = OutputAudioRawFrame(audio=PCM, sample_rate=24000, num_channels=1)
     audio = frames_pb2.Frame.FromString(await serializer.serialize(out)).audio  # type: ignore[attr-defined]
     assert (audio.audio, audio.sample_rate, audio.num_channels) == (PCM, 24000, 1)
+
+
+async def test_client_stats_arrive_as_an_rtvi_client_message(
+    serializer: RTVIProtobufSerializer,
+) -> None:
+    stats = {"played_ms": 2400, "underruns": 0, "underrun_ms": 0, "buffer_ms": 60}
+    sent = {**_rtvi("client-message"), "data": {"t": "client_stats", "d": stats}}
+    frame = await serializer.deserialize(_message(sent))
+    assert isinstance(frame, ClientStatsFrame)
+    assert frame.stats.buffer_ms == 60
+    lying = {**sent, "data": {"t": "client_stats", "d": {**stats, "underruns": 3}}}
+    refused = await serializer.deserialize(_message(lying))
+    assert isinstance(refused, ClientProtocolError)
+    assert "underruns and underrun_ms must be zero together" in refused.message
+    other = {**sent, "data": {"t": "hello", "d": {}}}  # other client messages pass on to RTVI
+    assert isinstance(await serializer.deserialize(_message(other)), InputTransportMessageFrame)

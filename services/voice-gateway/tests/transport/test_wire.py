@@ -12,11 +12,12 @@ from pipecat.frames.frames import (
 )
 from pipecat.tests.utils import run_test
 
-from contracts.browser import Transcription
+from contracts.browser import ClientStats, Transcription
 from voice_gateway.transport.wire import (
     ClientPing,
     ClientProtocol,
     ClientProtocolError,
+    ClientStatsFrame,
     ClientStop,
     RawPCMSerializer,
     to_client,
@@ -113,3 +114,50 @@ async def test_an_interruption_tells_the_browser_to_drop_its_playback(
     wire = await serializer.serialize(InterruptionFrame())
     assert isinstance(wire, str)
     assert json.loads(wire)["type"] == "interruption"
+
+
+STATS = {"played_ms": 2400, "underruns": 1, "underrun_ms": 40, "buffer_ms": 90}
+
+
+async def test_client_stats_are_taken_and_handed_to_the_session(
+    serializer: RawPCMSerializer,
+) -> None:
+    frame = await serializer.deserialize(
+        json.dumps({"type": "client_stats", "mouth_to_ear_ms": 870, **STATS})
+    )
+    assert isinstance(frame, ClientStatsFrame)
+    assert (frame.stats.mouth_to_ear_ms, frame.stats.underruns) == (870, 1)
+    heard: list[ClientStats] = []
+
+    async def on_stats(stats: ClientStats) -> None:
+        heard.append(stats)
+
+    async def on_stop() -> None:
+        return None
+
+    down, _ = await run_test(
+        ClientProtocol(on_stop=on_stop, on_stats=on_stats), frames_to_send=[frame]
+    )
+    assert heard == [frame.stats]
+    assert down == []  # nothing goes further into the pipeline
+
+
+@pytest.mark.parametrize(
+    ("stats", "says"),
+    [
+        ({**STATS, "underruns": 0}, "underruns and underrun_ms must be zero together"),
+        ({**STATS, "buffer_ms": -5}, "buffer_ms: Input should be greater than or equal to 0"),
+        ({**STATS, "mouth_to_ear_ms": 1e9}, "mouth_to_ear_ms: Input should be less than"),
+        ({**STATS, "underrun_ms": 500_000}, "more silence inserted than a turn could hold"),
+        ({**STATS, "played_ms": "lots"}, "played_ms: Input should be a valid number"),
+        ({**STATS, "listener": "me"}, "listener: Extra inputs are not permitted"),
+    ],
+)
+async def test_client_stats_that_cannot_be_true_are_refused_with_the_reason(
+    stats: dict[str, object], says: str
+) -> None:
+    serializer = RawPCMSerializer(max_frames_per_second=1000)
+    frame = await serializer.deserialize(json.dumps({"type": "client_stats", **stats}))
+    assert isinstance(frame, ClientProtocolError)
+    assert frame.code == "invalid_message"
+    assert says in frame.message

@@ -19,6 +19,7 @@ from pipecat.processors.aggregators.llm_context import LLMContext
 from pipecat.processors.aggregators.llm_response_universal import LLMContextAggregatorPair
 from pipecat.processors.frame_processor import FrameProcessor
 
+from contracts.browser import ClientStats
 from voice_gateway.brains.brain import Brain
 from voice_gateway.processors.taps import AssistantSide, AudioOut, TurnClock, UserSide
 from voice_gateway.tools.definitions import TOOL_SCHEMAS
@@ -35,6 +36,7 @@ class SessionHooks:
     on_text: Callable[[str, str], Awaitable[None]]  # (role, text): said, or heard in full
     on_error: Callable[[str, bool], Awaitable[None]]  # (error, fatal) from the brain's parts
     on_speaking: Callable[[bool], Awaitable[None]]  # the assistant started or stopped speaking
+    on_client_stats: Callable[[ClientStats], Awaitable[None]]  # what the listener heard of a turn
 
 
 def voice_pipeline(
@@ -52,7 +54,12 @@ def voice_pipeline(
     user_side = UserSide(clock, on_text=hooks.on_text, on_error=hooks.on_error)
     return Pipeline([
         transport_in,
-        ClientProtocol(on_stop=hooks.on_stop, envelope=wire.envelope, on_error=hooks.on_bad_frame),
+        ClientProtocol(
+            on_stop=hooks.on_stop,
+            envelope=wire.envelope,
+            on_error=hooks.on_bad_frame,
+            on_stats=hooks.on_client_stats,
+        ),
         *brain.listen,
         *([user_side] if brain.transcripts_downstream else []),
         pair.user(),

@@ -18,9 +18,10 @@ from pydantic import BaseModel, ValidationError
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from contracts import ConversationEvent, EventSource
+from contracts import ConversationEvent, EventSource, EventType
 from contracts.browser import (
     SAMPLE_RATE,
+    ClientStats,
     Error,
     ErrorCode,
     Latency,
@@ -237,6 +238,7 @@ class VoiceSession:
             on_text=self._said,
             on_error=on_error,
             on_speaking=self._speaking,
+            on_client_stats=self._client_stats,
         )
         pipeline = voice_pipeline(
             transport.input(), transport.output(), brain, self._format, clock, hooks
@@ -281,6 +283,16 @@ class VoiceSession:
     async def _said(self, role: str, text: str) -> None:
         await self.send(Transcription(text=text, role="user" if role == "user" else "assistant"))
         self._event("voice", "transcript", role=role, text=text)
+
+    async def _client_stats(self, stats: ClientStats) -> None:
+        """What the listener heard of a turn: exported, and kept with the conversation."""
+        if stats.mouth_to_ear_ms is not None:
+            metrics.CLIENT_MOUTH_TO_EAR_SECONDS.observe(stats.mouth_to_ear_ms / 1000)
+        metrics.CLIENT_UNDERRUN_SECONDS.observe(stats.underrun_ms / 1000)
+        metrics.CLIENT_UNDERRUNS.inc(stats.underruns)
+        metrics.CLIENT_PLAYED_SECONDS.inc(stats.played_ms / 1000)
+        metrics.CLIENT_JITTER_BUFFER_SECONDS.observe(stats.buffer_ms / 1000)
+        self._event(EventSource.VOICE, EventType.CLIENT_STATS, **stats.model_dump(exclude={"type"}))
 
     async def _speaking(self, speaking: bool) -> None:
         await self.send(Speaking(speaking=speaking))

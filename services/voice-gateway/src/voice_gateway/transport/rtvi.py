@@ -23,11 +23,11 @@ from pipecat.frames.frames import (
 from pipecat.frames.protobufs import frames_pb2
 from pipecat.processors.frameworks.rtvi.models import MESSAGE_LABEL, ServerMessage
 from pipecat.serializers.protobuf import ProtobufFrameSerializer
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
-from contracts.browser import ErrorCode
+from contracts.browser import ClientStats, ErrorCode
 from voice_gateway.transport.audio_in import AudioIn
-from voice_gateway.transport.wire import ClientStop, GuardedSerializer
+from voice_gateway.transport.wire import ClientStatsFrame, ClientStop, GuardedSerializer
 
 # What a voice client needs; the rest (client-side function results, files, UI events) would
 # let a browser speak for the tools or the model.
@@ -88,4 +88,14 @@ class RTVIProtobufSerializer(GuardedSerializer):
             return self._error(ErrorCode.UNKNOWN_TYPE, f"unknown message type {str(kind)[:40]!r}")
         if kind == "disconnect-bot":  # the same orderly end as the raw format's `stop`
             return ClientStop()
+        body = message.get("data")
+        if kind == "client-message" and isinstance(body, dict) and body.get("t") == "client_stats":
+            # `client.sendClientMessage("client_stats", stats)`: what the listener heard.
+            sent = body.get("d")
+            fields: dict[str, Any] = sent if isinstance(sent, dict) else {}
+            try:
+                stats = ClientStats.model_validate({**fields, "type": "client_stats"})
+            except ValidationError as exc:
+                return self.refused_stats(exc)
+            return ClientStatsFrame(stats)
         return InputTransportMessageFrame(message=message)

@@ -30,6 +30,7 @@ from contracts.browser import (
     CHANNELS,
     CLIENT_MESSAGE,
     SAMPLE_RATE,
+    ClientStats,
     Error,
     ErrorCode,
     Interruption,
@@ -59,6 +60,13 @@ class ClientPing(SystemFrame):
 @dataclass
 class ClientStop(SystemFrame):
     """The browser asked to end the session."""
+
+
+@dataclass
+class ClientStatsFrame(SystemFrame):
+    """What the listener heard of one assistant turn (checked: `ClientStats`)."""
+
+    stats: ClientStats
 
 
 Envelope = Callable[[BaseModel], Frame]  # a server -> browser message as the format sends it
@@ -123,6 +131,13 @@ class GuardedSerializer(FrameSerializer):
             self._on_audio(data)
         return InputAudioRawFrame(audio=data, sample_rate=SAMPLE_RATE, num_channels=CHANNELS)
 
+    def refused_stats(self, error: ValidationError) -> Frame | None:
+        """Client stats that cannot be true: refused with what is wrong, never stored."""
+        first = error.errors()[0]
+        where = ".".join(str(part) for part in first["loc"][1:])  # past the union's tag
+        reason = f"{where}: {first['msg']}" if where else first["msg"]
+        return self._error(ErrorCode.INVALID_MESSAGE, f"client_stats refused: {reason}"[:200])
+
     def _error(self, code: ErrorCode, message: str) -> Frame | None:
         now = time.monotonic()
         if now - self._last_error.get(code, -ERROR_EVERY_S) < ERROR_EVERY_S:
@@ -156,15 +171,19 @@ class RawPCMSerializer(GuardedSerializer):
             return self._error(ErrorCode.INVALID_JSON, "text frames must be JSON objects")
         try:
             message = CLIENT_MESSAGE.validate_python(raw)
-        except ValidationError:
+        except ValidationError as exc:
             kind = raw.get("type") if isinstance(raw, dict) else None
-            if isinstance(kind, str) and kind not in ("ping", "stop"):
+            if isinstance(kind, str) and kind not in ("ping", "stop", "client_stats"):
                 return self._error(ErrorCode.UNKNOWN_TYPE, f"unknown message type {kind[:40]!r}")
+            if kind == "client_stats":
+                return self.refused_stats(exc)
             return self._error(
                 ErrorCode.INVALID_MESSAGE, "messages need a known `type` and valid fields"
             )
         if isinstance(message, Ping):
             return ClientPing(ping_id=message.id)
+        if isinstance(message, ClientStats):
+            return ClientStatsFrame(stats=message)
         assert isinstance(message, Stop)
         return ClientStop()
 
@@ -178,11 +197,13 @@ class ClientProtocol(FrameProcessor):
         on_stop: Callable[[], Awaitable[None]],
         envelope: Envelope = to_client,
         on_error: Callable[[ClientProtocolError], None] | None = None,
+        on_stats: Callable[[ClientStats], Awaitable[None]] | None = None,
     ) -> None:
         super().__init__(name="client-protocol")
         self._on_stop = on_stop
         self._envelope = envelope
         self._on_error = on_error
+        self._on_stats = on_stats
 
     async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
         await super().process_frame(frame, direction)
@@ -194,5 +215,8 @@ class ClientProtocol(FrameProcessor):
             await self.push_frame(self._envelope(Pong(id=frame.ping_id)))
         elif isinstance(frame, ClientStop):
             await self._on_stop()
+        elif isinstance(frame, ClientStatsFrame):
+            if self._on_stats is not None:
+                await self._on_stats(frame.stats)
         else:
             await self.push_frame(frame, direction)
