@@ -8,6 +8,7 @@ the session goes on), or gets the socket closed with a documented close code.
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -70,6 +71,52 @@ def _json_values() -> st.SearchStrategy[Any]:
     )
 
 
+# --- client stats (both formats) ------------------------------------------------------------
+
+# docs/protocol.md, `client_stats`: each field's range; all but mouth_to_ear_ms required.
+STATS_RANGES = {
+    "played_ms": (0, 600_000),
+    "underrun_ms": (0, 600_000),
+    "buffer_ms": (0, 10_000),
+    "mouth_to_ear_ms": (0, 60_000),
+}
+STATS_REQUIRED = {"played_ms", "underruns", "underrun_ms", "buffer_ms"}
+
+
+def _number_in(value: Any, low: float, high: float) -> bool:
+    number = isinstance(value, int | float) and not isinstance(value, bool)
+    return number and math.isfinite(value) and low <= value <= high
+
+
+def client_stats_ok(fields: dict[str, Any]) -> bool:
+    """Whether the documented rules take these `client_stats` fields (without `type`)."""
+    if not STATS_REQUIRED <= set(fields) <= {*STATS_REQUIRED, "mouth_to_ear_ms"}:
+        return False
+    if not all(_number_in(fields[k], *STATS_RANGES[k]) for k in STATS_REQUIRED - {"underruns"}):
+        return False
+    mouth_to_ear = fields.get("mouth_to_ear_ms")
+    if mouth_to_ear is not None and not _number_in(mouth_to_ear, *STATS_RANGES["mouth_to_ear_ms"]):
+        return False
+    underruns = fields["underruns"]
+    if not (isinstance(underruns, int) and not isinstance(underruns, bool)):
+        return False
+    if not 0 <= underruns <= 10_000 or (underruns == 0) != (fields["underrun_ms"] == 0):
+        return False
+    return bool(fields["underrun_ms"] <= fields["played_ms"] + 60_000)
+
+
+def _client_stats() -> st.SearchStrategy[dict[str, Any]]:
+    """Mostly plausible stats, with lies, junk, missing and extra fields mixed in."""
+    number = st.integers(0, 5_000) | st.floats(0, 5_000)
+    junk = st.sampled_from([-1, 1e12, True, "12", None, float("nan")])
+    value = number | number | junk
+    return st.fixed_dictionaries(
+        {"played_ms": value, "underruns": st.integers(0, 3) | junk, "underrun_ms": value,
+         "buffer_ms": value},
+        optional={"mouth_to_ear_ms": value, "listener": st.text(max_size=5)},
+    )  # fmt: skip
+
+
 # --- the raw format ------------------------------------------------------------------------
 
 
@@ -82,8 +129,11 @@ def raw_message_outcome(text: str) -> str | None:
     if not isinstance(message, dict):
         return "invalid_message"
     kind = message.get("type")
-    if isinstance(kind, str) and kind not in ("ping", "stop"):
+    if isinstance(kind, str) and kind not in ("ping", "stop", "client_stats"):
         return "unknown_type"
+    if kind == "client_stats":
+        fields = {k: v for k, v in message.items() if k != "type"}
+        return None if client_stats_ok(fields) else "invalid_message"
     if kind == "ping" and set(message) <= {"type", "id"}:
         ping_id = message.get("id")
         if ping_id is None or (isinstance(ping_id, str) and len(ping_id) <= 64):
@@ -97,7 +147,8 @@ def _raw_json_messages() -> st.SearchStrategy[str]:
     typed = st.builds(lambda k, f: json.dumps({**f, "type": k}), kinds, fields)
     untyped = _json_values().map(json.dumps)
     wrong_type = _json_values().map(lambda v: json.dumps({"type": v}))
-    return typed | untyped | wrong_type
+    stats = _client_stats().map(lambda f: json.dumps({"type": "client_stats", **f}))
+    return typed | untyped | wrong_type | stats
 
 
 def _is_stop(text: str) -> bool:
@@ -149,6 +200,12 @@ def rtvi_message_outcome(data: str) -> str | None:
         return "invalid_message"
     if message.get("type") not in RTVI_ACCEPTED:
         return "unknown_type"
+    data = message.get("data")
+    stats = isinstance(data, dict) and data.get("t") == "client_stats"
+    if message["type"] == "client-message" and stats:
+        fields = data.get("d")
+        ok = client_stats_ok(fields if isinstance(fields, dict) else {})
+        return None if ok else "invalid_message"
     return None
 
 
@@ -213,7 +270,13 @@ def _rtvi_messages() -> st.SearchStrategy[str]:
         labels,
         _json_values(),
     )
-    return envelope | _json_values().map(json.dumps) | st.text(max_size=100)
+    stats = _client_stats().map(
+        lambda f: json.dumps(
+            {"label": RTVI_LABEL, "type": "client-message", "id": "s",
+             "data": {"t": "client_stats", "d": f}}
+        )
+    )  # fmt: skip
+    return envelope | stats | _json_values().map(json.dumps) | st.text(max_size=100)
 
 
 def _not_disconnect(data: bytes) -> bool:

@@ -157,7 +157,8 @@ class ClientStats(BaseModel):
     (`invalid_message`), never stored.
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # JSON numbers only: no numeric strings, no booleans (strict), so a client's bug shows.
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
     type: Literal["client_stats"]
     # The user's last voiced microphone sample -> the turn's first assistant sample played;
     # None for a turn the user did not start (a greeting, a summary of a finished run).

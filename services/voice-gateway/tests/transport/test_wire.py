@@ -151,6 +151,8 @@ async def test_client_stats_are_taken_and_handed_to_the_session(
         ({**STATS, "underrun_ms": 500_000}, "more silence inserted than a turn could hold"),
         ({**STATS, "played_ms": "lots"}, "played_ms: Input should be a valid number"),
         ({**STATS, "listener": "me"}, "listener: Extra inputs are not permitted"),
+        ({**STATS, "underruns": True}, "underruns: Input should be a valid integer"),
+        ({**STATS, "buffer_ms": "90"}, "buffer_ms: Input should be a valid number"),
     ],
 )
 async def test_client_stats_that_cannot_be_true_are_refused_with_the_reason(
