@@ -122,6 +122,17 @@ async def test_a_spoken_conversation_in_chromium(front: Front, tmp_path: Path) -
             return bool((await _stats(page))["playbackPeak"] > 0.05)
 
         await async_wait_until(heard, timeout_s=30, what="assistant audio on the analyser")
+
+        # What was heard at the speakers, per turn, reaches the gateway and the debug view: the
+        # answer to the user's words has a mouth-to-ear figure, measured in the page.
+        async def a_user_turn_heard() -> float | None:
+            return (await _stats(page))["lastMouthToEarMs"]
+
+        ear_ms = await async_wait_until(a_user_turn_heard, timeout_s=30, what="a turn heard")
+        assert 0 < ear_ms < 30_000
+        await expect(page.get_by_test_id("heard")).to_be_visible()
+        await page.get_by_test_id("heard").locator("summary").click()
+        await expect(page.get_by_test_id("heard-buffer")).to_contain_text(re.compile(r"\d+ ms"))
         await _shot(page, "desktop-conversation")
 
         # Speaker mute silences what plays, not what arrives: the assistant keeps talking (the
@@ -173,6 +184,11 @@ async def test_a_spoken_conversation_in_chromium(front: Front, tmp_path: Path) -
         await _shot(page, "desktop-history")
         export = await page.get_by_test_id("export-json").get_attribute("href")
         assert export is not None
+        async with httpx.AsyncClient(base_url=front.event_store_url) as http:
+            stored = (await http.get(f"/api/realtime/conversations/{conversation_id}")).json()
+        heard_turns = [e["payload"] for e in stored["events"] if e["type"] == "client_stats"]
+        assert any(t["mouth_to_ear_ms"] for t in heard_turns), heard_turns
+        assert all(t["played_ms"] > 0 for t in heard_turns)
         exported = await page.request.get(export)
         assert exported.ok
         assert SPOKEN in await exported.text()

@@ -19,11 +19,14 @@ import {
   type PlaybackReport,
 } from "./worklet-names";
 import { stats } from "../session/debugStats";
+import type { HeardTurn } from "../session/earClock";
 
 const LEVEL_INTERVAL_MS = 50;
 const ANALYSER_SIZE = 1024;
 
 export type FrameSink = (frame: Int16Array) => void;
+/** An assistant turn, as heard at the speakers (see turnMeter.ts and session/earClock.ts). */
+export type HeardSink = (turn: HeardTurn) => void;
 
 class Meter {
   readonly node: AnalyserNode;
@@ -57,20 +60,22 @@ export class AudioEngine {
     private readonly assistantMeter: Meter,
     private readonly outputMeter: Meter,
     private readonly sink: FrameSink,
+    private readonly onHeard: HeardSink,
   ) {
     this.fromWire =
       context.sampleRate === WIRE_SAMPLE_RATE
         ? null
         : new LinearResampler(WIRE_SAMPLE_RATE, context.sampleRate);
     capture.port.onmessage = (event: MessageEvent<Int16Array>) => this.onFrame(event.data);
-    playback.port.onmessage = (event: MessageEvent<PlaybackReport>) => {
-      stats.queuedMs = (event.data.queuedSamples / context.sampleRate) * 1000;
-    };
+    playback.port.onmessage = (event: MessageEvent<PlaybackReport>) => this.onPlayback(event.data);
     this.levelTimer = setInterval(() => this.measure(), LEVEL_INTERVAL_MS);
   }
 
   /** Asks for the microphone and builds the graph; call from a user gesture (autoplay rules). */
-  static async start(sink: FrameSink, options: { micMuted: boolean; speakerMuted: boolean }) {
+  static async start(
+    sink: FrameSink,
+    options: { micMuted: boolean; speakerMuted: boolean; onHeard?: HeardSink },
+  ) {
     const context = new AudioContext({ sampleRate: WIRE_SAMPLE_RATE, latencyHint: "interactive" });
     // Resumed before the first await, while the click's user activation is certainly valid.
     const resumed = context.resume();
@@ -130,6 +135,7 @@ export class AudioEngine {
         assistantMeter,
         outputMeter,
         sink,
+        options.onHeard ?? (() => undefined),
       );
       engine.setMicMuted(options.micMuted);
       engine.setSpeakerMuted(options.speakerMuted);
@@ -138,6 +144,31 @@ export class AudioEngine {
       stream?.getTracks().forEach((track) => track.stop());
       void context.close();
       throw error;
+    }
+  }
+
+  private turnStartedAt = 0;
+
+  private onPlayback(report: PlaybackReport): void {
+    const ms = (samples: number) => (samples / this.context.sampleRate) * 1000;
+    if (report.type === "queue") {
+      stats.queuedMs = ms(report.queuedSamples);
+      stats.jitterBufferMs = ms(report.targetSamples);
+      stats.underruns = report.underruns;
+      stats.underrunMs = ms(report.underrunSamples);
+    } else if (report.type === "turn-started") {
+      // The worklet renders ahead of the speakers by the output latency.
+      const latency = this.context.outputLatency || this.context.baseLatency || 0;
+      this.turnStartedAt = performance.now() + latency * 1000;
+    } else {
+      this.onHeard({
+        startedAt: this.turnStartedAt,
+        endedAt: performance.now(),
+        playedMs: ms(report.playedSamples),
+        underruns: report.underruns,
+        underrunMs: ms(report.underrunSamples),
+        bufferMs: ms(report.bufferSamples),
+      });
     }
   }
 

@@ -1,35 +1,59 @@
 /**
  * Playback: float chunks (already at the context's rate) played back to back from a queue;
- * `clear` drops everything queued at once. Reports the queue depth a few times a second.
+ * `clear` drops everything queued at once (barge-in). A jitter buffer of adaptive depth
+ * (`TurnMeter`) holds audio back after the queue runs dry, and each assistant turn's start, end,
+ * underruns and buffer depth are reported to the main thread, with the queue depth a few times a
+ * second.
  */
 import { PlaybackQueue } from "./playbackQueue";
+import { TurnMeter, type TurnEvent } from "./turnMeter";
 import { PLAYBACK_PROCESSOR, type PlaybackCommand, type PlaybackReport } from "./worklet-names";
 import { scope } from "./worklet-scope";
 
 const REPORT_EVERY_QUANTA = 16;
+const QUANTUM = 128;
 
 class PlaybackProcessor extends scope.AudioWorkletProcessor {
-  // About 50 ms of cushion after running dry, waiting at most 100 ms for it.
-  private readonly queue = new PlaybackQueue({
-    prebufferSamples: Math.round(scope.sampleRate * 0.05),
-    maxWaitPulls: Math.ceil((scope.sampleRate * 0.1) / 128),
-  });
+  private readonly meter = new TurnMeter(scope.sampleRate);
+  private readonly queue = new PlaybackQueue();
   private quanta = 0;
 
   constructor() {
     super();
+    this.adapt();
     this.port.onmessage = (event: MessageEvent<PlaybackCommand>) => {
       const command = event.data;
       if (command.type === "chunk") this.queue.push(command.samples);
       else if (command.type === "clear") {
         this.queue.clear();
+        this.tell(this.meter.cleared());
         this.report();
       }
     };
   }
 
+  /** The queue holds back the meter's target after running dry, waiting at most twice that. */
+  private adapt(): void {
+    this.queue.prebufferSamples = this.meter.targetSamples;
+    this.queue.maxWaitPulls = Math.ceil((2 * this.meter.targetSamples) / QUANTUM);
+  }
+
+  private tell(event: TurnEvent | null): void {
+    if (event === null) return;
+    const report: PlaybackReport =
+      event.type === "started" ? { type: "turn-started" } : { ...event, type: "turn-ended" };
+    this.port.postMessage(report);
+    this.adapt();
+  }
+
   private report(): void {
-    const report: PlaybackReport = { type: "queue", queuedSamples: this.queue.queued };
+    const report: PlaybackReport = {
+      type: "queue",
+      queuedSamples: this.queue.queued,
+      targetSamples: this.meter.targetSamples,
+      underruns: this.meter.total.underruns,
+      underrunSamples: this.meter.total.underrunSamples,
+    };
     this.port.postMessage(report);
   }
 
@@ -37,7 +61,9 @@ class PlaybackProcessor extends scope.AudioWorkletProcessor {
     const output = outputs[0];
     const first = output?.[0];
     if (!output || !first) return true;
-    this.queue.pull(first);
+    const target = this.meter.targetSamples;
+    this.tell(this.meter.afterPull(this.queue.pull(first), first.length));
+    if (this.meter.targetSamples !== target) this.adapt();
     for (let c = 1; c < output.length; c++) output[c]!.set(first);
     if (++this.quanta % REPORT_EVERY_QUANTA === 0) this.report();
     return true;

@@ -18,8 +18,8 @@ export class PlaybackQueue {
   private queuedSamples = 0;
   private starved = true;
   private waited = 0;
-  readonly prebufferSamples: number;
-  readonly maxWaitPulls: number;
+  prebufferSamples: number; // adjustable: the jitter buffer adapts (turnMeter.ts)
+  maxWaitPulls: number;
 
   constructor(options: PlaybackQueueOptions = {}) {
     this.prebufferSamples = options.prebufferSamples ?? 0;

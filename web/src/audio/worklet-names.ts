@@ -3,4 +3,19 @@ export const CAPTURE_PROCESSOR = "av-capture";
 export const PLAYBACK_PROCESSOR = "av-playback";
 
 export type PlaybackCommand = { type: "chunk"; samples: Float32Array } | { type: "clear" };
-export type PlaybackReport = { type: "queue"; queuedSamples: number };
+export type PlaybackReport =
+  | {
+      type: "queue";
+      queuedSamples: number;
+      targetSamples: number; // the jitter buffer's current target
+      underruns: number; // every underrun so far, and the silence they inserted
+      underrunSamples: number;
+    }
+  | { type: "turn-started" } // the first sample of an assistant turn is being played
+  | {
+      type: "turn-ended";
+      playedSamples: number;
+      underruns: number;
+      underrunSamples: number;
+      bufferSamples: number;
+    };

@@ -112,6 +112,24 @@ function Conversation({ conversationId }: { conversationId: string }) {
         {snap.assistantSpeaking && <span className="speaking">Assistant speaking</span>}
       </section>
 
+      {snap.heard && (
+        <details className="heard" data-testid="heard">
+          <summary>At your ear (last turn)</summary>
+          <dl>
+            <dt>Mouth to ear</dt>
+            <dd data-testid="heard-mouth-to-ear">
+              {snap.heard.mouth_to_ear_ms == null ? "— (not your turn)" : `${Math.round(snap.heard.mouth_to_ear_ms)} ms`}
+            </dd>
+            <dt>Gaps while playing</dt>
+            <dd data-testid="heard-underruns">
+              {snap.heard.underruns} ({Math.round(snap.heard.underrun_ms)} ms of silence)
+            </dd>
+            <dt>Jitter buffer</dt>
+            <dd data-testid="heard-buffer">{Math.round(snap.heard.buffer_ms)} ms</dd>
+          </dl>
+        </details>
+      )}
+
       <section className="meters" aria-label="Audio levels">
         <LevelMeter which="mic" label={snap.micMuted ? "Mic (muted)" : "Mic"} testId="mic-meter" />
         <LevelMeter which="assistant" label="Assistant" testId="assistant-meter" />

@@ -3,7 +3,7 @@
  * same conversation), and a clean stop (`stop` message, then close). Timers, the clock and the
  * socket constructor are injected so the whole machine runs under test without a network.
  */
-import { parseServerMessage, type ClientMessage, type ServerMessage } from "../protocol/messages";
+import { parseServerMessage, type ClientMessage, type ClientStatsMessage, type ServerMessage } from "../protocol/messages";
 import { ReconnectPolicy, type ConnectionState } from "./reconnect";
 
 export const PING_INTERVAL_MS = 15_000;
@@ -105,6 +105,11 @@ export class VoiceConnection {
     if (!this.isOpen || this.userStopped) return false;
     this.socket!.send(bytes);
     return true;
+  }
+
+  /** What the listener heard of a turn (dropped when the socket is not open). */
+  sendStats(message: ClientStatsMessage): void {
+    this.sendJson(message);
   }
 
   private sendJson(message: ClientMessage): void {

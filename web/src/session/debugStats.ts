@@ -21,6 +21,11 @@ export interface AgenticVoiceStats {
   outputRms: number; // 0..1, after the mute gain: what reaches the speakers (0 when muted)
   outputPeak: number; // 0..1, the largest such RMS
   queuedMs: number; // assistant audio waiting in the playback queue
+  jitterBufferMs: number; // the playback's jitter buffer target now (it adapts)
+  underruns: number; // times the playback ran dry inside a turn, since the page loaded
+  underrunMs: number; // the silence those inserted
+  turnsHeard: number; // assistant turns reported to the gateway (client_stats)
+  lastMouthToEarMs: number | null; // the last user-started turn's mouth to ear
   micMuted: boolean;
   speakerMuted: boolean;
   sampleRate: number; // the AudioContext's real rate (0 before the first start)
@@ -42,6 +47,11 @@ export const stats: AgenticVoiceStats = {
   outputRms: 0,
   outputPeak: 0,
   queuedMs: 0,
+  jitterBufferMs: 0,
+  underruns: 0,
+  underrunMs: 0,
+  turnsHeard: 0,
+  lastMouthToEarMs: null,
   micMuted: false,
   speakerMuted: false,
   sampleRate: 0,

@@ -6,11 +6,12 @@ import { loadConversation } from "../api/client";
 import { getToken } from "../api/token";
 import type { StoredEvent } from "../api/types";
 import { WIRE_SAMPLE_RATE, int16ToLittleEndianBytes, rmsInt16 } from "../audio/pcm";
-import type { ServerMessage } from "../protocol/messages";
+import type { ClientStatsMessage, ServerMessage } from "../protocol/messages";
 import { voiceSocketUrl } from "../protocol/ids";
 import { VoiceConnection, browserDeps, type ConnectionDeps } from "./connection";
 import { applyMessage, emptyConversation, viewFromEvents, type ConversationView } from "./conversation";
 import { stats } from "./debugStats";
+import { EarClock, type HeardTurn } from "./earClock";
 import type { ConnectionState } from "./reconnect";
 
 export interface AudioPort {
@@ -23,7 +24,7 @@ export interface AudioPort {
 
 export type AudioFactory = (
   sink: (frame: Int16Array) => void,
-  options: { micMuted: boolean; speakerMuted: boolean },
+  options: { micMuted: boolean; speakerMuted: boolean; onHeard?: (turn: HeardTurn) => void },
 ) => Promise<AudioPort>;
 
 export type HistoryState = "loading" | "loaded" | "new" | "failed";
@@ -34,6 +35,7 @@ export interface SessionSnapshot {
   micMuted: boolean;
   speakerMuted: boolean;
   latencyMs: number | null; // the `voice` latency of the last turn
+  heard: ClientStatsMessage | null; // what was heard of the last assistant turn, at the speakers
   assistantSpeaking: boolean;
   view: ConversationView;
   history: HistoryState;
@@ -47,6 +49,7 @@ export class VoiceSession {
     micMuted: false,
     speakerMuted: false,
     latencyMs: null,
+    heard: null,
     assistantSpeaking: false,
     view: emptyConversation,
     history: "loading",
@@ -55,6 +58,7 @@ export class VoiceSession {
   private readonly listeners = new Set<() => void>();
   private readonly connection: VoiceConnection;
   private audio: AudioPort | null = null;
+  private readonly ear = new EarClock();
   private starting = false;
   private live: ServerMessage[] = [];
 
@@ -114,6 +118,7 @@ export class VoiceSession {
       this.audio = await this.audioFactory((frame) => this.sendFrame(frame), {
         micMuted: this.snapshot.micMuted,
         speakerMuted: this.snapshot.speakerMuted,
+        onHeard: (turn) => this.onHeard(turn),
       });
     } catch (error) {
       this.starting = false;
@@ -181,12 +186,24 @@ export class VoiceSession {
     }
     const rms = rmsInt16(frame);
     if (!this.connection.sendAudio(int16ToLittleEndianBytes(frame))) return;
+    this.ear.frameSent(frame, performance.now());
     stats.framesSent++;
     stats.bytesSent += frame.length * 2;
     stats.frameSamples = frame.length;
     stats.frameMs = (frame.length / WIRE_SAMPLE_RATE) * 1000;
     stats.lastFrameRms = rms;
     if (rms > stats.maxFrameRms) stats.maxFrameRms = rms;
+  }
+
+  /** An assistant turn finished playing: what was heard goes to the gateway and the view. */
+  private onHeard(turn: HeardTurn): void {
+    const heard = this.ear.heard(turn);
+    this.connection.sendStats(heard);
+    stats.turnsHeard++;
+    if (heard.mouth_to_ear_ms !== null && heard.mouth_to_ear_ms !== undefined) {
+      stats.lastMouthToEarMs = heard.mouth_to_ear_ms;
+    }
+    this.update({ heard });
   }
 
   private onAudio(bytes: ArrayBuffer): void {

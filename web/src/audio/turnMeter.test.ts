@@ -1,0 +1,106 @@
+import { describe, expect, it } from "vitest";
+import { PlaybackQueue } from "./playbackQueue";
+import { TurnMeter, type TurnEvent } from "./turnMeter";
+
+const RATE = 24_000;
+const QUANTUM = 128;
+const ms = (samples: number) => (samples / RATE) * 1000;
+
+/** A player as the worklet runs it: queue, meter, the buffer following the meter's target. */
+class Player {
+  readonly queue = new PlaybackQueue();
+  readonly events: TurnEvent[] = [];
+  private readonly buffer = new Float32Array(QUANTUM);
+  private due = 0; // samples of time not yet rendered (time runs in whole quanta)
+
+  constructor(readonly meter = new TurnMeter(RATE)) {
+    this.adapt();
+  }
+
+  private adapt(): void {
+    this.queue.prebufferSamples = this.meter.targetSamples;
+    this.queue.maxWaitPulls = Math.ceil((2 * this.meter.targetSamples) / QUANTUM);
+  }
+
+  push(msOfAudio: number): void {
+    this.queue.push(new Float32Array(Math.round((msOfAudio / 1000) * RATE)).fill(0.1));
+  }
+
+  play(msOfTime: number): void {
+    this.due += (msOfTime / 1000) * RATE;
+    for (; this.due >= QUANTUM; this.due -= QUANTUM) {
+      const event = this.meter.afterPull(this.queue.pull(this.buffer), QUANTUM);
+      if (event) this.events.push(event);
+      this.adapt();
+    }
+  }
+
+  ended(): Extract<TurnEvent, { type: "ended" }>[] {
+    return this.events.filter((e): e is Extract<TurnEvent, { type: "ended" }> => e.type === "ended");
+  }
+}
+
+describe("TurnMeter", () => {
+  it("counts nothing on a steady stream: one turn, all of it played, no underrun", () => {
+    const player = new Player();
+    for (let i = 0; i < 50; i++) {
+      player.push(40); // a chunk every 40 ms, as fast as it plays
+      player.play(40);
+    }
+    player.play(1500); // the turn's end is found after a second of silence
+    const [turn] = player.ended();
+    expect(player.events[0]).toEqual({ type: "started" });
+    expect(turn).toMatchObject({ underruns: 0, underrunSamples: 0 });
+    expect(ms(turn!.playedSamples)).toBeCloseTo(2000, -1);
+  });
+
+  it("counts a late chunk as one underrun with the silence it left, and grows the buffer", () => {
+    const player = new Player();
+    const start = player.meter.targetSamples;
+    player.push(200);
+    player.play(300); // 200 ms played, then 100 ms with nothing: the listener hears a gap
+    player.push(200);
+    player.play(1500);
+    const [turn] = player.ended();
+    expect(turn!.underruns).toBe(1);
+    // The gap: from the audio running out until it resumes, the buffer's refill included.
+    expect(ms(turn!.underrunSamples)).toBeGreaterThanOrEqual(100 - ms(QUANTUM)); // time is in quanta
+    expect(ms(turn!.underrunSamples)).toBeLessThan(100 + ms(start) + 20);
+    expect(turn!.bufferSamples).toBeGreaterThan(start);
+    expect(player.meter.total.underruns).toBe(1);
+  });
+
+  it("shrinks the buffer back when the network has been steady, never below its floor", () => {
+    const meter = new TurnMeter(RATE, { startBufferMs: 100, steadyMs: 1000, minBufferMs: 40 });
+    const player = new Player(meter);
+    for (let i = 0; i < 300; i++) {
+      player.push(40);
+      player.play(40);
+    }
+    expect(ms(meter.targetSamples)).toBeCloseTo(40, 0);
+  });
+
+  it("never grows the buffer past its ceiling", () => {
+    const meter = new TurnMeter(RATE, { maxBufferMs: 120 });
+    const player = new Player(meter);
+    for (let i = 0; i < 20; i++) {
+      player.push(40);
+      player.play(400); // every chunk late
+    }
+    expect(ms(meter.targetSamples)).toBeCloseTo(120, 0);
+  });
+
+  it("ends the turn at a barge-in with what was played, and starts a new one after", () => {
+    const player = new Player();
+    player.push(500);
+    player.play(200);
+    const ended = player.meter.cleared();
+    player.queue.clear();
+    expect(ended).toMatchObject({ type: "ended", underruns: 0 });
+    expect(ms((ended as Extract<TurnEvent, { type: "ended" }>).playedSamples)).toBeCloseTo(200, -1);
+    expect(player.meter.cleared()).toBeNull(); // nothing playing: nothing to end
+    player.push(100);
+    player.play(50);
+    expect(player.events.filter((e) => e.type === "started")).toHaveLength(2);
+  });
+});

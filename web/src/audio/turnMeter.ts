@@ -1,0 +1,126 @@
+/**
+ * What the listener hears of each assistant turn, counted where the audio plays, and the jitter
+ * buffer that keeps it whole.
+ *
+ * The playback worklet calls `afterPull` once per render quantum with how many of its samples
+ * came from the queue. A turn starts with its first sample played. Inside a turn, a quantum with
+ * nothing to play is an underrun in progress: if audio comes back within `endGapMs`, the listener
+ * heard a gap of that many samples (counted, and the buffer grows by `growMs`); if nothing comes
+ * for `endGapMs`, the turn ended where the audio stopped. After `steadyMs` of audio played without
+ * an underrun, the buffer shrinks back by `shrinkMs`, down to `minBufferMs`: a steady network
+ * pays for no more delay than it needs. A barge-in (`cleared`) ends the turn at once.
+ */
+
+export interface TurnHeard {
+  playedSamples: number;
+  underruns: number;
+  underrunSamples: number; // silence inserted inside the turn, waiting for audio
+  bufferSamples: number; // the jitter buffer's target when the turn ended
+}
+
+export interface TurnMeterOptions {
+  minBufferMs?: number;
+  startBufferMs?: number;
+  maxBufferMs?: number;
+  growMs?: number;
+  shrinkMs?: number;
+  steadyMs?: number;
+  endGapMs?: number;
+}
+
+export type TurnEvent = { type: "started" } | ({ type: "ended" } & TurnHeard);
+
+export class TurnMeter {
+  private readonly min: number;
+  private readonly max: number;
+  private readonly grow: number;
+  private readonly shrink: number;
+  private readonly steadyNeeded: number;
+  private readonly endGap: number;
+  private target: number;
+  private playing = false;
+  private dry = 0; // silent samples since the audio stopped, inside a turn
+  private steady = 0; // samples played since the last underrun or shrink
+  private turn = { played: 0, underruns: 0, underrunSamples: 0 };
+  /** Every underrun since the meter started, and their silence (for the debug view). */
+  readonly total = { underruns: 0, underrunSamples: 0 };
+
+  constructor(
+    private readonly sampleRate: number,
+    options: TurnMeterOptions = {},
+  ) {
+    const samples = (ms: number) => Math.round((ms / 1000) * sampleRate);
+    this.min = samples(options.minBufferMs ?? 40);
+    this.max = samples(options.maxBufferMs ?? 200);
+    this.grow = samples(options.growMs ?? 20);
+    this.shrink = samples(options.shrinkMs ?? 10);
+    this.steadyNeeded = samples(options.steadyMs ?? 10_000);
+    this.endGap = samples(options.endGapMs ?? 1000);
+    this.target = Math.min(this.max, Math.max(this.min, samples(options.startBufferMs ?? 60)));
+  }
+
+  /** The jitter buffer's target: audio to hold before playing resumes after running dry. */
+  get targetSamples(): number {
+    return this.target;
+  }
+
+  get inTurn(): boolean {
+    return this.playing;
+  }
+
+  /** After one quantum of `size` samples, `written` of them audio: what, if anything, happened. */
+  afterPull(written: number, size: number): TurnEvent | null {
+    let event: TurnEvent | null = null;
+    if (written > 0) {
+      if (!this.playing) {
+        this.playing = true;
+        this.turn = { played: 0, underruns: 0, underrunSamples: 0 };
+        event = { type: "started" };
+      } else if (this.dry > 0) {
+        this.underrun(this.dry);
+      }
+      this.dry = size - written; // a partial quantum ends in silence
+      this.turn.played += written;
+      this.steady += written;
+      if (this.steady >= this.steadyNeeded) {
+        this.target = Math.max(this.min, this.target - this.shrink);
+        this.steady = 0;
+      }
+      return event;
+    }
+    if (!this.playing) return null;
+    this.dry += size;
+    return this.dry >= this.endGap ? this.end() : null;
+  }
+
+  /** The queue was cleared (barge-in, stop): the turn ends with what was played. */
+  cleared(): TurnEvent | null {
+    return this.playing ? this.end() : null;
+  }
+
+  private underrun(silence: number): void {
+    this.turn.underruns++;
+    this.turn.underrunSamples += silence;
+    this.total.underruns++;
+    this.total.underrunSamples += silence;
+    this.target = Math.min(this.max, this.target + this.grow);
+    this.steady = 0;
+  }
+
+  private end(): TurnEvent {
+    this.playing = false;
+    this.dry = 0;
+    return {
+      type: "ended",
+      playedSamples: this.turn.played,
+      underruns: this.turn.underruns,
+      underrunSamples: this.turn.underrunSamples,
+      bufferSamples: this.target,
+    };
+  }
+
+  /** Milliseconds at the meter's rate. */
+  ms(samples: number): number {
+    return (samples / this.sampleRate) * 1000;
+  }
+}
