@@ -1,0 +1,142 @@
+"""A weak network between a client and the stack, inside this machine: a TCP relay that delays,
+jitters and stalls what passes through it, in order.
+
+This kernel has no `netem`, so delay and jitter cannot come from `tc`. The relay reads what each
+side sends and delivers every chunk at `now + delay + jitter`, never before the chunk ahead of
+it (TCP keeps order, so a late chunk holds back those behind it, as on a real link). Every
+`stall_every_s`, delivery stops for `stall_ms` (a Wi-Fi blip). TLS and WebSockets pass through
+untouched: point a browser at the relay's port instead of nginx's.
+
+The jitter is drawn from a fixed-seed generator, so a run is the same on every machine: what
+differs between runs is only the machine's own timing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+import time
+from dataclasses import dataclass
+
+CHUNK = 64 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class Impairment:
+    """One direction's conditions, in milliseconds."""
+
+    delay_ms: float = 0.0
+    jitter_ms: float = 0.0  # each chunk: delay + uniform(-jitter, +jitter), never below 0
+    stall_every_s: float = 0.0  # 0: no stalls
+    stall_ms: float = 0.0
+    seed: int = 20261203
+
+    @property
+    def clean(self) -> bool:
+        return self.delay_ms == self.jitter_ms == self.stall_ms == 0
+
+
+CLEAN = Impairment()
+# A weak Wi-Fi link as the audio-quality target describes it: 40 ms +- 30 ms.
+WEAK_WIFI = Impairment(delay_ms=40, jitter_ms=30)
+
+
+class _Pump:
+    """One direction: chunks read from `reader`, written to `writer` when they are due."""
+
+    def __init__(self, impairment: Impairment) -> None:
+        self._impairment = impairment
+        self._random = random.Random(impairment.seed)
+        self._last_due = 0.0
+        self._started = time.monotonic()
+
+    def due(self, now: float) -> float:
+        spec = self._impairment
+        wait = spec.delay_ms + self._random.uniform(-spec.jitter_ms, spec.jitter_ms)
+        due = max(self._last_due, now + max(0.0, wait) / 1000)
+        if spec.stall_every_s > 0 and spec.stall_ms > 0:
+            # Inside a stall window, nothing is delivered until the window ends.
+            since = due - self._started
+            window = since % spec.stall_every_s
+            if window < spec.stall_ms / 1000:
+                due += spec.stall_ms / 1000 - window
+        self._last_due = due
+        return due
+
+    async def run(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        queue: asyncio.Queue[tuple[float, bytes]] = asyncio.Queue()
+
+        async def deliver() -> None:
+            while True:
+                due, data = await queue.get()
+                if not data:
+                    return
+                delay = due - time.monotonic()
+                if delay > 0:
+                    await asyncio.sleep(delay)  # the impairment itself: holding data back
+                writer.write(data)
+                await writer.drain()
+
+        delivering = asyncio.create_task(deliver())
+        try:
+            while data := await reader.read(CHUNK):
+                queue.put_nowait((self.due(time.monotonic()), data))
+        except (ConnectionError, OSError):
+            pass
+        finally:
+            queue.put_nowait((0.0, b""))
+            with contextlib.suppress(ConnectionError, OSError):
+                await delivering
+            with contextlib.suppress(ConnectionError, OSError):
+                writer.close()
+
+
+class ImpairedLink:
+    """`async with ImpairedLink(port, down=WEAK_WIFI) as link:` then connect to `link.port`."""
+
+    def __init__(
+        self,
+        target_port: int,
+        *,
+        down: Impairment = CLEAN,  # stack -> client (the assistant's audio)
+        up: Impairment = CLEAN,  # client -> stack (the microphone)
+        host: str = "127.0.0.1",
+    ) -> None:
+        self._target = (host, target_port)
+        self._down, self._up = down, up
+        self._server: asyncio.Server | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    @property
+    def port(self) -> int:
+        assert self._server is not None, "not started"
+        return int(self._server.sockets[0].getsockname()[1])
+
+    async def __aenter__(self) -> ImpairedLink:
+        self._server = await asyncio.start_server(self._accept, "127.0.0.1", 0)
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        assert self._server is not None
+        self._server.close()
+        for task in list(self._tasks):
+            task.cancel()
+        for task in list(self._tasks):
+            with contextlib.suppress(asyncio.CancelledError, ConnectionError, OSError):
+                await task
+        await self._server.wait_closed()
+
+    async def _accept(self, client_r: asyncio.StreamReader, client_w: asyncio.StreamWriter) -> None:
+        try:
+            server_r, server_w = await asyncio.open_connection(*self._target)
+        except OSError:
+            client_w.close()
+            return
+        for pump in (
+            _Pump(self._up).run(client_r, server_w),
+            _Pump(self._down).run(server_r, client_w),
+        ):
+            task = asyncio.create_task(pump)
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)

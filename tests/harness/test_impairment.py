@@ -1,0 +1,60 @@
+"""The impairment relay: bytes pass intact and in order, never earlier than the conditions
+allow, and a stall holds everything back (the schedule is checked on its own, with a given
+clock; the live relay for integrity and order)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+
+from harness.impairment import CLEAN, WEAK_WIFI, ImpairedLink, Impairment, _Pump
+
+
+def test_each_chunk_is_due_after_its_delay_and_never_before_the_one_ahead() -> None:
+    pump = _Pump(WEAK_WIFI)
+    dues = [pump.due(now=10.0 + i * 0.001) for i in range(500)]
+    assert dues == sorted(dues)  # TCP's order: a late chunk holds back the ones behind it
+    for i, due in enumerate(dues):
+        sent = 10.0 + i * 0.001
+        assert due >= sent + (WEAK_WIFI.delay_ms - WEAK_WIFI.jitter_ms) / 1000
+    spread = {round(d - (10.0 + i * 0.001), 3) for i, d in enumerate(dues)}
+    assert len(spread) > 20  # jittered, not a constant delay
+
+
+def test_the_same_conditions_give_the_same_schedule_every_run() -> None:
+    first, second = _Pump(WEAK_WIFI), _Pump(WEAK_WIFI)
+    assert [first.due(1.0 + i) for i in range(50)] == [second.due(1.0 + i) for i in range(50)]
+
+
+def test_a_stall_holds_delivery_until_its_window_ends() -> None:
+    stalls = Impairment(stall_every_s=1.0, stall_ms=300)
+    pump = _Pump(stalls)
+    start = pump._started
+    due = pump.due(now=start + 2.1)  # 100 ms into the third window's 300 ms stall
+    assert due == pytest.approx(start + 2.3)
+    assert pump.due(now=start + 2.5) == pytest.approx(start + 2.5)  # outside a stall: at once
+
+
+async def test_bytes_pass_intact_and_in_order_both_ways() -> None:
+    async def echo(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while data := await reader.read(4096):
+            writer.write(data)
+            await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(echo, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    sent = b"".join(i.to_bytes(4, "big") for i in range(20_000))
+    async with server, ImpairedLink(port, down=WEAK_WIFI, up=CLEAN) as link:
+        reader, writer = await asyncio.open_connection("127.0.0.1", link.port)
+        started = time.monotonic()
+        for i in range(0, len(sent), 1000):
+            writer.write(sent[i : i + 1000])
+            await writer.drain()
+        received = await asyncio.wait_for(reader.readexactly(len(sent)), 30)
+        elapsed = time.monotonic() - started
+        writer.close()
+    assert received == sent
+    assert elapsed >= (WEAK_WIFI.delay_ms - WEAK_WIFI.jitter_ms) / 1000
