@@ -172,6 +172,12 @@ export class AudioEngine {
     }
   }
 
+  /** The gateway says the assistant stopped speaking: the turn ends when its audio has played. */
+  assistantStopped(): void {
+    const command: PlaybackCommand = { type: "speaking-ended" };
+    this.playback.port.postMessage(command);
+  }
+
   private onFrame(frame: Int16Array): void {
     this.sink(frame);
   }

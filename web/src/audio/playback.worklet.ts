@@ -24,9 +24,11 @@ class PlaybackProcessor extends scope.AudioWorkletProcessor {
     this.port.onmessage = (event: MessageEvent<PlaybackCommand>) => {
       const command = event.data;
       if (command.type === "chunk") this.queue.push(command.samples);
+      else if (command.type === "speaking-ended") this.meter.speakingEnded();
       else if (command.type === "clear") {
         this.queue.clear();
-        this.tell(this.meter.cleared());
+        const ended = this.meter.cleared();
+        if (ended) this.tell([ended]);
         this.report();
       }
     };
@@ -38,12 +40,13 @@ class PlaybackProcessor extends scope.AudioWorkletProcessor {
     this.queue.maxWaitPulls = Math.ceil((2 * this.meter.targetSamples) / QUANTUM);
   }
 
-  private tell(event: TurnEvent | null): void {
-    if (event === null) return;
-    const report: PlaybackReport =
-      event.type === "started" ? { type: "turn-started" } : { ...event, type: "turn-ended" };
-    this.port.postMessage(report);
-    this.adapt();
+  private tell(events: TurnEvent[]): void {
+    for (const event of events) {
+      const report: PlaybackReport =
+        event.type === "started" ? { type: "turn-started" } : { ...event, type: "turn-ended" };
+      this.port.postMessage(report);
+    }
+    if (events.length > 0) this.adapt();
   }
 
   private report(): void {

@@ -29,8 +29,7 @@ class Player {
   play(msOfTime: number): void {
     this.due += (msOfTime / 1000) * RATE;
     for (; this.due >= QUANTUM; this.due -= QUANTUM) {
-      const event = this.meter.afterPull(this.queue.pull(this.buffer), QUANTUM);
-      if (event) this.events.push(event);
+      this.events.push(...this.meter.afterPull(this.queue.pull(this.buffer), QUANTUM));
       this.adapt();
     }
   }
@@ -47,7 +46,8 @@ describe("TurnMeter", () => {
       player.push(40); // a chunk every 40 ms, as fast as it plays
       player.play(40);
     }
-    player.play(1500); // the turn's end is found after a second of silence
+    player.meter.speakingEnded(); // the gateway's word: the turn ends when its audio has played
+    player.play(100)
     const [turn] = player.ended();
     expect(player.events[0]).toEqual({ type: "started" });
     expect(turn).toMatchObject({ underruns: 0, underrunSamples: 0 });
@@ -59,8 +59,9 @@ describe("TurnMeter", () => {
     const start = player.meter.targetSamples;
     player.push(200);
     player.play(300); // 200 ms played, then 100 ms with nothing: the listener hears a gap
-    player.push(200);
-    player.play(1500);
+    player.push(200); // the late chunk, then the gateway's word that the turn is over
+    player.meter.speakingEnded();
+    player.play(500);
     const [turn] = player.ended();
     expect(turn!.underruns).toBe(1);
     // The gap: from the audio running out until it resumes, the buffer's refill included.
@@ -102,5 +103,30 @@ describe("TurnMeter", () => {
     player.push(100);
     player.play(50);
     expect(player.events.filter((e) => e.type === "started")).toHaveLength(2);
+  });
+});
+
+describe("TurnMeter turn boundaries", () => {
+  it("does not count the pause between two turns as a gap", () => {
+    const player = new Player();
+    player.push(300);
+    player.meter.speakingEnded();
+    player.play(400); // the greeting plays out
+    player.play(700); // a pause, then the answer
+    player.push(300);
+    player.meter.speakingEnded();
+    player.play(400);
+    const turns = player.ended();
+    expect(turns).toHaveLength(2);
+    expect(turns.map((t) => t.underruns)).toEqual([0, 0]);
+  });
+
+  it("without word from the gateway, ends a turn after two seconds of silence", () => {
+    const player = new Player();
+    player.push(300);
+    player.play(1500);
+    expect(player.ended()).toHaveLength(0); // could still be a long underrun
+    player.play(1000);
+    expect(player.ended()).toHaveLength(1);
   });
 });

@@ -3,12 +3,14 @@
  * buffer that keeps it whole.
  *
  * The playback worklet calls `afterPull` once per render quantum with how many of its samples
- * came from the queue. A turn starts with its first sample played. Inside a turn, a quantum with
- * nothing to play is an underrun in progress: if audio comes back within `endGapMs`, the listener
- * heard a gap of that many samples (counted, and the buffer grows by `growMs`); if nothing comes
- * for `endGapMs`, the turn ended where the audio stopped. After `steadyMs` of audio played without
- * an underrun, the buffer shrinks back by `shrinkMs`, down to `minBufferMs`: a steady network
- * pays for no more delay than it needs. A barge-in (`cleared`) ends the turn at once.
+ * came from the queue. A turn starts with its first sample played. The gateway says when the
+ * assistant has stopped speaking (`speakingEnded`): until then, a quantum with nothing to play
+ * is an underrun in progress, and when audio comes back the listener heard a gap of that many
+ * samples (counted, and the buffer grows by `growMs`). Once the gateway has said so, the turn
+ * ends when the queue runs dry. Without word from the gateway, `endGapMs` of silence ends it.
+ * After `steadyMs` of audio played without an underrun, the buffer shrinks back by `shrinkMs`,
+ * down to `minBufferMs`: a steady network pays for no more delay than it needs. A barge-in
+ * (`cleared`) ends the turn at once.
  */
 
 export interface TurnHeard {
@@ -39,6 +41,7 @@ export class TurnMeter {
   private readonly endGap: number;
   private target: number;
   private playing = false;
+  private ending = false; // the gateway said the assistant stopped: the turn ends when dry
   private dry = 0; // silent samples since the audio stopped, inside a turn
   private steady = 0; // samples played since the last underrun or shrink
   private turn = { played: 0, underruns: 0, underrunSamples: 0 };
@@ -55,7 +58,7 @@ export class TurnMeter {
     this.grow = samples(options.growMs ?? 20);
     this.shrink = samples(options.shrinkMs ?? 10);
     this.steadyNeeded = samples(options.steadyMs ?? 10_000);
-    this.endGap = samples(options.endGapMs ?? 1000);
+    this.endGap = samples(options.endGapMs ?? 2000);
     this.target = Math.min(this.max, Math.max(this.min, samples(options.startBufferMs ?? 60)));
   }
 
@@ -68,14 +71,21 @@ export class TurnMeter {
     return this.playing;
   }
 
+  /** The gateway says the assistant stopped speaking. It says so after the turn's last audio
+   * on the same ordered socket, so that audio is queued by now (it may not have started): the
+   * turn ends when the queue next runs dry. */
+  speakingEnded(): void {
+    this.ending = true;
+  }
+
   /** After one quantum of `size` samples, `written` of them audio: what, if anything, happened. */
-  afterPull(written: number, size: number): TurnEvent | null {
-    let event: TurnEvent | null = null;
+  afterPull(written: number, size: number): TurnEvent[] {
+    const events: TurnEvent[] = [];
     if (written > 0) {
       if (!this.playing) {
         this.playing = true;
         this.turn = { played: 0, underruns: 0, underrunSamples: 0 };
-        event = { type: "started" };
+        events.push({ type: "started" });
       } else if (this.dry > 0) {
         this.underrun(this.dry);
       }
@@ -86,11 +96,13 @@ export class TurnMeter {
         this.target = Math.max(this.min, this.target - this.shrink);
         this.steady = 0;
       }
-      return event;
+      if (this.ending && this.dry > 0) events.push(this.end()); // ran dry after the last word
+      return events;
     }
-    if (!this.playing) return null;
+    if (!this.playing) return events;
     this.dry += size;
-    return this.dry >= this.endGap ? this.end() : null;
+    if (this.ending || this.dry >= this.endGap) events.push(this.end());
+    return events;
   }
 
   /** The queue was cleared (barge-in, stop): the turn ends with what was played. */
@@ -109,6 +121,7 @@ export class TurnMeter {
 
   private end(): TurnEvent {
     this.playing = false;
+    this.ending = false;
     this.dry = 0;
     return {
       type: "ended",

@@ -2,7 +2,10 @@
 export const CAPTURE_PROCESSOR = "av-capture";
 export const PLAYBACK_PROCESSOR = "av-playback";
 
-export type PlaybackCommand = { type: "chunk"; samples: Float32Array } | { type: "clear" };
+export type PlaybackCommand =
+  | { type: "chunk"; samples: Float32Array }
+  | { type: "clear" }
+  | { type: "speaking-ended" }; // the gateway says the assistant stopped: the rest is queued
 export type PlaybackReport =
   | {
       type: "queue";

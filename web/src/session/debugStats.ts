@@ -3,6 +3,7 @@
  * end-to-end test and for people debugging audio. Mutated in place per frame (no allocation);
  * `stats()` returns a copy.
  */
+import type { ClientStatsMessage } from "../protocol/messages";
 import type { ConnectionState } from "./reconnect";
 
 export interface AgenticVoiceStats {
@@ -26,6 +27,9 @@ export interface AgenticVoiceStats {
   underrunMs: number; // the silence those inserted
   turnsHeard: number; // assistant turns reported to the gateway (client_stats)
   lastMouthToEarMs: number | null; // the last user-started turn's mouth to ear
+  // The last turns heard (at most 50), each with the gateway's own `voice` latency for it: what
+  // the network and the player added is the difference (bench/audio_quality.py reads these).
+  heardTurns: Array<ClientStatsMessage & { gateway_voice_ms: number | null }>;
   micMuted: boolean;
   speakerMuted: boolean;
   sampleRate: number; // the AudioContext's real rate (0 before the first start)
@@ -52,6 +56,7 @@ export const stats: AgenticVoiceStats = {
   underrunMs: 0,
   turnsHeard: 0,
   lastMouthToEarMs: null,
+  heardTurns: [],
   micMuted: false,
   speakerMuted: false,
   sampleRate: 0,
@@ -68,5 +73,5 @@ declare global {
 }
 
 export function installDebugHook(target: Window): void {
-  target.agenticVoice = { stats: () => ({ ...stats }) };
+  target.agenticVoice = { stats: () => ({ ...stats, heardTurns: [...stats.heardTurns] }) };
 }

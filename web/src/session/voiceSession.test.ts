@@ -8,6 +8,7 @@ import { VoiceSession, type AudioPort } from "./voiceSession";
 class FakeAudio implements AudioPort {
   played: ArrayBuffer[] = [];
   clears = 0;
+  stops = 0; // the gateway said the assistant stopped speaking
   stopped = false;
   micMuted: boolean | null = null;
   speakerMuted: boolean | null = null;
@@ -23,6 +24,9 @@ class FakeAudio implements AudioPort {
   }
   clearPlayback() {
     this.clears++;
+  }
+  assistantStopped() {
+    this.stops++;
   }
   async stop() {
     this.stopped = true;

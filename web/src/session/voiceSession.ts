@@ -19,6 +19,7 @@ export interface AudioPort {
   setSpeakerMuted(muted: boolean): void;
   play(bytes: ArrayBuffer): void;
   clearPlayback(): void;
+  assistantStopped(): void; // the gateway said the assistant stopped speaking
   stop(): Promise<void>;
 }
 
@@ -200,9 +201,11 @@ export class VoiceSession {
     const heard = this.ear.heard(turn);
     this.connection.sendStats(heard);
     stats.turnsHeard++;
-    if (heard.mouth_to_ear_ms !== null && heard.mouth_to_ear_ms !== undefined) {
-      stats.lastMouthToEarMs = heard.mouth_to_ear_ms;
-    }
+    const byUser = heard.mouth_to_ear_ms !== null && heard.mouth_to_ear_ms !== undefined;
+    if (byUser) stats.lastMouthToEarMs = heard.mouth_to_ear_ms ?? null;
+    // The gateway's `voice` latency arrives before its turn's first audio plays.
+    stats.heardTurns.push({ ...heard, gateway_voice_ms: byUser ? this.snapshot.latencyMs : null });
+    if (stats.heardTurns.length > 50) stats.heardTurns.shift();
     this.update({ heard });
   }
 
@@ -237,6 +240,7 @@ export class VoiceSession {
         if (message.metric === "voice") this.update({ latencyMs: message.ms });
         return;
       case "speaking":
+        if (!message.speaking) this.audio?.assistantStopped();
         this.update({ assistantSpeaking: message.speaking });
         return;
       case "error":
