@@ -107,5 +107,10 @@ async def test_client_stats_arrive_as_an_rtvi_client_message(
     refused = await serializer.deserialize(_message(lying))
     assert isinstance(refused, ClientProtocolError)
     assert "underruns and underrun_ms must be zero together" in refused.message
+    negative = {**sent, "data": {"t": "client_stats", "d": {**stats, "buffer_ms": -1}}}
+    fresh = RTVIProtobufSerializer(max_frames_per_second=1000)  # one error a second per code
+    refused = await fresh.deserialize(_message(negative))
+    assert isinstance(refused, ClientProtocolError)
+    assert "buffer_ms: Input should be greater than or equal to 0" in refused.message
     other = {**sent, "data": {"t": "hello", "d": {}}}  # other client messages pass on to RTVI
     assert isinstance(await serializer.deserialize(_message(other)), InputTransportMessageFrame)

@@ -134,7 +134,10 @@ class GuardedSerializer(FrameSerializer):
     def refused_stats(self, error: ValidationError) -> Frame | None:
         """Client stats that cannot be true: refused with what is wrong, never stored."""
         first = error.errors()[0]
-        where = ".".join(str(part) for part in first["loc"][1:])  # past the union's tag
+        loc = first["loc"]
+        if loc and loc[0] == "client_stats":  # the tag of the raw format's message union
+            loc = loc[1:]
+        where = ".".join(str(part) for part in loc)
         reason = f"{where}: {first['msg']}" if where else first["msg"]
         return self._error(ErrorCode.INVALID_MESSAGE, f"client_stats refused: {reason}"[:200])
 
