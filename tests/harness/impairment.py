@@ -85,11 +85,17 @@ class _Pump:
         except (ConnectionError, OSError):
             pass
         finally:
+            # Deliver what is still held back, then close: always, even when cancelled, so no
+            # socket outlives the link.
             queue.put_nowait((0.0, b""))
-            with contextlib.suppress(ConnectionError, OSError):
-                await delivering
-            with contextlib.suppress(ConnectionError, OSError):
+            try:
+                with contextlib.suppress(ConnectionError, OSError):
+                    await delivering
+            finally:
+                delivering.cancel()
                 writer.close()
+                with contextlib.suppress(ConnectionError, OSError, asyncio.CancelledError):
+                    await writer.wait_closed()
 
 
 class ImpairedLink:
@@ -120,11 +126,16 @@ class ImpairedLink:
     async def __aexit__(self, *_: object) -> None:
         assert self._server is not None
         self._server.close()
-        for task in list(self._tasks):
-            task.cancel()
-        for task in list(self._tasks):
-            with contextlib.suppress(asyncio.CancelledError, ConnectionError, OSError):
-                await task
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()  # each pump then delivers what it holds and closes its side
+        if tasks:
+            _done, stuck = await asyncio.wait(tasks, timeout=5)
+            for task in stuck:  # a peer that reads nothing: drop what is held back
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError, ConnectionError, OSError):
+                    await task
         await self._server.wait_closed()
 
     async def _accept(self, client_r: asyncio.StreamReader, client_w: asyncio.StreamWriter) -> None:

@@ -38,11 +38,15 @@ def test_a_stall_holds_delivery_until_its_window_ends() -> None:
 
 
 async def test_bytes_pass_intact_and_in_order_both_ways() -> None:
+    echoed = asyncio.Event()
+
     async def echo(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         while data := await reader.read(4096):
             writer.write(data)
             await writer.drain()
         writer.close()
+        await writer.wait_closed()
+        echoed.set()
 
     server = await asyncio.start_server(echo, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
@@ -55,6 +59,8 @@ async def test_bytes_pass_intact_and_in_order_both_ways() -> None:
             await writer.drain()
         received = await asyncio.wait_for(reader.readexactly(len(sent)), 30)
         elapsed = time.monotonic() - started
-        writer.close()
+        writer.close()  # the relay passes the end on: the echo server's side closes too
+        await writer.wait_closed()
+        await asyncio.wait_for(echoed.wait(), 30)
     assert received == sent
     assert elapsed >= (WEAK_WIFI.delay_ms - WEAK_WIFI.jitter_ms) / 1000
