@@ -170,7 +170,7 @@ class VoiceSession:
         runner = WorkerRunner(handle_sigint=False)
         await runner.add_workers(worker)
         running = asyncio.create_task(runner.run())
-        follower = asyncio.create_task(self._follow_progress(brain))
+        follower = asyncio.create_task(self._follow_progress(brain, caller))
         idle = asyncio.create_task(self._watch_idle(settings.idle_timeout_s))
         try:
             if brain.run_on_start:
@@ -316,18 +316,18 @@ class VoiceSession:
         await self.send(Error(code=ErrorCode.BRAIN_ERROR, message=message, fatal=False))
         self._event("voice", "error", kind="brain", message=error[:500])
 
-    async def _follow_progress(self, brain: Brain) -> None:
+    async def _follow_progress(self, brain: Brain, caller: ToolCaller) -> None:
         """Team and Claude Code progress: to the browser, and as tagged lines to the model."""
 
         async def on_message(message: Published) -> None:
-            await self._on_progress(brain, message.data)
+            await self._on_progress(brain, caller, message.data)
 
         channel = live_events_channel(self.conversation_id)
         await follow(
             self._services.redis, on_message, channels=[channel], name="progress", logger=self._log
         )
 
-    async def _on_progress(self, brain: Brain, raw: bytes) -> None:
+    async def _on_progress(self, brain: Brain, caller: ToolCaller, raw: bytes) -> None:
         try:
             event = ConversationEvent.model_validate_json(raw)
         except ValidationError:
@@ -341,6 +341,9 @@ class VoiceSession:
         await self.send(
             Progress(source=source, event_type=event.type, text=step.line, finished=step.finished)
         )
+        # A run can report before the call that started it has its result in the model's
+        # context (a fast team): the model hears of it after that result.
+        await caller.idle()
         await brain.on_progress(step)
 
     async def _finish(

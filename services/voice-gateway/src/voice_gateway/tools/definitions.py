@@ -4,9 +4,11 @@
 its result. `register_tools` hands the five to an LLM service as function calls.
 """
 
+import asyncio
+import contextlib
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from pipecat.adapters.llm.schemas.function_schema import FunctionSchema
@@ -61,18 +63,48 @@ ToClient = Callable[[BaseModel], Any]
 Publish = Callable[[ConversationEvent], Any]
 
 
-@dataclass(frozen=True)
+@dataclass
 class ToolCaller:
     """One session's way to call a tool, whichever brain decided to: the browser and the event
-    log hear about the call and its result; the worker does the work."""
+    log hear about the call and its result; the worker does the work.
+
+    It also knows whether a call is in flight (`idle`): the team's progress must not reach a
+    model whose context still holds a tool call without its result. A chat API refuses such a
+    context, and a run that ends that fast would be summed up before "I've handed that over".
+    """
 
     dispatcher: ToolDispatcher
     conversation_id: str
     deadline_s: float
     to_client: ToClient
     publish: Publish
+    _in_flight: int = field(default=0, init=False)
+    _idle: asyncio.Event = field(default_factory=asyncio.Event, init=False)
+
+    def __post_init__(self) -> None:
+        self._idle.set()
+
+    @contextlib.asynccontextmanager
+    async def busy(self) -> AsyncIterator[None]:
+        """A tool call in flight, until its result is in the model's hands."""
+        self._in_flight += 1
+        self._idle.clear()
+        try:
+            yield
+        finally:
+            self._in_flight -= 1
+            if self._in_flight == 0:
+                self._idle.set()
+
+    async def idle(self) -> None:
+        """Return once no tool call is in flight."""
+        await self._idle.wait()
 
     async def call(self, name: ToolName, arguments: dict[str, Any]) -> ToolResult:
+        async with self.busy():
+            return await self._call(name, arguments)
+
+    async def _call(self, name: ToolName, arguments: dict[str, Any]) -> ToolResult:
         call_id = new_event_id()
         await self.to_client(FunctionCall(call_id=call_id, name=name, arguments=arguments))
         self._event("function_call", call_id=call_id, name=name, arguments=arguments)
@@ -112,8 +144,9 @@ def register_tools(llm: LLMService[Any], caller: ToolCaller) -> None:
     """The five tools as function calls of an LLM service (Realtime or chat)."""
 
     async def handle(params: FunctionCallParams) -> None:
-        result = await caller.call(ToolName(params.function_name), dict(params.arguments))
-        await params.result_callback(result.message)
+        async with caller.busy():  # until the result is handed to the model
+            result = await caller.call(ToolName(params.function_name), dict(params.arguments))
+            await params.result_callback(result.message)
 
     for tool in ToolName:
         # The worker enforces the deadline; Pipecat's own timeout is a backstop beyond it.
