@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from pipecat.audio.resamplers.base_audio_resampler import BaseAudioResampler
 from pipecat.audio.utils import create_stream_resampler
 
 from contracts.browser import SAMPLE_RATE, ErrorCode
@@ -50,7 +51,8 @@ class InputConverter:
     """One connection's audio, converted frame by frame to 24 kHz mono PCM16."""
 
     def __init__(self) -> None:
-        self._resampler = create_stream_resampler(quality=QUALITY)
+        # Made when a client first sends another rate than 24 kHz: most never do.
+        self._resampler: BaseAudioResampler | None = None
         self._rate: int | None = None
 
     @staticmethod
@@ -79,7 +81,8 @@ class InputConverter:
             pcm = (stereo.sum(axis=1) // 2).astype(np.int16).tobytes()
         if audio.sample_rate == SAMPLE_RATE:
             return pcm
-        if self._rate != audio.sample_rate:  # a client that changes rate starts a new stream
+        if self._resampler is None or self._rate != audio.sample_rate:
+            # A client that changes rate starts a new stream.
             self._resampler = create_stream_resampler(quality=QUALITY)
             self._rate = audio.sample_rate
         return await self._resampler.resample(pcm, audio.sample_rate, SAMPLE_RATE)
