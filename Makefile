@@ -43,8 +43,8 @@ web: setup ## build the web client into web/dist (what nginx serves)
 audit: setup ## dependency audit (pip-audit, npm audit): fails on a known vulnerability with a fix
 	scripts/audit.sh
 
-web-test: setup ## the web client's type check and unit tests (vitest); the Pipecat SDK check page
-	cd web && npm run typecheck && npm test && npm run build:sdk-check
+web-test: setup ## the web client's type check and unit tests (vitest); the Pipecat SDK check page; the player's replay
+	cd web && npm run typecheck && npm test && npm run build:sdk-check && npm run build:replay
 
 lint: ## ruff (lint and format) and mypy
 	.venv/bin/ruff check .

@@ -1,43 +1,32 @@
 /**
- * Playback: float chunks (already at the context's rate) played back to back from a queue;
- * `clear` drops everything queued at once (barge-in). A jitter buffer of adaptive depth
- * (`TurnMeter`) holds audio back after the queue runs dry, and each assistant turn's start, end,
- * underruns and buffer depth are reported to the main thread, with the queue depth a few times a
- * second.
+ * Playback: float chunks (already at the context's rate) played back to back by the `Player`
+ * (a queue with an adaptive jitter buffer, and the meter of each assistant turn); `clear` drops
+ * everything queued at once (barge-in). This file is only the message plumbing: each turn's
+ * start, end, underruns and buffer depth are reported to the main thread, with the queue depth a
+ * few times a second.
  */
-import { PlaybackQueue } from "./playbackQueue";
-import { TurnMeter, type TurnEvent } from "./turnMeter";
+import { Player } from "./player";
+import type { TurnEvent } from "./turnMeter";
 import { PLAYBACK_PROCESSOR, type PlaybackCommand, type PlaybackReport } from "./worklet-names";
 import { scope } from "./worklet-scope";
 
 const REPORT_EVERY_QUANTA = 16;
-const QUANTUM = 128;
 
 class PlaybackProcessor extends scope.AudioWorkletProcessor {
-  private readonly meter = new TurnMeter(scope.sampleRate);
-  private readonly queue = new PlaybackQueue();
+  private readonly player = new Player(scope.sampleRate);
   private quanta = 0;
 
   constructor() {
     super();
-    this.adapt();
     this.port.onmessage = (event: MessageEvent<PlaybackCommand>) => {
       const command = event.data;
-      if (command.type === "chunk") this.queue.push(command.samples);
-      else if (command.type === "speaking-ended") this.meter.speakingEnded();
+      if (command.type === "chunk") this.player.push(command.samples);
+      else if (command.type === "speaking-ended") this.player.speakingEnded();
       else if (command.type === "clear") {
-        this.queue.clear();
-        const ended = this.meter.cleared();
-        if (ended) this.tell([ended]);
+        this.tell(this.player.clear());
         this.report();
       }
     };
-  }
-
-  /** The queue holds back the meter's target after running dry, waiting at most twice that. */
-  private adapt(): void {
-    this.queue.prebufferSamples = this.meter.targetSamples;
-    this.queue.maxWaitPulls = Math.ceil((2 * this.meter.targetSamples) / QUANTUM);
   }
 
   private tell(events: TurnEvent[]): void {
@@ -46,16 +35,15 @@ class PlaybackProcessor extends scope.AudioWorkletProcessor {
         event.type === "started" ? { type: "turn-started" } : { ...event, type: "turn-ended" };
       this.port.postMessage(report);
     }
-    if (events.length > 0) this.adapt();
   }
 
   private report(): void {
     const report: PlaybackReport = {
       type: "queue",
-      queuedSamples: this.queue.queued,
-      targetSamples: this.meter.targetSamples,
-      underruns: this.meter.total.underruns,
-      underrunSamples: this.meter.total.underrunSamples,
+      queuedSamples: this.player.queued,
+      targetSamples: this.player.targetSamples,
+      underruns: this.player.total.underruns,
+      underrunSamples: this.player.total.underrunSamples,
     };
     this.port.postMessage(report);
   }
@@ -64,9 +52,7 @@ class PlaybackProcessor extends scope.AudioWorkletProcessor {
     const output = outputs[0];
     const first = output?.[0];
     if (!output || !first) return true;
-    const target = this.meter.targetSamples;
-    this.tell(this.meter.afterPull(this.queue.pull(first), first.length));
-    if (this.meter.targetSamples !== target) this.adapt();
+    this.tell(this.player.pull(first));
     for (let c = 1; c < output.length; c++) output[c]!.set(first);
     if (++this.quanta % REPORT_EVERY_QUANTA === 0) this.report();
     return true;

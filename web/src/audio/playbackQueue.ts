@@ -4,7 +4,8 @@
  * `pull` fills one render quantum: queued samples first, silence when the queue runs dry. After
  * running dry it waits until `prebufferSamples` are queued again (or `maxWaitPulls` quanta have
  * passed, so a short final chunk still plays): network jitter then costs one short pause instead
- * of a stutter on every late chunk. `clear` drops everything at once (barge-in, stop).
+ * of a stutter on every late chunk. `release` ends the wait early (the gateway said the answer is
+ * over, so nothing more is coming to fill it). `clear` drops everything at once (barge-in, stop).
  */
 export interface PlaybackQueueOptions {
   prebufferSamples?: number;
@@ -34,6 +35,14 @@ export class PlaybackQueue {
     if (chunk.length === 0) return;
     this.chunks.push(chunk);
     this.queuedSamples += chunk.length;
+  }
+
+  /** No more audio is coming for now: stop holding back what is queued, play it at once. */
+  release(): void {
+    if (this.queuedSamples > 0) {
+      this.starved = false;
+      this.waited = 0;
+    }
   }
 
   clear(): void {
