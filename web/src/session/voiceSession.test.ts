@@ -1,8 +1,9 @@
 // @vitest-environment jsdom
-import { beforeEach, describe, expect, it } from "vitest";
+import { beforeEach, describe, expect, it, vi } from "vitest";
 import type { StoredEvent } from "../api/types";
 import { FakeClock, FakeSocket } from "../testing/fakes";
 import { stats } from "./debugStats";
+import type { HeardTurn } from "./earClock";
 import { VoiceSession, type AudioPort } from "./voiceSession";
 
 class FakeAudio implements AudioPort {
@@ -12,7 +13,10 @@ class FakeAudio implements AudioPort {
   stopped = false;
   micMuted: boolean | null = null;
   speakerMuted: boolean | null = null;
-  constructor(readonly sink: (frame: Int16Array) => void) {}
+  constructor(
+    readonly sink: (frame: Int16Array) => void,
+    readonly heard: (turn: HeardTurn) => void = () => undefined,
+  ) {}
   setMicMuted(m: boolean) {
     this.micMuted = m;
   }
@@ -41,7 +45,7 @@ async function setup(history: StoredEvent[] | null = null) {
   let audio: FakeAudio | null = null;
   const session = new VoiceSession(
     "conv-test",
-    async (sink) => (audio = new FakeAudio(sink)),
+    async (sink, options) => (audio = new FakeAudio(sink, options.onHeard)),
     clock.deps(sockets),
     async () => (history === null ? null : { events: history }),
   );
@@ -95,6 +99,32 @@ describe("VoiceSession", () => {
     sockets[0]!.receive({ type: "latency", metric: "brain", ms: 12 });
     sockets[0]!.receive({ type: "latency", metric: "voice", ms: 795.4 });
     expect(session.getSnapshot().latencyMs).toBe(795.4);
+  });
+
+  it("pairs the gateway's voice latency with the one turn it timed", async () => {
+    const { sockets, audio } = await setup();
+    sockets[0]!.open();
+    const now = vi.spyOn(performance, "now");
+    const turn = (startedAt: number): HeardTurn => ({
+      startedAt,
+      endedAt: startedAt + 500,
+      playedMs: 500,
+      underruns: 0,
+      underrunMs: 0,
+      bufferMs: 60,
+    });
+    now.mockReturnValue(1000);
+    audio().sink(frame(8000)); // the user speaks
+    sockets[0]!.receive({ type: "latency", metric: "voice", ms: 700 });
+    audio().heard(turn(1800));
+    now.mockReturnValue(5000);
+    audio().sink(frame(8000)); // speaks again, but the gateway times no reply this time
+    audio().heard(turn(5900));
+    now.mockRestore();
+    const [timed, untimed] = stats.heardTurns.slice(-2);
+    expect(timed).toMatchObject({ mouth_to_ear_ms: 800, gateway_voice_ms: 700 });
+    // Heard after the user's voice, yet not the previous turn's figure.
+    expect(untimed).toMatchObject({ mouth_to_ear_ms: 900, gateway_voice_ms: null });
   });
 
   it("shows the stored history first, then live messages after it", async () => {

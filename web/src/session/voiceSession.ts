@@ -61,6 +61,9 @@ export class VoiceSession {
   private audio: AudioPort | null = null;
   private readonly ear = new EarClock();
   private starting = false;
+  // The gateway's `voice` latency for the turn about to play: it arrives just before the turn's
+  // first audio, and belongs to that turn only (a turn the gateway did not time gets none).
+  private voiceMsForTurn: number | null = null;
   private live: ServerMessage[] = [];
 
   constructor(
@@ -203,8 +206,9 @@ export class VoiceSession {
     stats.turnsHeard++;
     const byUser = heard.mouth_to_ear_ms !== null && heard.mouth_to_ear_ms !== undefined;
     if (byUser) stats.lastMouthToEarMs = heard.mouth_to_ear_ms ?? null;
-    // The gateway's `voice` latency arrives before its turn's first audio plays.
-    stats.heardTurns.push({ ...heard, gateway_voice_ms: byUser ? this.snapshot.latencyMs : null });
+    const gatewayVoiceMs = byUser ? this.voiceMsForTurn : null;
+    this.voiceMsForTurn = null;
+    stats.heardTurns.push({ ...heard, gateway_voice_ms: gatewayVoiceMs });
     if (stats.heardTurns.length > 50) stats.heardTurns.shift();
     this.update({ heard });
   }
@@ -237,7 +241,10 @@ export class VoiceSession {
         this.audio?.clearPlayback();
         return;
       case "latency":
-        if (message.metric === "voice") this.update({ latencyMs: message.ms });
+        if (message.metric === "voice") {
+          this.voiceMsForTurn = message.ms;
+          this.update({ latencyMs: message.ms });
+        }
         return;
       case "speaking":
         if (!message.speaking) this.audio?.assistantStopped();
