@@ -1,4 +1,10 @@
-"""Frame processors that watch the pipeline and report what happened, without changing it."""
+"""Frame processors that watch the pipeline and report what happened, without changing it.
+
+They run in Pipecat's direct mode: each frame is handled inside the push that brings it, with no
+queue and task of its own. A queued stage costs every frame a queue hand-off and a task switch
+(with 20 sessions streaming, 1,000 microphone frames a second pass each stage); these stages
+never wait on anything slow, so the queue bought nothing. Measured in bench/audio_quality.py:
+docs/benchmarks.md."""
 
 import time
 from collections.abc import Awaitable, Callable
@@ -136,7 +142,7 @@ class AudioOut(FrameProcessor):
     speaking events come back past it."""
 
     def __init__(self, clock: TurnClock, on_speaking: OnSpeaking) -> None:
-        super().__init__(name="audio-out")
+        super().__init__(name="audio-out", enable_direct_mode=True)
         self._clock = clock
         self._on_speaking = on_speaking
 
@@ -162,7 +168,7 @@ class UserSide(FrameProcessor):
     speech recognition, or upstream from the Realtime service), and errors upstream."""
 
     def __init__(self, clock: TurnClock, *, on_text: OnText, on_error: OnError) -> None:
-        super().__init__(name="user-side")
+        super().__init__(name="user-side", enable_direct_mode=True)
         self._clock = clock
         self._on_text = on_text
         self._on_error = on_error
@@ -183,7 +189,7 @@ class AssistantSide(FrameProcessor):
     per response."""
 
     def __init__(self, *, on_text: OnText) -> None:
-        super().__init__(name="assistant-side")
+        super().__init__(name="assistant-side", enable_direct_mode=True)
         self._on_text = on_text
         self._parts: list[str] = []
 

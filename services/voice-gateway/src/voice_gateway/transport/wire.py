@@ -202,7 +202,8 @@ class ClientProtocol(FrameProcessor):
         on_error: Callable[[ClientProtocolError], None] | None = None,
         on_stats: Callable[[ClientStats], Awaitable[None]] | None = None,
     ) -> None:
-        super().__init__(name="client-protocol")
+        # Direct mode: no queue of its own (see processors/taps.py).
+        super().__init__(name="client-protocol", enable_direct_mode=True)
         self._on_stop = on_stop
         self._envelope = envelope
         self._on_error = on_error
