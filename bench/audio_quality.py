@@ -1,16 +1,24 @@
-"""Audio quality at the listener's ear: the real web client in Chromium, over a clean and a weak
-link, and Pipecat's own SDK.
+"""Audio quality at the listener's ear: many sessions over a clean and a weak link, measured
+with the web client's own player, a few real browsers beside them, and Pipecat's own SDK.
 
-    .venv/bin/python bench/audio_quality.py [--quick] [--sessions 10] [--turns 3]
+    .venv/bin/python bench/audio_quality.py [--quick] [--sessions 10] [--browsers 2] [--turns 3]
 
 The whole stack runs as `make run` runs it (real processes, nginx over TLS), with the OpenAI
-Realtime double answering each turn (`reply`, audio at real speed). `--sessions` browser pages
-talk at once, each with a looping speech WAV as its microphone, until each has heard `--turns`
-answers to its own words; first over a clean link, then through the impairment relay
-(tests/harness/impairment.py: 40 ms +- 30 ms each way, a weak Wi-Fi link). Each page measures
-what it plays (web/src/audio/turnMeter.ts, session/earClock.ts) and reports per turn.
+Realtime double answering each turn (`reply`, audio at real speed). Each condition runs twice:
+over a clean link, then through the impairment relay (tests/harness/impairment.py: 40 ms +- 30
+ms each way, a weak Wi-Fi link).
 
-Keys (JSON on the last line):
+- `--sessions` listeners (tests/harness/ear_trace.py) talk at once on the raw format, each a
+  looping utterance as its microphone, until each has heard `--turns` answers to its own words.
+  Each writes down when every chunk of the answer arrived; the traces are replayed into the web
+  client's player (web/src/audio/replay.ts: the same queue and jitter buffer as the playback
+  worklet), which says what the ear heard. Ten Chromium pages on two cores would measure their
+  own CPU starvation instead (docs/benchmarks.md).
+- `--browsers` real web-client pages in Chromium, at the same time as the listeners, measure
+  what they play themselves (turnMeter.ts, earClock.ts): the check that the replay and the
+  browser agree.
+
+Keys (JSON on the last line), from the listeners:
 - `clean_underruns_per_min`, `underruns_per_min`: gaps inside assistant turns per minute of
   assistant audio played, clean and jittery;
 - `buffer_ms_p50`: the jitter buffer's depth at the end of each turn, jittery link;
@@ -18,7 +26,8 @@ Keys (JSON on the last line):
   (the network and the player), jittery link; `clean_ear_added_p95_ms` likewise;
 - `sdk_turns_ok`: "ok/tried" turns of `@pipecat-ai/client-js` (web/sdk-check) heard both ways.
 Goal: 0 underruns per minute both ways, `buffer_ms_p50` <= 120, `ear_added_p95_ms` <= 80.
-`--quick` (3 sessions, 2 turns) runs in under three minutes. Nothing is asserted.
+`--direct` talks to the gateway itself (no nginx, no TLS, no relay) for pacing experiments.
+`--quick` (3 listeners, 1 browser, 2 turns) runs in under three minutes. Nothing is asserted.
 """
 
 from __future__ import annotations
@@ -27,7 +36,9 @@ import argparse
 import asyncio
 import contextlib
 import json
+import ssl
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -40,7 +51,9 @@ sys.path[:0] = [str(ROOT / "ops" / "local"), str(ROOT / "tests")]
 from fakes.agentic_backend import FakeAgenticBackend  # noqa: E402
 from fakes.openai_realtime import FakeRealtimeServer  # noqa: E402
 from harness.browser import chromium  # noqa: E402
+from harness.ear_trace import Listener  # noqa: E402
 from harness.impairment import CLEAN, WEAK_WIFI, ImpairedLink, Impairment  # noqa: E402
+from harness.player_replay import replay  # noqa: E402
 from harness.redis_server import running_redis  # noqa: E402
 from harness.services import Processes  # noqa: E402
 from harness.speech import silence, speech_pcm, write_wav  # noqa: E402
@@ -58,6 +71,7 @@ WEB_ROOT = ROOT / "web" / "dist"
 SDK_ROOT = ROOT / "web" / "dist-sdk"
 SAYING = "Hello there, can you tell me something nice about the sea?"
 TURN_TIMEOUT_S = 60.0
+PAUSE_MS = 7000  # after each utterance: the answer plays in it
 
 
 def log(message: str) -> None:
@@ -87,8 +101,9 @@ async def _page_turns(browser: Any, url: str, turns: int) -> list[dict[str, Any]
 
 
 async def _condition(
-    front_port: int, impairment: Impairment, sessions: int, turns: int, mic: Path
-) -> list[dict[str, Any]]:
+    front_port: int, impairment: Impairment, args: argparse.Namespace, mic: Path, name: str
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Listeners and browser pages at once over one link: (the listeners' turns, the pages')."""
     async with contextlib.AsyncExitStack() as stack:
         port = front_port
         if not impairment.clean:
@@ -96,10 +111,60 @@ async def _condition(
                 ImpairedLink(front_port, down=impairment, up=impairment)
             )
             port = link.port
-        browser = await stack.enter_async_context(chromium(mic))
-        url = f"https://localhost:{port}"
-        results = await asyncio.gather(*(_page_turns(browser, url, turns) for _ in range(sessions)))
-    return [turn for page in results for turn in page]
+        pages: list[Any] = []
+        if args.browsers:
+            browser = await stack.enter_async_context(chromium(mic))
+            url = f"https://localhost:{port}"
+            pages = [_page_turns(browser, url, args.turns) for _ in range(args.browsers)]
+        scheme = "ws" if args.direct else "wss"
+        tls = None if args.direct else _no_verify()
+        utterance = speech_pcm(SAYING)
+        cycle_ms = len(utterance) // 48 + PAUSE_MS
+        listeners = [
+            Listener(
+                f"{scheme}://localhost:{port}",
+                f"bench-{name}-{i}",
+                utterance,
+                # Spread over one cycle, so the sessions' turns do not all start at once.
+                lead_ms=500 + i * cycle_ms // max(1, args.sessions),
+                pause_ms=PAUSE_MS,
+                tls=tls,
+            )
+            for i in range(args.sessions)
+        ]
+        timeout = TURN_TIMEOUT_S * args.turns
+        traces, *browsed = await asyncio.gather(
+            asyncio.gather(*(listener.run(args.turns, timeout) for listener in listeners)),
+            *pages,
+        )
+    for trace in traces:
+        for error in trace.errors:
+            log(f"  listener: {error}")
+    return replay(list(traces)), [turn for page in browsed for turn in page]
+
+
+async def _listening(port: int) -> None:
+    """Until something accepts connections on `port` (the plain relay has no health route)."""
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            _, writer = await asyncio.open_connection("127.0.0.1", port)
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.1)
+        else:
+            writer.close()
+            return
+
+
+def _no_verify() -> ssl.SSLContext:
+    # The stack's certificate is made at setup for localhost; this is a measurement, not a test
+    # of the certificate.
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    return context
 
 
 async def _sdk_turn(front_port: int, mic: Path) -> bool:
@@ -154,10 +219,11 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         work = Path(tmp)
         mic = write_wav(work / "mic.wav", silence(500) + speech_pcm(SAYING) + silence(7000))
         processes = Processes(work / "logs")
+        stack_procs: list[asyncio.subprocess.Process] = []
         with (
             running_redis(work / "redis") as redis,
             FakeAgenticBackend(step_s=0.2) as agentic,
-            FakeRealtimeServer(audio_speed=1.0) as realtime,
+            FakeRealtimeServer(audio_speed=args.upstream_speed) as realtime,
         ):
             try:
                 store_port = free_port()
@@ -170,7 +236,13 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                     voice_gateway_spec(
                         gateway_port,
                         redis.url,
-                        {"OPENAI_API_KEY": "bench", "OPENAI_REALTIME_URL": realtime.url("reply")},
+                        {
+                            "OPENAI_API_KEY": "bench",
+                            "OPENAI_REALTIME_URL": realtime.url("reply"),
+                            # Every listener and page comes from 127.0.0.1.
+                            "GATEWAY_MAX_SESSIONS_PER_ADDRESS": "100",
+                            "GATEWAY_CONNECTIONS_PER_MINUTE_PER_ADDRESS": "200",
+                        },
                     )
                 )
                 front_port = free_port()
@@ -183,32 +255,57 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                         web_root=WEB_ROOT,
                     )
                 )
-                log(f"clean link: {args.sessions} sessions x {args.turns} turns")
-                clean = await _condition(front_port, CLEAN, args.sessions, args.turns, mic)
-                log(f"weak link {WEAK_WIFI}: {args.sessions} sessions x {args.turns} turns")
-                weak = await _condition(front_port, WEAK_WIFI, args.sessions, args.turns, mic)
+                target = gateway_port if args.direct else front_port
+                if args.plain:  # the baseline: Pipecat alone, in the gateway's place
+                    target = free_port()
+                    relay = [sys.executable, str(ROOT / "bench" / "plain_relay.py")]
+                    relay += ["--port", str(target), "--realtime-url", realtime.url("reply")]
+                    stack_procs.append(
+                        await asyncio.create_subprocess_exec(*relay, stderr=subprocess.DEVNULL)
+                    )
+                    await _listening(target)
+                results = {}
+                links = {"clean": CLEAN, "weak": WEAK_WIFI}
+                for name, link in links.items():
+                    if args.link not in ("both", name):
+                        continue
+                    log(f"{name} link {link}: {args.sessions} listeners, {args.browsers} pages")
+                    results[name] = await _condition(target, link, args, mic, name)
                 log("Pipecat's SDK")
                 sdk_ok = sum([await _sdk_turn(front_port, mic) for _ in range(args.sdk_turns)])
+                if args.link == "clean":  # experiments: the weak link's keys stay empty
+                    results["weak"] = ([], [])
+                elif args.link == "weak":
+                    results["clean"] = ([], [])
             finally:
+                for proc in stack_procs:
+                    proc.terminate()
+                    await proc.wait()
                 processes.stop_all()
-    clean_summary, weak_summary = _summary(clean), _summary(weak)
+    clean, weak = (_summary(results[n][0]) for n in ("clean", "weak"))
     return {
         "bench": "audio_quality",
         "sessions": args.sessions,
+        "browsers": args.browsers,
         "turns_per_session": args.turns,
-        "underruns_per_min": weak_summary["underruns_per_min"],
-        "buffer_ms_p50": weak_summary["buffer_ms_p50"],
-        "ear_added_p95_ms": weak_summary["ear_added_p95_ms"],
-        "clean_underruns_per_min": clean_summary["underruns_per_min"],
-        "clean_ear_added_p95_ms": clean_summary["ear_added_p95_ms"],
+        "underruns_per_min": weak["underruns_per_min"],
+        "buffer_ms_p50": weak["buffer_ms_p50"],
+        "ear_added_p95_ms": weak["ear_added_p95_ms"],
+        "clean_underruns_per_min": clean["underruns_per_min"],
+        "clean_ear_added_p95_ms": clean["ear_added_p95_ms"],
         "sdk_turns_ok": f"{sdk_ok}/{args.sdk_turns}",
         "targets": {
             "underruns_per_min": 0,
             "buffer_ms_p50_max": 120,
             "ear_added_p95_ms_max": 80,
         },
-        "clean": clean_summary,
-        "weak": {**weak_summary, "link": str(WEAK_WIFI)},
+        "clean": clean,
+        "weak": {**weak, "link": str(WEAK_WIFI)},
+        "browsers_clean": _summary(results["clean"][1]),
+        "browsers_weak": _summary(results["weak"][1]),
+        "direct": args.direct,
+        "plain_relay": args.plain,
+        "upstream_speed": args.upstream_speed,
         "wall_s": round(time.monotonic() - started, 1),
         "quick": args.quick,
     }
@@ -216,13 +313,27 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--quick", action="store_true", help="3 sessions, 2 turns: under 3 min")
-    parser.add_argument("--sessions", type=int, help="browser sessions at once (default 10)")
+    parser.add_argument("--quick", action="store_true", help="3 listeners, 1 page, 2 turns")
+    parser.add_argument("--sessions", type=int, help="listeners at once (default 10)")
+    parser.add_argument("--browsers", type=int, help="web-client pages beside them (default 2)")
     parser.add_argument("--turns", type=int, help="answers heard per session (default 3)")
     parser.add_argument("--sdk-turns", type=int, default=1, help="Pipecat SDK sessions")
+    parser.add_argument("--direct", action="store_true", help="listeners straight to the gateway")
+    parser.add_argument("--plain", action="store_true", help="a plain Pipecat relay (--direct)")
+    parser.add_argument("--link", choices=("both", "clean", "weak"), default="both")
+    parser.add_argument(
+        "--upstream-speed",
+        type=float,
+        default=1.25,
+        help="the Realtime double's audio, x real time (its default; OpenAI's is faster)",
+    )
     args = parser.parse_args()
-    args.sessions = args.sessions or (3 if args.quick else 10)
+    args.sessions = args.sessions if args.sessions is not None else (3 if args.quick else 10)
+    args.browsers = args.browsers if args.browsers is not None else (1 if args.quick else 2)
     args.turns = args.turns or (2 if args.quick else 3)
+    args.direct = args.direct or args.plain
+    if args.direct:
+        args.browsers = 0  # pages load from nginx
     print(json.dumps(asyncio.run(run(args))), flush=True)
 
 

@@ -1,0 +1,127 @@
+"""A protocol-level listener: one voice session over the raw format that speaks like a
+microphone and writes down when each piece of the assistant's audio arrived.
+
+Ten browsers on two cores measure the CPU, not the network or the gateway's pacing. A
+`Listener` costs next to nothing, so many can talk at once; what it records (`EarTrace`) is
+replayed afterwards into the web client's own player (web/src/audio/replay.ts, via
+`harness.player_replay`), which counts the underruns and the jitter buffer the listener's ear
+would have had.
+
+The microphone: `lead_ms` of silence, then the utterance and `pause_ms` of silence, over and
+over, in 20 ms frames sent on a fixed schedule (a late frame goes at once; the schedule is
+kept). A frame is voiced when its peak reaches the gateway's own threshold, as in the web
+client's ear clock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import ssl
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
+
+from harness.speech import frames, silence
+
+FRAME_MS = 20
+VOICED_PEAK = 500  # the gateway's VOICED_PEAK (processors/taps.py)
+BYTES_PER_SAMPLE = 2
+
+
+def _voiced(pcm: bytes) -> bool:
+    view = memoryview(pcm).cast("h")
+    return max(map(abs, view), default=0) >= VOICED_PEAK
+
+
+@dataclass
+class EarTrace:
+    """What one listener saw, on the bench process's monotonic clock in milliseconds."""
+
+    events: list[dict[str, Any]] = field(default_factory=list)  # replay.ts's ReplayEvent
+    voiced_ms: list[float] = field(default_factory=list)  # when each voiced frame was sent
+    voice_latency: list[tuple[float, float]] = field(default_factory=list)  # (at, gateway ms)
+    answers: int = 0  # answers to the user's words that finished (speaking:false)
+    errors: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Listener:
+    url: str  # wss://host:port (nginx, or the impairment relay in front of it)
+    conversation_id: str
+    utterance: bytes  # PCM16 mono 24 kHz
+    lead_ms: int
+    pause_ms: int
+    tls: ssl.SSLContext | None = None
+    trace: EarTrace = field(default_factory=EarTrace)
+
+    async def run(self, answers: int, timeout_s: float) -> EarTrace:
+        """Talk until `answers` answers to the user's own words have finished, or the timeout."""
+        endpoint = f"{self.url}/api/realtime/pipecat/ws/{self.conversation_id}?format=raw"
+        async with connect(endpoint, ssl=self.tls, max_size=None) as ws:
+            done = asyncio.Event()
+            sender = asyncio.create_task(self._speak(ws))
+            receiver = asyncio.create_task(self._listen(ws, answers, done))
+            finished = asyncio.create_task(done.wait())
+            try:
+                # Done, or the gateway closed the session first (refused, ended): no waiting on.
+                await asyncio.wait(
+                    {finished, receiver}, timeout=timeout_s, return_when="FIRST_COMPLETED"
+                )
+                if not done.is_set():
+                    ended = "closed" if receiver.done() else "timeout"
+                    self.trace.errors.append(f"{ended} after {self.trace.answers} answers")
+            finally:
+                finished.cancel()
+                sender.cancel()
+                with contextlib.suppress(ConnectionClosed):
+                    await ws.send(json.dumps({"type": "stop"}))
+                receiver.cancel()
+                await asyncio.gather(sender, receiver, return_exceptions=True)
+        return self.trace
+
+    async def _speak(self, ws: Any) -> None:
+        lead = list(frames(silence(self.lead_ms), FRAME_MS))
+        cycle = [(f, _voiced(f)) for f in frames(self.utterance + silence(self.pause_ms))]
+        start = time.monotonic()
+        i = 0
+        while True:
+            wait = start + i * FRAME_MS / 1000 - time.monotonic()
+            if wait > 0:
+                await asyncio.sleep(wait)
+            pcm, voiced = (lead[i], False) if i < len(lead) else cycle[(i - len(lead)) % len(cycle)]
+            await ws.send(pcm)
+            if voiced:
+                self.trace.voiced_ms.append(time.monotonic() * 1000)
+            i += 1
+
+    async def _listen(self, ws: Any, answers: int, done: asyncio.Event) -> None:
+        trace, events = self.trace, self.trace.events
+        heard_from = 0  # voiced frames sent before the last time the assistant stopped
+        async for message in ws:
+            now = time.monotonic() * 1000
+            if isinstance(message, bytes):
+                samples = len(message) // BYTES_PER_SAMPLE
+                events.append({"t": now, "type": "chunk", "samples": samples})
+                continue
+            event = json.loads(message)
+            kind = event.get("type")
+            if kind == "speaking" and event.get("speaking") is False:
+                events.append({"t": now, "type": "speaking-ended"})
+                if len(trace.voiced_ms) > heard_from:  # the user spoke since: an answer ended
+                    heard_from = len(trace.voiced_ms)
+                    trace.answers += 1
+                    if trace.answers >= answers:
+                        done.set()
+            elif kind == "interruption":
+                events.append({"t": now, "type": "clear"})
+            elif kind == "latency" and event.get("metric") == "voice":
+                trace.voice_latency.append((now, float(event["ms"])))
+            elif kind == "error":
+                trace.errors.append(str(event.get("code")))
+            elif kind == "session" and event.get("state") == "stopped" and not done.is_set():
+                trace.errors.append(f"stopped: {event.get('reason')}")
