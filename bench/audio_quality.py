@@ -36,12 +36,12 @@ import argparse
 import asyncio
 import contextlib
 import json
-import ssl
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -49,9 +49,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "ops" / "local"), str(ROOT / "tests")]
 
 from fakes.agentic_backend import FakeAgenticBackend  # noqa: E402
-from fakes.openai_realtime import FakeRealtimeServer  # noqa: E402
 from harness.browser import chromium  # noqa: E402
-from harness.ear_trace import Listener  # noqa: E402
+from harness.ear_trace import listen_apart  # noqa: E402
 from harness.impairment import CLEAN, WEAK_WIFI, ImpairedLink, Impairment  # noqa: E402
 from harness.player_replay import replay  # noqa: E402
 from harness.redis_server import running_redis  # noqa: E402
@@ -78,14 +77,19 @@ def log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-async def _page_turns(browser: Any, url: str, turns: int) -> list[dict[str, Any]]:
-    """One web-client session at `url` until `turns` answers to the user were heard."""
+async def _open_page(browser: Any, url: str) -> Any:
+    """A web-client page at `url`, its session started."""
     context = await browser.new_context(ignore_https_errors=True)
     page = await context.new_page()
     await page.goto(url + "/")
     await page.get_by_test_id("new-conversation").click()
     await page.wait_for_url("**/voice/**")
     await page.get_by_test_id("start-stop").click()
+    return page
+
+
+async def _page_turns(page: Any, turns: int) -> list[dict[str, Any]]:
+    """What the page heard, once `turns` answers to the user were heard (or the timeout)."""
     deadline = time.monotonic() + TURN_TIMEOUT_S * turns
     heard: list[dict[str, Any]] = []
     while time.monotonic() < deadline:
@@ -96,14 +100,20 @@ async def _page_turns(browser: Any, url: str, turns: int) -> list[dict[str, Any]
         await asyncio.sleep(0.5)  # polling the page's counters, not waiting for readiness
     all_turns: list[dict[str, Any]] = stats["heardTurns"]
     await page.get_by_test_id("start-stop").click()
-    await context.close()
+    await page.context.close()
     return all_turns
 
 
 async def _condition(
-    front_port: int, impairment: Impairment, args: argparse.Namespace, mic: Path, name: str
-) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """Listeners and browser pages at once over one link: (the listeners' turns, the pages')."""
+    front_port: int,
+    impairment: Impairment,
+    args: argparse.Namespace,
+    mic: Path,
+    utterance: Path,
+    name: str,
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]], dict[str, Any]]:
+    """Listeners and browser pages at once over one link: the listeners' turns, the pages',
+    and the listeners' loop lag."""
     async with contextlib.AsyncExitStack() as stack:
         port = front_port
         if not impairment.clean:
@@ -115,32 +125,48 @@ async def _condition(
         if args.browsers:
             browser = await stack.enter_async_context(chromium(mic))
             url = f"https://localhost:{port}"
-            pages = [_page_turns(browser, url, args.turns) for _ in range(args.browsers)]
+            # Pages first: Chromium starting up takes both cores for a moment, and the
+            # listeners' arrival times would carry that stall.
+            opened = [await _open_page(browser, url) for _ in range(args.browsers)]
+            pages = [_page_turns(page, args.turns) for page in opened]
         scheme = "ws" if args.direct else "wss"
-        tls = None if args.direct else _no_verify()
-        utterance = speech_pcm(SAYING)
-        cycle_ms = len(utterance) // 48 + PAUSE_MS
-        listeners = [
-            Listener(
-                f"{scheme}://localhost:{port}",
-                f"bench-{name}-{i}",
-                utterance,
-                # Spread over one cycle, so the sessions' turns do not all start at once.
-                lead_ms=500 + i * cycle_ms // max(1, args.sessions),
-                pause_ms=PAUSE_MS,
-                tls=tls,
-            )
-            for i in range(args.sessions)
-        ]
-        timeout = TURN_TIMEOUT_S * args.turns
-        traces, *browsed = await asyncio.gather(
-            asyncio.gather(*(listener.run(args.turns, timeout) for listener in listeners)),
-            *pages,
+        # The listeners run in a process of their own (ear_trace.py says why).
+        listening = listen_apart(
+            f"{scheme}://localhost:{port}",
+            f"bench-{name}",
+            args.sessions,
+            utterance,
+            pause_ms=PAUSE_MS,
+            answers=args.turns,
+            timeout_s=TURN_TIMEOUT_S * args.turns,
         )
+        (traces, lag), *browsed = await asyncio.gather(listening, *pages)
+    log(f"  listeners' loop lag: {lag}")
     for trace in traces:
         for error in trace.errors:
             log(f"  listener: {error}")
-    return replay(list(traces)), [turn for page in browsed for turn in page]
+    return replay(traces), [turn for page in browsed for turn in page], lag
+
+
+@contextlib.contextmanager
+def _realtime_apart(speed: float) -> Iterator[str]:
+    """The Realtime double in a process of its own (OpenAI is another machine): as a thread of
+    this one it would share a GIL with the relay and the browsers' driver, and its audio would
+    leave late when they are busy. Yields the `reply` scenario's URL."""
+    command = [sys.executable, "-m", "fakes.openai_realtime", "--speed", str(speed)]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout is not None
+        # It prints its scenarios' URLs once it listens.
+        for line in process.stdout:
+            name, _, url = line.strip().partition(": ")
+            if name == "reply":
+                yield url
+                return
+        raise RuntimeError("the Realtime double exited before listening")
+    finally:
+        process.terminate()
+        process.wait()
 
 
 async def _listening(port: int) -> None:
@@ -156,15 +182,6 @@ async def _listening(port: int) -> None:
         else:
             writer.close()
             return
-
-
-def _no_verify() -> ssl.SSLContext:
-    # The stack's certificate is made at setup for localhost; this is a measurement, not a test
-    # of the certificate.
-    context = ssl.create_default_context()
-    context.check_hostname = False
-    context.verify_mode = ssl.CERT_NONE
-    return context
 
 
 async def _sdk_turn(front_port: int, mic: Path) -> bool:
@@ -217,13 +234,15 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="av-audio-") as tmp:
         work = Path(tmp)
-        mic = write_wav(work / "mic.wav", silence(500) + speech_pcm(SAYING) + silence(7000))
+        utterance = work / "utterance.pcm"
+        utterance.write_bytes(speech_pcm(SAYING))
+        mic = write_wav(work / "mic.wav", silence(500) + utterance.read_bytes() + silence(7000))
         processes = Processes(work / "logs")
         stack_procs: list[asyncio.subprocess.Process] = []
         with (
             running_redis(work / "redis") as redis,
             FakeAgenticBackend(step_s=0.2) as agentic,
-            FakeRealtimeServer(audio_speed=args.upstream_speed) as realtime,
+            _realtime_apart(args.upstream_speed) as reply_url,
         ):
             try:
                 store_port = free_port()
@@ -238,7 +257,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                         redis.url,
                         {
                             "OPENAI_API_KEY": "bench",
-                            "OPENAI_REALTIME_URL": realtime.url("reply"),
+                            "OPENAI_REALTIME_URL": reply_url,
                             # Every listener and page comes from 127.0.0.1.
                             "GATEWAY_MAX_SESSIONS_PER_ADDRESS": "100",
                             "GATEWAY_CONNECTIONS_PER_MINUTE_PER_ADDRESS": "200",
@@ -259,7 +278,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 if args.plain:  # the baseline: Pipecat alone, in the gateway's place
                     target = free_port()
                     relay = [sys.executable, str(ROOT / "bench" / "plain_relay.py")]
-                    relay += ["--port", str(target), "--realtime-url", realtime.url("reply")]
+                    relay += ["--port", str(target), "--realtime-url", reply_url]
                     stack_procs.append(
                         await asyncio.create_subprocess_exec(*relay, stderr=subprocess.DEVNULL)
                     )
@@ -270,13 +289,13 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                     if args.link not in ("both", name):
                         continue
                     log(f"{name} link {link}: {args.sessions} listeners, {args.browsers} pages")
-                    results[name] = await _condition(target, link, args, mic, name)
+                    results[name] = await _condition(target, link, args, mic, utterance, name)
                 log("Pipecat's SDK")
                 sdk_ok = sum([await _sdk_turn(front_port, mic) for _ in range(args.sdk_turns)])
                 if args.link == "clean":  # experiments: the weak link's keys stay empty
-                    results["weak"] = ([], [])
+                    results["weak"] = ([], [], {})
                 elif args.link == "weak":
-                    results["clean"] = ([], [])
+                    results["clean"] = ([], [], {})
             finally:
                 for proc in stack_procs:
                     proc.terminate()
@@ -299,8 +318,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             "buffer_ms_p50_max": 120,
             "ear_added_p95_ms_max": 80,
         },
-        "clean": clean,
-        "weak": {**weak, "link": str(WEAK_WIFI)},
+        "clean": {**clean, "listeners_loop_lag": results["clean"][2]},
+        "weak": {**weak, "link": str(WEAK_WIFI), "listeners_loop_lag": results["weak"][2]},
         "browsers_clean": _summary(results["clean"][1]),
         "browsers_weak": _summary(results["weak"][1]),
         "direct": args.direct,

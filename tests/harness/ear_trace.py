@@ -11,16 +11,25 @@ The microphone: `lead_ms` of silence, then the utterance and `pause_ms` of silen
 over, in 20 ms frames sent on a fixed schedule (a late frame goes at once; the schedule is
 kept). A frame is voiced when its peak reaches the gateway's own threshold, as in the web
 client's ear clock.
+
+`listen_apart` runs the listeners in a process of their own (`python -m harness.ear_trace`), away
+from the benchmark's other work (the Realtime double, the impairment relay, the browsers'
+driver), so an arrival time is when the audio arrived, not when a busy loop got round to it. The
+monotonic clock is the machine's, so times compare across processes. The process also measures
+its own loop's lag, the error bar of every arrival time (`LoopLag`).
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
 import json
 import ssl
+import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 from websockets.asyncio.client import connect
@@ -28,6 +37,7 @@ from websockets.exceptions import ConnectionClosed
 
 from harness.speech import frames, silence
 
+TESTS = Path(__file__).resolve().parents[1]  # where `python -m harness.ear_trace` runs
 FRAME_MS = 20
 VOICED_PEAK = 500  # the gateway's VOICED_PEAK (processors/taps.py)
 BYTES_PER_SAMPLE = 2
@@ -125,3 +135,103 @@ class Listener:
                 trace.errors.append(str(event.get("code")))
             elif kind == "session" and event.get("state") == "stopped" and not done.is_set():
                 trace.errors.append(f"stopped: {event.get('reason')}")
+
+
+@dataclass
+class LoopLag:
+    """How late the listeners' loop woke from 10 ms sleeps, in ms: the error of arrival times."""
+
+    samples: list[float] = field(default_factory=list)
+    stalls: list[tuple[float, float]] = field(default_factory=list)  # (at ms, lag ms) > 50 ms
+
+    async def watch(self) -> None:
+        while True:
+            asked = time.monotonic()
+            await asyncio.sleep(0.01)
+            now = time.monotonic()
+            lag = (now - asked - 0.01) * 1000
+            self.samples.append(lag)
+            if lag > 50:
+                self.stalls.append((round(now * 1000, 1), round(lag, 1)))
+
+    def summary(self) -> dict[str, Any]:
+        ordered = sorted(self.samples) or [0.0]
+        return {
+            "p50_ms": round(ordered[len(ordered) // 2], 1),
+            "p99_ms": round(ordered[int(len(ordered) * 0.99)], 1),
+            "max_ms": round(ordered[-1], 1),
+            "stalls_over_50_ms": len(self.stalls),
+        }
+
+
+async def _listen_all(args: argparse.Namespace, utterance: bytes) -> dict[str, Any]:
+    tls = None
+    if args.url.startswith("wss:"):
+        # The stack's certificate is made at setup for localhost; this measures audio, not TLS.
+        tls = ssl.create_default_context()
+        tls.check_hostname, tls.verify_mode = False, ssl.CERT_NONE
+    cycle_ms = len(utterance) // (24 * BYTES_PER_SAMPLE) + args.pause_ms
+    listeners = [
+        Listener(
+            args.url,
+            f"{args.prefix}-{i}",
+            utterance,
+            # Spread over one cycle, so the sessions' turns do not all start at once.
+            lead_ms=500 + i * cycle_ms // args.sessions,
+            pause_ms=args.pause_ms,
+            tls=tls,
+        )
+        for i in range(args.sessions)
+    ]
+    lag = LoopLag()
+    watcher = asyncio.create_task(lag.watch())
+    traces = await asyncio.gather(*(x.run(args.answers, args.timeout_s) for x in listeners))
+    watcher.cancel()
+    return {"traces": [asdict(t) for t in traces], "loop_lag": lag.summary()}
+
+
+async def listen_apart(
+    url: str,
+    prefix: str,
+    sessions: int,
+    utterance: Path,
+    *,
+    pause_ms: int,
+    answers: int,
+    timeout_s: float,
+) -> tuple[list[EarTrace], dict[str, Any]]:
+    """`sessions` listeners in a process of their own: their traces and that loop's lag."""
+    command = [sys.executable, "-m", "harness.ear_trace", url, prefix, str(sessions)]
+    command += [str(utterance), str(pause_ms), str(answers), str(timeout_s)]
+    process = await asyncio.create_subprocess_exec(
+        *command, stdout=asyncio.subprocess.PIPE, cwd=TESTS
+    )
+    out, _ = await process.communicate()
+    if process.returncode != 0:
+        raise RuntimeError(f"the listeners' process failed ({process.returncode})")
+    result = json.loads(out)
+    traces = [
+        EarTrace(**{**t, "voice_latency": [tuple(v) for v in t["voice_latency"]]})
+        for t in result["traces"]
+    ]
+    return traces, result["loop_lag"]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="listeners; their traces as JSON on stdout")
+    parser.add_argument("url")
+    parser.add_argument("prefix", help="conversation ids are PREFIX-0, PREFIX-1, ...")
+    parser.add_argument("sessions", type=int)
+    parser.add_argument("utterance", help="a file of PCM16 mono 24 kHz")
+    parser.add_argument("pause_ms", type=int)
+    parser.add_argument("answers", type=int)
+    parser.add_argument("timeout_s", type=float)
+    args = parser.parse_args()
+    import uvloop  # the gateway's loop too: the listeners should not be the slow side
+
+    utterance = Path(args.utterance).read_bytes()
+    print(json.dumps(uvloop.run(_listen_all(args, utterance))))
+
+
+if __name__ == "__main__":
+    main()
