@@ -277,7 +277,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 target = gateway_port if args.direct else front_port
                 if args.plain:  # the baseline: Pipecat alone, in the gateway's place
                     target = free_port()
-                    relay = [sys.executable, str(ROOT / "bench" / "plain_relay.py")]
+                    relay = [sys.executable, str(ROOT / "bench" / "baselines" / "plain_relay.py")]
                     relay += ["--port", str(target), "--realtime-url", reply_url]
                     stack_procs.append(
                         await asyncio.create_subprocess_exec(*relay, stderr=subprocess.DEVNULL)

@@ -1,6 +1,7 @@
-"""A plain Pipecat relay: the baseline audio_quality.py compares the gateway's pacing with.
+"""A plain Pipecat relay: the baseline `audio_quality.py --plain` puts in the gateway's place (not
+a benchmark of its own: `make bench` runs only `bench/*.py`).
 
-    .venv/bin/python bench/plain_relay.py --port 8099 --realtime-url ws://127.0.0.1:PORT/v1/...
+    .venv/bin/python bench/baselines/plain_relay.py --port 8099 --realtime-url ws://127.0.0.1:PORT/v1/...
 
 Pipecat's FastAPI WebSocket transport and its OpenAI Realtime service, nothing else: no
 admission, no taps, no tools, no events, no metrics. It speaks just enough of the gateway's raw
