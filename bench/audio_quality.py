@@ -4,9 +4,10 @@ with the web client's own player, a few real browsers beside them, and Pipecat's
     .venv/bin/python bench/audio_quality.py [--quick] [--sessions 10] [--browsers 2] [--turns 3]
 
 The whole stack runs as `make run` runs it (real processes, nginx over TLS), with the OpenAI
-Realtime double answering each turn (`reply`, audio at real speed). Each condition runs twice:
-over a clean link, then through the impairment relay (tests/harness/impairment.py: 40 ms +- 30
-ms each way, a weak Wi-Fi link).
+Realtime double answering each turn (`reply`, in a process of its own). Each condition runs in
+turn: a clean link; the impairment relay (tests/harness/impairment.py: 40 ms +- 30 ms each way,
+a weak Wi-Fi link); and that relay behind a bandwidth cap (`--cap-kbit`, default 6 Mbit/s each
+way: tests/harness/capped_link.py, listeners only, in a network namespace; needs root).
 
 - `--sessions` listeners (tests/harness/ear_trace.py) talk at once on the raw format, each a
   looping utterance as its microphone, until each has heard `--turns` answers to its own words.
@@ -24,9 +25,11 @@ Keys (JSON on the last line), from the listeners:
 - `buffer_ms_p50`: the jitter buffer's depth at the end of each turn, jittery link;
 - `ear_added_p95_ms`: mouth to ear minus the gateway's own `voice` latency for the same turn
   (the network and the player), jittery link; `clean_ear_added_p95_ms` likewise;
+- `capped_underruns_per_min`: the same behind the bandwidth cap;
 - `sdk_turns_ok`: "ok/tried" turns of `@pipecat-ai/client-js` (web/sdk-check) heard both ways.
 Goal: 0 underruns per minute both ways, `buffer_ms_p50` <= 120, `ear_added_p95_ms` <= 80.
-`--direct` talks to the gateway itself (no nginx, no TLS, no relay) for pacing experiments.
+`--direct` talks to the gateway itself (no nginx, no TLS) for pacing experiments; `--plain` puts
+a plain Pipecat relay (bench/baselines/plain_relay.py) in its place.
 `--quick` (3 listeners, 1 browser, 2 turns) runs in under three minutes. Nothing is asserted.
 """
 
@@ -41,7 +44,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +53,7 @@ sys.path[:0] = [str(ROOT / "ops" / "local"), str(ROOT / "tests")]
 
 from fakes.agentic_backend import FakeAgenticBackend  # noqa: E402
 from harness.browser import chromium  # noqa: E402
+from harness.capped_link import CappedLink  # noqa: E402
 from harness.ear_trace import listen_apart  # noqa: E402
 from harness.impairment import CLEAN, WEAK_WIFI, ImpairedLink, Impairment  # noqa: E402
 from harness.player_replay import replay  # noqa: E402
@@ -71,6 +75,8 @@ SDK_ROOT = ROOT / "web" / "dist-sdk"
 SAYING = "Hello there, can you tell me something nice about the sea?"
 TURN_TIMEOUT_S = 60.0
 PAUSE_MS = 7000  # after each utterance: the answer plays in it
+# The conditions, in order; "capped" is the weak link behind a bandwidth cap (--cap-kbit).
+LINKS = {"clean": CLEAN, "weak": WEAK_WIFI, "capped": WEAK_WIFI}
 
 
 def log(message: str) -> None:
@@ -111,18 +117,24 @@ async def _condition(
     mic: Path,
     utterance: Path,
     name: str,
+    cap_kbit: int = 0,
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], dict[str, Any]]:
     """Listeners and browser pages at once over one link: the listeners' turns, the pages',
-    and the listeners' loop lag."""
+    and the listeners' loop lag. With `cap_kbit`, the listeners alone, in a network namespace
+    whose traffic is capped at that rate each way (tests/harness/capped_link.py)."""
     async with contextlib.AsyncExitStack() as stack:
-        port = front_port
-        if not impairment.clean:
+        port, host = front_port, "localhost"
+        wrap: Callable[[list[str]], list[str]] | None = None
+        if cap_kbit:
+            capped = stack.enter_context(CappedLink(rate_kbit=cap_kbit))
+            host, wrap = capped.host_ip, capped.command
+        if not impairment.clean or cap_kbit:
             link = await stack.enter_async_context(
-                ImpairedLink(front_port, down=impairment, up=impairment)
+                ImpairedLink(front_port, down=impairment, up=impairment, listen_host=host)
             )
             port = link.port
         pages: list[Any] = []
-        if args.browsers:
+        if args.browsers and not cap_kbit:
             browser = await stack.enter_async_context(chromium(mic))
             url = f"https://localhost:{port}"
             # Pages first: Chromium starting up takes both cores for a moment, and the
@@ -132,13 +144,14 @@ async def _condition(
         scheme = "ws" if args.direct else "wss"
         # The listeners run in a process of their own (ear_trace.py says why).
         listening = listen_apart(
-            f"{scheme}://localhost:{port}",
+            f"{scheme}://{host}:{port}",
             f"bench-{name}",
             args.sessions,
             utterance,
             pause_ms=PAUSE_MS,
             answers=args.turns,
             timeout_s=TURN_TIMEOUT_S * args.turns,
+            wrap=wrap,
         )
         (traces, lag), *browsed = await asyncio.gather(listening, *pages)
     log(f"  listeners' loop lag: {lag}")
@@ -283,25 +296,24 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                         await asyncio.create_subprocess_exec(*relay, stderr=subprocess.DEVNULL)
                     )
                     await _listening(target)
-                results = {}
-                links = {"clean": CLEAN, "weak": WEAK_WIFI}
-                for name, link in links.items():
-                    if args.link not in ("both", name):
+                # Conditions skipped (`--link`) keep empty figures.
+                results: dict[str, Any] = dict.fromkeys(LINKS, ([], [], {}))
+                for name, link in LINKS.items():
+                    if args.link not in ("all", name):
                         continue
-                    log(f"{name} link {link}: {args.sessions} listeners, {args.browsers} pages")
-                    results[name] = await _condition(target, link, args, mic, utterance, name)
+                    cap = args.cap_kbit if name == "capped" else 0
+                    log(f"{name} link {link}, cap {cap} kbit/s: {args.sessions} listeners")
+                    results[name] = await _condition(
+                        target, link, args, mic, utterance, name, cap_kbit=cap
+                    )
                 log("Pipecat's SDK")
                 sdk_ok = sum([await _sdk_turn(front_port, mic) for _ in range(args.sdk_turns)])
-                if args.link == "clean":  # experiments: the weak link's keys stay empty
-                    results["weak"] = ([], [], {})
-                elif args.link == "weak":
-                    results["clean"] = ([], [], {})
             finally:
                 for proc in stack_procs:
                     proc.terminate()
                     await proc.wait()
                 processes.stop_all()
-    clean, weak = (_summary(results[n][0]) for n in ("clean", "weak"))
+    clean, weak, capped = (_summary(results[n][0]) for n in LINKS)
     return {
         "bench": "audio_quality",
         "sessions": args.sessions,
@@ -312,6 +324,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "ear_added_p95_ms": weak["ear_added_p95_ms"],
         "clean_underruns_per_min": clean["underruns_per_min"],
         "clean_ear_added_p95_ms": clean["ear_added_p95_ms"],
+        "capped_underruns_per_min": capped["underruns_per_min"],
         "sdk_turns_ok": f"{sdk_ok}/{args.sdk_turns}",
         "targets": {
             "underruns_per_min": 0,
@@ -320,6 +333,11 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         },
         "clean": {**clean, "listeners_loop_lag": results["clean"][2]},
         "weak": {**weak, "link": str(WEAK_WIFI), "listeners_loop_lag": results["weak"][2]},
+        "capped": {
+            **capped,
+            "link": f"{WEAK_WIFI}, {args.cap_kbit} kbit/s each way",
+            "listeners_loop_lag": results["capped"][2],
+        },
         "browsers_clean": _summary(results["clean"][1]),
         "browsers_weak": _summary(results["weak"][1]),
         "direct": args.direct,
@@ -339,7 +357,10 @@ def main() -> None:
     parser.add_argument("--sdk-turns", type=int, default=1, help="Pipecat SDK sessions")
     parser.add_argument("--direct", action="store_true", help="listeners straight to the gateway")
     parser.add_argument("--plain", action="store_true", help="a plain Pipecat relay (--direct)")
-    parser.add_argument("--link", choices=("both", "clean", "weak"), default="both")
+    parser.add_argument("--link", choices=("all", *LINKS), default="all")
+    parser.add_argument(
+        "--cap-kbit", type=int, default=6000, help="the capped link's rate, each way"
+    )
     parser.add_argument(
         "--upstream-speed",
         type=float,

@@ -5,8 +5,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # redis-server: the broker; espeak-ng, sox: test speech; nginx: TLS front (make run and tests);
-# chromium: the browser end-to-end tests; prometheus: promtool checks and a real scraper in tests.
-APT_PACKAGES=(redis-server espeak-ng sox nginx chromium prometheus openssl)
+# chromium: the browser end-to-end tests; prometheus: promtool checks and a real scraper in tests;
+# iproute2: the bandwidth-capped link of the network tests (ip netns, tc).
+APT_PACKAGES=(redis-server espeak-ng sox nginx chromium prometheus openssl iproute2)
 
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 

@@ -28,6 +28,7 @@ import json
 import ssl
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -199,10 +200,14 @@ async def listen_apart(
     pause_ms: int,
     answers: int,
     timeout_s: float,
+    wrap: Callable[[list[str]], list[str]] | None = None,
 ) -> tuple[list[EarTrace], dict[str, Any]]:
-    """`sessions` listeners in a process of their own: their traces and that loop's lag."""
+    """`sessions` listeners in a process of their own: their traces and that loop's lag.
+    `wrap` runs the process elsewhere (a capped link's namespace: `CappedLink.command`)."""
     command = [sys.executable, "-m", "harness.ear_trace", url, prefix, str(sessions)]
     command += [str(utterance), str(pause_ms), str(answers), str(timeout_s)]
+    if wrap is not None:
+        command = wrap(command)
     process = await asyncio.create_subprocess_exec(
         *command, stdout=asyncio.subprocess.PIPE, cwd=TESTS
     )

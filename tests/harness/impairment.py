@@ -108,8 +108,10 @@ class ImpairedLink:
         down: Impairment = CLEAN,  # stack -> client (the assistant's audio)
         up: Impairment = CLEAN,  # client -> stack (the microphone)
         host: str = "127.0.0.1",
+        listen_host: str = "127.0.0.1",  # a capped link's host_ip (capped_link.py)
     ) -> None:
         self._target = (host, target_port)
+        self._listen_host = listen_host
         self._down, self._up = down, up
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
@@ -120,7 +122,7 @@ class ImpairedLink:
         return int(self._server.sockets[0].getsockname()[1])
 
     async def __aenter__(self) -> ImpairedLink:
-        self._server = await asyncio.start_server(self._accept, "127.0.0.1", 0)
+        self._server = await asyncio.start_server(self._accept, self._listen_host, 0)
         return self
 
     async def __aexit__(self, *_: object) -> None:
