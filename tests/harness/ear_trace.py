@@ -51,7 +51,7 @@ def _voiced(pcm: bytes) -> bool:
 
 @dataclass
 class EarTrace:
-    """What one listener saw, on the bench process's monotonic clock in milliseconds."""
+    """What one listener saw, on the machine's monotonic clock in milliseconds."""
 
     events: list[dict[str, Any]] = field(default_factory=list)  # replay.ts's ReplayEvent
     voiced_ms: list[float] = field(default_factory=list)  # when each voiced frame was sent
