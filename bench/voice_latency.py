@@ -59,6 +59,8 @@ import psutil
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
+from contracts.browser import VOICED_PEAK
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "ops" / "local"), str(ROOT / "tests")]
 
@@ -87,7 +89,6 @@ from voice_gateway.brains.command_router import route  # noqa: E402
 TARGET_P50_MS = 800
 FRAME_MS = 20
 FRAME_S = FRAME_MS / 1000
-VOICED_PEAK = 500  # the gateway's threshold (voice_gateway.processors.taps.VOICED_PEAK)
 LEAD_SILENCE_MS = 300
 ANSWER_TIMEOUT_S = 45.0
 SETTLE_S = 0.3  # after the answers: no new one starts within this (else it is waited for too)

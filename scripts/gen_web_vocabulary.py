@@ -13,7 +13,7 @@ import sys
 from enum import Enum
 from pathlib import Path
 
-from contracts.browser import ErrorCode
+from contracts.browser import VOICED_PEAK, ErrorCode
 from contracts.progress import PROGRESS_KEY, ProgressKind
 from contracts.session import (
     DELIBERATE_ENDS,
@@ -48,6 +48,9 @@ def render() -> str:
         f"{_const(ProgressKind)}\n"
         "/** Where a team or Claude Code event carries its `RunProgress`. */\n"
         f'export const PROGRESS_KEY = "{PROGRESS_KEY}";\n\n'
+        "/** The peak (of 32767) of a microphone frame the user is speaking in: where the\n"
+        " * gateway's voice latency and the client's mouth-to-ear both start. */\n"
+        f"export const VOICED_PEAK = {VOICED_PEAK};\n\n"
         "/** Sessions that ended as somebody meant: not reconnected. */\n"
         f"export const DELIBERATE_ENDS: ReadonlySet<string> = new Set([{deliberate}]);\n\n"
         "/** Transient closes: reconnected with backoff. */\n"

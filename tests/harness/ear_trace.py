@@ -36,12 +36,11 @@ from typing import Any
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
+from contracts.browser import SAMPLE_RATE, SAMPLE_WIDTH, VOICED_PEAK
 from harness.speech import frames, silence
 
 TESTS = Path(__file__).resolve().parents[1]  # where `python -m harness.ear_trace` runs
 FRAME_MS = 20
-VOICED_PEAK = 500  # the gateway's VOICED_PEAK (processors/taps.py)
-BYTES_PER_SAMPLE = 2
 
 
 def _voiced(pcm: bytes) -> bool:
@@ -116,7 +115,7 @@ class Listener:
         async for message in ws:
             now = time.monotonic() * 1000
             if isinstance(message, bytes):
-                samples = len(message) // BYTES_PER_SAMPLE
+                samples = len(message) // SAMPLE_WIDTH
                 events.append({"t": now, "type": "chunk", "samples": samples})
                 continue
             event = json.loads(message)
@@ -171,7 +170,7 @@ async def _listen_all(args: argparse.Namespace, utterance: bytes) -> dict[str, A
         # The stack's certificate is made at setup for localhost; this measures audio, not TLS.
         tls = ssl.create_default_context()
         tls.check_hostname, tls.verify_mode = False, ssl.CERT_NONE
-    cycle_ms = len(utterance) // (24 * BYTES_PER_SAMPLE) + args.pause_ms
+    cycle_ms = len(utterance) * 1000 // (SAMPLE_RATE * SAMPLE_WIDTH) + args.pause_ms
     listeners = [
         Listener(
             args.url,

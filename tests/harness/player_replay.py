@@ -9,11 +9,11 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+from contracts.browser import SAMPLE_RATE
 from harness.ear_trace import EarTrace
 
 ROOT = Path(__file__).resolve().parents[2]
 REPLAY = ROOT / "web" / "dist-replay" / "replay.js"
-SAMPLE_RATE = 24_000
 
 
 def replay(traces: list[EarTrace]) -> list[dict[str, Any]]:

@@ -61,6 +61,10 @@ export type ProgressKind = (typeof ProgressKind)[keyof typeof ProgressKind];
 /** Where a team or Claude Code event carries its `RunProgress`. */
 export const PROGRESS_KEY = "progress";
 
+/** The peak (of 32767) of a microphone frame the user is speaking in: where the
+ * gateway's voice latency and the client's mouth-to-ear both start. */
+export const VOICED_PEAK = 500;
+
 /** Sessions that ended as somebody meant: not reconnected. */
 export const DELIBERATE_ENDS: ReadonlySet<string> = new Set([EndReason.CLIENT_CLOSED, EndReason.IDLE, EndReason.MAX_DURATION, EndReason.STOPPED]);
 

@@ -2,14 +2,15 @@
  * Mouth to ear, per assistant turn: from the user's last voiced microphone sample to the turn's
  * first sample played, as the `client_stats` message reports it.
  *
- * A frame is voiced when its peak reaches the gateway's own threshold (VOICED_PEAK in the
- * gateway's taps). Only a voiced frame sent after the previous turn ended and before this one
+ * A frame is voiced when its peak reaches the gateway's own threshold (VOICED_PEAK, from the
+ * contracts). Only a voiced frame sent after the previous turn ended and before this one
  * started counts: a turn the user did not start (the greeting, a finished run's summary) has no
  * mouth-to-ear figure.
  */
 import type { ClientStatsMessage } from "../protocol/messages";
+import { VOICED_PEAK } from "../protocol/vocabulary";
 
-export const VOICED_PEAK = 500; // of 32767
+export { VOICED_PEAK };
 
 export interface HeardTurn {
   startedAt: number; // performance.now() when its first sample reached the speakers

@@ -13,6 +13,11 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, model_validator
 SAMPLE_RATE = 24_000
 CHANNELS = 1
 SAMPLE_WIDTH = 2  # bytes: PCM16
+# Peak amplitude (of 32767) of a frame the user is taken to be speaking in, about -36 dBFS: room
+# noise stays below it, speech does not. The gateway's turn clock and the client's ear clock
+# both start from the last such frame, so mouth-to-ear and the gateway's `voice` latency measure
+# from the same moment.
+VOICED_PEAK = 500
 
 
 def _now() -> str:

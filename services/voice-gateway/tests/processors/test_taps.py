@@ -13,9 +13,9 @@ from pipecat.pipeline.pipeline import Pipeline
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 from pipecat.tests.utils import run_test
 
+from contracts.browser import VOICED_PEAK
 from voice_gateway import metrics
 from voice_gateway.processors.taps import (
-    VOICED_PEAK,
     AudioInMeter,
     AudioOut,
     AudioOutMeter,

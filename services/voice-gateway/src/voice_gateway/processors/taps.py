@@ -27,16 +27,13 @@ from pipecat.frames.frames import (
 )
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 
+from contracts.browser import VOICED_PEAK
 from voice_gateway import metrics
 
 OnText = Callable[[str, str], Awaitable[None]]  # (role, text)
 OnError = Callable[[str, bool], Awaitable[None]]  # (message, fatal)
 OnLatency = Callable[[str, float], Awaitable[None]]  # (metric, seconds)
 OnSpeaking = Callable[[bool], Awaitable[None]]
-
-# Peak amplitude of a frame the user is taken to be speaking in (about -36 dBFS): room noise
-# stays below it, speech does not.
-VOICED_PEAK = 500
 
 
 def _peak(pcm: bytes) -> int:
