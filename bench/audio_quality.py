@@ -62,6 +62,7 @@ from harness.services import Processes  # noqa: E402
 from harness.speech import silence, speech_pcm, write_wav  # noqa: E402
 from harness.static_site import static_site  # noqa: E402
 from harness.stats import percentile  # noqa: E402
+from harness.waiting import async_wait_until  # noqa: E402
 from stack import (  # noqa: E402
     event_store_spec,
     free_port,
@@ -158,7 +159,9 @@ async def _condition(
     for trace in traces:
         for error in trace.errors:
             log(f"  listener: {error}")
-    return replay(traces), [turn for page in browsed for turn in page], lag
+    # The replay is a Node process: off the loop, which still closes the relay's sockets.
+    heard = await asyncio.to_thread(replay, traces)
+    return heard, [turn for page in browsed for turn in page], lag
 
 
 @contextlib.contextmanager
@@ -184,17 +187,16 @@ def _realtime_apart(speed: float) -> Iterator[str]:
 
 async def _listening(port: int) -> None:
     """Until something accepts connections on `port` (the plain relay has no health route)."""
-    deadline = time.monotonic() + 30
-    while True:
+
+    async def accepts() -> bool:
         try:
             _, writer = await asyncio.open_connection("127.0.0.1", port)
         except OSError:
-            if time.monotonic() > deadline:
-                raise
-            await asyncio.sleep(0.1)
-        else:
-            writer.close()
-            return
+            return False
+        writer.close()
+        return True
+
+    await async_wait_until(accepts, timeout_s=30, what=f"the plain relay on port {port}")
 
 
 async def _sdk_turn(front_port: int, mic: Path) -> bool:

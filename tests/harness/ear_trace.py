@@ -38,6 +38,7 @@ from websockets.exceptions import ConnectionClosed
 
 from contracts.browser import SAMPLE_RATE, SAMPLE_WIDTH, VOICED_PEAK
 from harness.speech import frames, silence
+from harness.stats import percentile
 
 TESTS = Path(__file__).resolve().parents[1]  # where `python -m harness.ear_trace` runs
 FRAME_MS = 20
@@ -155,11 +156,11 @@ class LoopLag:
                 self.stalls.append((round(now * 1000, 1), round(lag, 1)))
 
     def summary(self) -> dict[str, Any]:
-        ordered = sorted(self.samples) or [0.0]
+        lags = self.samples or [0.0]
         return {
-            "p50_ms": round(ordered[len(ordered) // 2], 1),
-            "p99_ms": round(ordered[int(len(ordered) * 0.99)], 1),
-            "max_ms": round(ordered[-1], 1),
+            "p50_ms": round(percentile(lags, 50), 1),
+            "p99_ms": round(percentile(lags, 99), 1),
+            "max_ms": round(max(lags), 1),
             "stalls_over_50_ms": len(self.stalls),
         }
 

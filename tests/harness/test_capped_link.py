@@ -26,6 +26,7 @@ def test_a_client_in_the_namespace_reaches_the_host_through_the_cap() -> None:
     with CappedLink(rate_kbit=1000) as link:
         assert "rate 1Mbit" in link.qdisc_stats(inside=True)
         with socket.create_server((link.host_ip, 0)) as server:
+            server.settimeout(30)  # a sender that never connects fails the test, not hangs it
             port = server.getsockname()[1]
             sender = subprocess.Popen(
                 link.command([sys.executable, "-c", SENDER, link.host_ip, str(port)])
