@@ -9,6 +9,7 @@ are protocol-faithful fakes.
 import asyncio
 import json
 import re
+import urllib.request
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -80,6 +81,17 @@ class Heard:
                 self.messages.append(decoded.message)
 
 
+def _metrics(process: ManagedProcess) -> dict[str, float]:
+    """The process's Prometheus samples, by series name with labels."""
+    with urllib.request.urlopen(f"{process.spec.url}/metrics", timeout=5) as response:  # noqa: S310
+        text = response.read().decode()
+    return {
+        line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1])
+        for line in text.splitlines()
+        if line and not line.startswith("#")
+    }
+
+
 def _local_gateway(start_gateway: StartGateway, **env: str) -> ManagedProcess:
     # Deterministic speech, so Whisper hears the same replies every run.
     return start_gateway(
@@ -128,6 +140,11 @@ async def test_router_hands_work_to_the_team_and_says_so(
     stages = {m["metric"] for m in heard.of("latency")}
     assert stages >= {"voice", "end_of_turn_wait", "speech_recognition", "brain",
                       "speech_synthesis_first_byte"}  # fmt: skip
+    # Recognition and the end-of-turn judgement both started at the pause after the last word,
+    # and their results were the answers (nothing was said after that pause).
+    metrics = await asyncio.to_thread(_metrics, gateway)
+    for stage in ("recognition", "turn"):
+        assert metrics[f'gateway_early_decodes_total{{outcome="used",stage="{stage}"}}'] >= 2
     greeted, first_turn, second_turn = heard.turn_audio()
     assert word_accuracy(GREETING, transcribe(greeted)) >= 0.8
     assert word_accuracy(f"{handed_over} {summary}", transcribe(first_turn)) >= 0.8

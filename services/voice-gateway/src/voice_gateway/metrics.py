@@ -39,6 +39,12 @@ TURN_STAGE_SECONDS = Histogram(
     ["stage"],
     buckets=(0.01, 0.025, 0.05, *_LATENCY_BUCKETS),
 )
+EARLY_DECODES = Counter(
+    "gateway_early_decodes_total",
+    "Decodes started at the user's first short pause (local brain), by stage and outcome: "
+    "started, used (the turn's answer) or dropped (the user went on)",
+    ["stage", "outcome"],
+)
 ASYNCIO_TASKS = Gauge(
     "gateway_asyncio_tasks", "Asyncio tasks alive in this process (leaks show as growth)"
 )

@@ -50,6 +50,11 @@ class Settings(BaseSettings):
     # The local brain (the `local` extra). Unset directories: the models its packages ship.
     whisper_model_dir: Path | None = None
     whisper_device: Literal["cpu", "cuda", "auto"] = "cpu"
+    # "speech": each clip on a window its own size (a quarter of the time on a CPU);
+    # "full": Whisper's 30 s window for every clip (its training shape, slower).
+    whisper_window: Literal["speech", "full"] = "speech"
+    # Start recognising at the user's first short pause, before the VAD calls the end of speech.
+    early_recognition: bool = True
     piper_voice_dir: Path | None = None
     # No generator noise: each text always sounds the same (tests; a flatter voice).
     piper_deterministic: bool = False

@@ -17,23 +17,30 @@ start (and in the canary test) instead of misbehaving quietly.
 
 from __future__ import annotations
 
+import asyncio
 import functools
+from collections.abc import Awaitable
 from importlib import resources
 from typing import Any
 
 import numpy as np
 import onnxruntime as ort
 import pipecat
+from pipecat.audio.turn.base_turn_analyzer import EndOfTurnState
 from pipecat.audio.turn.smart_turn.base_smart_turn import BaseSmartTurn
 from pipecat.audio.turn.smart_turn.local_smart_turn_v3 import LocalSmartTurnAnalyzerV3
 from pipecat.audio.vad.silero import SileroOnnxModel, SileroVADAnalyzer
 from pipecat.audio.vad.vad_analyzer import VADAnalyzer, VADParams
+from pipecat.metrics.metrics import MetricsData
 from pipecat.utils.env import env_truthy
 
 from voice_gateway.adapters.pipecat_version import PIPECAT_VERSION, PipecatMismatch
+from voice_gateway.brains.early_decode import EarlyDecode
 
 SILERO_MODEL = ("pipecat.audio.vad.data", "silero_vad.onnx")
 SMART_TURN_MODEL = ("pipecat.audio.turn.smart_turn.data", "smart-turn-v3.2-cpu.onnx")
+OWN_ATTRIBUTES = {"_early_turn"}  # what the shared analyzers add to Pipecat's
+Prediction = tuple[EndOfTurnState, MetricsData | None]
 
 
 def _model_path(package_and_name: tuple[str, str]) -> str:
@@ -92,12 +99,40 @@ class SharedSileroVAD(SileroVADAnalyzer):
 
 
 class SharedSmartTurn(LocalSmartTurnAnalyzerV3):
-    """`LocalSmartTurnAnalyzerV3` (the bundled model, one CPU) on the process's session."""
+    """`LocalSmartTurnAnalyzerV3` (the bundled model, one CPU) on the process's session; with
+    `early`, it judges the turn from the user's first short pause on (brains/early_decode.py):
+    the prediction Pipecat asks for at the VAD's stop is then the one started at the pause, on
+    the same audio but for the silence heard since."""
 
-    def __init__(self, **kwargs: Any) -> None:
+    def __init__(self, *, early: bool = False, **kwargs: Any) -> None:
         BaseSmartTurn.__init__(self, **kwargs)
         self._log_data = env_truthy("PIPECAT_SMART_TURN_LOG_DATA", default=False)
         self._session = smart_turn_session()
+        self._early_turn: EarlyDecode[Prediction] | None = EarlyDecode("turn") if early else None
+
+    @property
+    def early(self) -> EarlyDecode[Prediction] | None:
+        return self._early_turn
+
+    def append_audio(self, buffer: bytes, is_speech: bool) -> EndOfTurnState:
+        state = super().append_audio(buffer, is_speech)
+        if self._early_turn is not None and state == EndOfTurnState.INCOMPLETE:
+            self._early_turn.hear(buffer, is_speech, self._predict_so_far)
+        return state
+
+    async def analyze_end_of_turn(self) -> Prediction:
+        early = self._early_turn.take() if self._early_turn is not None else None
+        if early is None:
+            return await super().analyze_end_of_turn()
+        state, result = await early
+        if state == EndOfTurnState.COMPLETE:
+            self._clear(state)
+        return state, result
+
+    def _predict_so_far(self) -> Awaitable[Prediction]:
+        """The turn so far, copied now, judged on the analyzer's own thread."""
+        future = self._model_executor.submit(self._process_speech_segment, list(self._audio_buffer))
+        return asyncio.wrap_future(future)
 
 
 def self_check() -> None:
@@ -114,7 +149,10 @@ def self_check() -> None:
         vad.set_sample_rate(rate)  # what the pipeline's start does
     _same_attributes("SileroVADAnalyzer", theirs_vad, ours_vad)
     _same_attributes("SileroOnnxModel", theirs_vad._model, ours_vad._model)
-    theirs_turn, ours_turn = LocalSmartTurnAnalyzerV3(), SharedSmartTurn()
+    for name in ("_process_speech_segment", "_model_executor", "_clear"):
+        if not hasattr(BaseSmartTurn, name):
+            raise PipecatMismatch(f"BaseSmartTurn.{name} is gone: the early judgement uses it")
+    theirs_turn, ours_turn = LocalSmartTurnAnalyzerV3(), SharedSmartTurn(early=True)
     _same_attributes("LocalSmartTurnAnalyzerV3", theirs_turn, ours_turn)
 
     # A rising tone: the same audio must score the same through either.
@@ -137,7 +175,7 @@ def self_check() -> None:
 
 
 def _same_attributes(what: str, theirs: object, ours: object) -> None:
-    missing = set(vars(theirs)) ^ set(vars(ours))
+    missing = set(vars(theirs)) ^ (set(vars(ours)) - OWN_ATTRIBUTES)
     if missing:
         raise PipecatMismatch(
             f"{what}'s attributes differ from the shared copy's: {sorted(missing)} "

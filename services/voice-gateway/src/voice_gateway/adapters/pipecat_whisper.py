@@ -1,4 +1,4 @@
-"""Pipecat's Whisper service on one model per process.
+"""Pipecat's Whisper service on one model per process, starting early at a short pause.
 
 Why: Pipecat 1.14's `WhisperSTTService` loads its model in its constructor, through its private
 `_load()`: every local-brain session would read and hold a Whisper model of its own (seconds of
@@ -7,55 +7,95 @@ loaded once by `shared_whisper` (CTranslate2 serves concurrent calls). Pipecat h
 for it, so `self_check()` runs when the local brain warms up, and in a canary test
 (tests/adapters/test_pipecat_whisper.py), and names what an upgrade changed. It needs the gateway's
 `local` extra (faster-whisper), so only the local brain imports it.
+
+It also starts recognition at the first short pause (`brains/early_decode.py`): that reads
+the segment Pipecat's `SegmentedSTTService` is building (`_audio_buffer`, `_user_speaking`, set
+by its `process_audio_frame`) and answers through `run_stt`, the override point Pipecat's STT
+services have. `self_check()` checks those attributes too.
 """
 
 from __future__ import annotations
 
 import functools
+from collections.abc import AsyncGenerator, Coroutine
 from typing import Any
 
 import pipecat
+from pipecat.frames.frames import Frame, InputAudioRawFrame
+from pipecat.processors.frame_processor import FrameDirection
+from pipecat.services.stt_service import SegmentedSTTService
 from pipecat.services.whisper.stt import WhisperSTTService
 
 from voice_gateway.adapters.pipecat_version import PIPECAT_VERSION, PipecatMismatch
+from voice_gateway.brains.early_decode import EarlyDecode
+from voice_gateway.brains.whisper_window import WindowedWhisper
 
 COMPUTE_TYPE = "int8"  # the fastest on a CPU, and what the bundled model was measured with
 
 
-class SingleTemperatureWhisper:
-    """faster-whisper's model, decoding once, at temperature 0: with its default fallback
-    through five higher temperatures, a short phrase that fails the log-probability check is
-    decoded six times, 1.5 to 2 s instead of 0.3 s, and comes out different each run."""
-
-    def __init__(self, model: Any) -> None:
-        self._model = model
-
-    def transcribe(self, audio: Any, **options: Any) -> Any:
-        return self._model.transcribe(audio, **options, temperature=0.0)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._model, name)
+@functools.cache
+def shared_whisper(model_dir: str, device: str, windowed: bool = True) -> WindowedWhisper:
+    """The process's Whisper model, loaded on first use."""
+    return WindowedWhisper(_load_model(model_dir, device), windowed=windowed)
 
 
 @functools.cache
-def shared_whisper(model_dir: str, device: str) -> SingleTemperatureWhisper:
-    """The process's Whisper model, loaded on first use."""
+def _load_model(model_dir: str, device: str) -> Any:
     from faster_whisper import WhisperModel
 
-    return SingleTemperatureWhisper(
-        WhisperModel(model_dir, device=device, compute_type=COMPUTE_TYPE)
-    )
+    return WhisperModel(model_dir, device=device, compute_type=COMPUTE_TYPE)
 
 
 class SharedWhisperSTT(WhisperSTTService):
-    """`WhisperSTTService` on an already loaded model, instead of one of its own."""
+    """`WhisperSTTService` on an already loaded model, instead of one of its own; with `early`,
+    a segment is decoded from its first short pause on."""
 
-    def __init__(self, model: SingleTemperatureWhisper, **kwargs: Any) -> None:
+    def __init__(self, model: WindowedWhisper, *, early: bool = True, **kwargs: Any) -> None:
         self._shared_model = model  # before Pipecat's constructor calls `_load`
         super().__init__(**kwargs)
+        self._early: EarlyDecode[tuple[bytes, list[Frame]]] | None = (
+            EarlyDecode("recognition") if early else None
+        )
 
     def _load(self) -> None:
         self._model = self._shared_model
+
+    @property
+    def early(self) -> EarlyDecode[tuple[bytes, list[Frame]]] | None:
+        return self._early
+
+    async def process_audio_frame(
+        self, frame: InputAudioRawFrame, direction: FrameDirection
+    ) -> None:
+        await super().process_audio_frame(frame, direction)
+        if self._early is not None:
+            self._early.hear(frame.audio, self._user_speaking, self._transcribe_so_far)
+
+    async def run_stt(self, audio: bytes) -> AsyncGenerator[Frame, None]:
+        early = self._early.take() if self._early is not None else None
+        if early is not None:
+            heard, frames = await early
+            # The segment handed over must be what was decoded, followed by silence only.
+            if audio.startswith(heard):
+                for frame in frames:
+                    yield frame
+                return
+        async for frame in super().run_stt(audio):
+            yield frame
+
+    def _transcribe_so_far(self) -> Coroutine[Any, Any, tuple[bytes, list[Frame]]]:
+        """The segment so far, copied now (this frame included), to be decoded."""
+        return self._transcribe(bytes(self._audio_buffer))
+
+    async def _transcribe(self, heard: bytes) -> tuple[bytes, list[Frame]]:
+        # What Pipecat would hand over if the VAD stopped now: the segment and its padding.
+        audio = heard + self._trailing_silence()
+        return heard, [frame async for frame in WhisperSTTService.run_stt(self, audio)]
+
+    async def cleanup(self) -> None:
+        if self._early is not None:
+            self._early.close()
+        await super().cleanup()  # type: ignore[no-untyped-call]
 
 
 def self_check() -> None:
@@ -71,3 +111,12 @@ def self_check() -> None:
         raise PipecatMismatch("WhisperSTTService._load no longer sets _model")
     if "_model" not in WhisperSTTService.run_stt.__code__.co_names:
         raise PipecatMismatch("WhisperSTTService.run_stt no longer reads _model")
+    building = SegmentedSTTService.process_audio_frame.__code__.co_names
+    if "_audio_buffer" not in building or "_user_speaking" not in building:
+        raise PipecatMismatch(
+            "SegmentedSTTService no longer builds its segment in _audio_buffer while "
+            "_user_speaking: the early transcript would never match a segment"
+        )
+    stopped = SegmentedSTTService._handle_user_stopped_speaking.__code__.co_names
+    if "_trailing_silence" not in stopped:
+        raise PipecatMismatch("SegmentedSTTService no longer pads a segment with _trailing_silence")

@@ -16,6 +16,7 @@ import importlib.util
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from openai import AsyncOpenAI
 from pipecat.audio.utils import create_stream_resampler
 from pipecat.frames.frames import Frame, InputAudioRawFrame, LLMContextFrame
@@ -175,7 +176,12 @@ def local_brain(
     from voice_gateway.processors.piper_speech import ClauseChunker, PiperSpeech
 
     stt = SharedWhisperSTT(
-        shared_whisper(str(whisper_model_dir(settings)), settings.whisper_device),
+        shared_whisper(
+            str(whisper_model_dir(settings)),
+            settings.whisper_device,
+            windowed=settings.whisper_window == "speech",
+        ),
+        early=settings.early_recognition,
         device=settings.whisper_device,
         settings=WhisperSTTService.Settings(
             model=str(whisper_model_dir(settings)), initial_prompt=WHISPER_PROMPT
@@ -215,7 +221,11 @@ def local_brain(
             # built per session, they cost 50 ms of CPU and left memory behind each time.
             vad_analyzer=SharedSileroVAD(sample_rate=RECOGNITION_RATE),
             user_turn_strategies=UserTurnStrategies(
-                stop=[TurnAnalyzerUserTurnStopStrategy(turn_analyzer=SharedSmartTurn())]
+                stop=[
+                    TurnAnalyzerUserTurnStopStrategy(
+                        turn_analyzer=SharedSmartTurn(early=settings.early_recognition)
+                    )
+                ]
             ),
             # When smart-turn judges a turn unfinished, Pipecat waits 5 s of silence by default;
             # a short question ("What's the weather like?") is often judged so.
@@ -247,7 +257,12 @@ async def warm_up(settings: Settings) -> None:
     from voice_gateway.adapters import pipecat_shared_models, pipecat_whisper
 
     model_dir = str(whisper_model_dir(settings))
-    await asyncio.to_thread(pipecat_whisper.shared_whisper, model_dir, settings.whisper_device)
+    windowed = settings.whisper_window == "speech"
+    whisper = await asyncio.to_thread(
+        pipecat_whisper.shared_whisper, model_dir, settings.whisper_device, windowed
+    )
+    # The first decode sets up CTranslate2's buffers: paid here, not by the first user.
+    await asyncio.to_thread(whisper.transcribe, np.zeros(RECOGNITION_RATE, dtype=np.float32))
     await asyncio.to_thread(_piper_voice, piper_voice_path(settings))
     await asyncio.to_thread(pipecat_shared_models.self_check)
     pipecat_whisper.self_check()
