@@ -10,6 +10,11 @@ under load) before any audio left. `ClauseChunker`, placed in front of the speec
 it the first clause as soon as it is complete, then whole sentences, so the listener hears the
 start of the reply while the rest is still being made; the service takes each piece as it comes
 (`TextAggregationMode.TOKEN`).
+
+The same pieces come back again and again (the command router's replies, the tool results'
+sentences, "I've handed that to the team."): a small cache shared by the process's sessions
+(`SpokenCache`) keeps the audio of recent short pieces, so a repeated one starts at once instead
+of after its synthesis (0.1 to 0.4 s of CPU for a short sentence).
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+from collections import OrderedDict
 from collections.abc import AsyncGenerator, AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -61,11 +67,48 @@ def load_voice(model: Path) -> Any:
     )
 
 
+class SpokenCache:
+    """The audio of recently spoken short pieces, least recently used dropped first."""
+
+    MAX_PIECES = 64
+    MAX_CHARS = 160  # a sentence or a clause; longer pieces are rarely said twice
+
+    def __init__(self) -> None:
+        self._audio: OrderedDict[tuple[str, str], bytes] = OrderedDict()
+        self.hits = 0
+
+    def get(self, voice: str, text: str) -> bytes | None:
+        audio = self._audio.get((voice, text))
+        if audio is not None:
+            self._audio.move_to_end((voice, text))
+            self.hits += 1
+        return audio
+
+    def put(self, voice: str, text: str, audio: bytes) -> None:
+        if len(text) > self.MAX_CHARS or not audio:
+            return
+        self._audio[(voice, text)] = audio
+        self._audio.move_to_end((voice, text))
+        while len(self._audio) > self.MAX_PIECES:
+            self._audio.popitem(last=False)
+
+
+SPOKEN = SpokenCache()  # one per process, like the voice
+
+
 class PiperSpeech(TTSService):
     """Speech from a Piper voice loaded once per process (`synthesis` options fixed per call:
     noise scales at 0 make the same text the same audio, for reproducible tests)."""
 
-    def __init__(self, voice: Any, *, voice_name: str, deterministic: bool, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        voice: Any,
+        *,
+        voice_name: str,
+        deterministic: bool,
+        cache: SpokenCache | None = SPOKEN,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(
             push_start_frame=True,
             push_stop_frames=True,
@@ -76,26 +119,46 @@ class PiperSpeech(TTSService):
         from piper import SynthesisConfig
 
         self._voice = voice
+        self._voice_key = f"{voice_name}:{'deterministic' if deterministic else 'natural'}"
         self._synthesis = SynthesisConfig(noise_scale=0, noise_w_scale=0) if deterministic else None
+        self._cache = cache
 
     def can_generate_metrics(self) -> bool:
         return True
 
     async def run_tts(self, text: str, context_id: str) -> AsyncGenerator[Frame, None]:
+        key = text.strip()
         try:
             await self.start_tts_usage_metrics(text)
-            chunks = self._voice.synthesize(text, syn_config=self._synthesis)
+            cached = self._cache.get(self._voice_key, key) if self._cache is not None else None
+            spoken: list[bytes] = []
+            if cached is not None:
+                audio: AsyncIterator[bytes] = _once(cached)
+            else:
+                chunks = self._voice.synthesize(text, syn_config=self._synthesis)
+                audio = _kept(_in_thread(iter(chunks)), spoken)
             async for frame in self._stream_audio_frames_from_iterator(
-                _in_thread(iter(chunks)),
-                in_sample_rate=self._voice.config.sample_rate,
-                context_id=context_id,
+                audio, in_sample_rate=self._voice.config.sample_rate, context_id=context_id
             ):
                 await self.stop_ttfb_metrics()
                 yield frame
+            if cached is None and self._cache is not None:  # spoken whole: not interrupted
+                self._cache.put(self._voice_key, key, b"".join(spoken))
         except Exception as exc:  # the turn fails, the session goes on
             yield ErrorFrame(error=f"Piper could not speak: {exc}")
         finally:
             await self.stop_ttfb_metrics()
+
+
+async def _once(audio: bytes) -> AsyncIterator[bytes]:
+    yield audio
+
+
+async def _kept(audio: AsyncIterator[bytes], into: list[bytes]) -> AsyncIterator[bytes]:
+    """`audio`, each chunk also appended to `into`."""
+    async for chunk in audio:
+        into.append(chunk)
+        yield chunk
 
 
 async def _in_thread(chunks: Iterator[Any]) -> AsyncIterator[bytes]:
