@@ -21,7 +21,7 @@ from collections.abc import AsyncGenerator, Coroutine
 from typing import Any
 
 import pipecat
-from pipecat.frames.frames import Frame, InputAudioRawFrame
+from pipecat.frames.frames import Frame, InputAudioRawFrame, VADUserStoppedSpeakingFrame
 from pipecat.processors.frame_processor import FrameDirection
 from pipecat.services.stt_service import SegmentedSTTService
 from pipecat.services.whisper.stt import WhisperSTTService
@@ -31,6 +31,9 @@ from voice_gateway.brains.early_decode import EarlyDecode
 from voice_gateway.brains.whisper_window import WindowedWhisper
 
 COMPUTE_TYPE = "int8"  # the fastest on a CPU, and what the bundled model was measured with
+# A user who never pauses: what was said is transcribed every this many seconds (Pipecat's
+# segment would otherwise grow for as long as they talk, and be decoded whole at the end).
+MAX_SEGMENT_S = 28.0
 
 
 @functools.cache
@@ -68,6 +71,12 @@ class SharedWhisperSTT(WhisperSTTService):
         self, frame: InputAudioRawFrame, direction: FrameDirection
     ) -> None:
         await super().process_audio_frame(frame, direction)
+        if self._user_speaking and len(self._audio_buffer) >= MAX_SEGMENT_S * self.sample_rate * 2:
+            # The segment so far is queued as if the VAD had stopped; the user goes on speaking
+            # into a new one. The turn's transcripts are joined by the user aggregator.
+            await self._handle_user_stopped_speaking(VADUserStoppedSpeakingFrame())
+            self._user_speaking = True
+            return
         if self._early is not None:
             self._early.hear(frame.audio, self._user_speaking, self._transcribe_so_far)
 
@@ -118,5 +127,7 @@ def self_check() -> None:
             "_user_speaking: the early transcript would never match a segment"
         )
     stopped = SegmentedSTTService._handle_user_stopped_speaking.__code__.co_names
+    if "_user_speaking" not in stopped or "_audio_buffer" not in stopped:
+        raise PipecatMismatch("SegmentedSTTService no longer queues _audio_buffer at a stop")
     if "_trailing_silence" not in stopped:
         raise PipecatMismatch("SegmentedSTTService no longer pads a segment with _trailing_silence")
