@@ -1,6 +1,6 @@
 """Writes web/src/protocol/vocabulary.ts from libs/contracts, so the browser and the services
 use one set of names for how a session ends (close codes, end reasons, refusals), for the
-codes of `error` messages, and one rule for which closes to retry.
+codes of `error` messages, for what a ticket opens, and one rule for which closes to retry.
 
     .venv/bin/python scripts/gen_web_vocabulary.py          # rewrite the file
     .venv/bin/python scripts/gen_web_vocabulary.py --check  # exit 1 if it is stale (tests do)
@@ -22,6 +22,7 @@ from contracts.session import (
     EndReason,
     RefusalKind,
 )
+from contracts.tickets import TicketPurpose
 
 TARGET = Path(__file__).resolve().parents[1] / "web" / "src" / "protocol" / "vocabulary.ts"
 
@@ -42,10 +43,11 @@ def render() -> str:
         for code in sorted(RETRYABLE_CLOSE_CODES)
     )
     return (
-        "// Generated from libs/contracts/src/contracts/session.py, browser.py and progress.py by\n"
-        "// scripts/gen_web_vocabulary.py: do not edit (a test fails when it is stale).\n\n"
+        "// Generated from libs/contracts/src/contracts/session.py, browser.py, progress.py and\n"
+        "// tickets.py by scripts/gen_web_vocabulary.py: do not edit (a test fails when it is\n"
+        "// stale).\n\n"
         f"{_const(CloseCode)}\n{_const(EndReason)}\n{_const(RefusalKind)}\n{_const(ErrorCode)}\n"
-        f"{_const(ProgressKind)}\n"
+        f"{_const(ProgressKind)}\n{_const(TicketPurpose)}\n"
         "/** Where a team or Claude Code event carries its `RunProgress`. */\n"
         f'export const PROGRESS_KEY = "{PROGRESS_KEY}";\n\n'
         "/** The peak (of 32767) of a microphone frame the user is speaking in: where the\n"

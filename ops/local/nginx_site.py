@@ -28,6 +28,7 @@ TEMPLATE_VARIABLES = (
     "NGINX_TLS_CERT",
     "NGINX_TLS_KEY",
     "NGINX_WEB_ROOT",
+    "NGINX_ACCESS_LOG",
 )
 _VARIABLE = re.compile(r"\$\{([A-Z_]+)\}")
 
@@ -48,6 +49,7 @@ class NginxSite:
     cert: Path
     key: Path
     web_root: Path
+    access_log: Path  # written without query strings (the template's log format)
 
     def values(self) -> dict[str, str]:
         return {
@@ -57,6 +59,7 @@ class NginxSite:
             "NGINX_TLS_CERT": str(self.cert),
             "NGINX_TLS_KEY": str(self.key),
             "NGINX_WEB_ROOT": str(self.web_root),
+            "NGINX_ACCESS_LOG": str(self.access_log),
         }
 
 
@@ -64,6 +67,7 @@ def write_config(site: NginxSite, run_dir: Path, log_dir: Path) -> Path:
     """Render both files into `run_dir`; returns the main configuration's path."""
     run_dir.mkdir(parents=True, exist_ok=True)
     log_dir.mkdir(parents=True, exist_ok=True)
+    site.access_log.parent.mkdir(parents=True, exist_ok=True)
     (run_dir / "agentic-voice.conf").write_text(render(TEMPLATE.read_text(), site.values()))
     main = run_dir / "nginx.conf"
     main.write_text(

@@ -260,6 +260,7 @@ def front_spec(
         cert=cert,
         key=key,
         web_root=web_root,
+        access_log=(data_dir / "logs" / "nginx-access.log").resolve(),
     )
     main_config = nginx_site.write_config(site, data_dir / "nginx", data_dir / "logs")
     checked = nginx_site.check_config(main_config)

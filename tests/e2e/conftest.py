@@ -40,6 +40,7 @@ class Front:
     event_store: ManagedProcess
     realtime: FakeRealtimeServer
     certificate: Path  # the self-signed one made as at setup: clients can trust just it
+    log_dirs: tuple[Path, ...] = ()  # where the processes and nginx write their logs
 
     def tls(self) -> ssl.SSLContext:
         return ssl.create_default_context(cafile=self.certificate)
@@ -55,12 +56,19 @@ class Front:
 
 @pytest.fixture
 def front(
-    tmp_path: Path, redis_url: str, start_event_store: StartEventStore, processes: Processes
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+    redis_url: str,
+    start_event_store: StartEventStore,
+    processes: Processes,
 ) -> Iterator[Front]:
+    """The stack; `@pytest.mark.parametrize("front", [{"GATEWAY_TOKEN": ...}], indirect=True)`
+    gives the gateway and the event-store extra environment (a shared token, say)."""
     if not (WEB_ROOT / "index.html").exists():
         pytest.fail(f"no built web client in {WEB_ROOT}: `make test` builds it (make web)")
+    shared_env: dict[str, str] = getattr(request, "param", {})
     with FakeAgenticBackend(step_s=0.2) as agentic, FakeRealtimeServer(audio_speed=1.0) as realtime:
-        store = start_event_store()
+        store = start_event_store(**shared_env)
         processes.start(tool_worker_spec(free_port(), redis_url, extra_env={
             "AGENTIC_WS_URL": agentic.url,
         }))  # fmt: skip
@@ -68,6 +76,7 @@ def front(
         gateway = processes.start(voice_gateway_spec(gateway_port, redis_url, extra_env={
             "OPENAI_API_KEY": "test-key",
             "OPENAI_REALTIME_URL": realtime.url("tool_call"),
+            **shared_env,
         }))  # fmt: skip
         https_port = free_port()
         processes.start(
@@ -85,4 +94,5 @@ def front(
             store,
             realtime,
             tmp_path / "front" / "tls" / "tls.crt",
+            (tmp_path / "logs", tmp_path / "front" / "logs"),
         )

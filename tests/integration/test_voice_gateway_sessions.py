@@ -119,19 +119,32 @@ async def test_a_brain_that_cannot_run_refuses_with_a_code_not_to_retry(
     assert ws.close_reason.startswith("the Piper voice is missing")
 
 
+async def _ticket(gateway: ManagedProcess, cid: str = "conv") -> str:
+    async with httpx.AsyncClient(base_url=gateway.spec.url) as http:
+        granted = await http.post(
+            "/api/realtime/pipecat/tickets",
+            json={"conversation_id": cid, "purpose": "voice"},
+            headers={"authorization": "Bearer s3cret"},
+        )
+    ticket: str = granted.json()["ticket"]
+    return ticket
+
+
 async def test_token_and_origin(start_gateway: StartGateway) -> None:
     gateway = start_gateway(GATEWAY_TOKEN="s3cret", GATEWAY_ALLOWED_ORIGINS="https://voice.example")
     good = {"origin": "https://voice.example"}
     for query, headers, reason in [
-        ("", good, "a valid token is required"),
-        ("?token=wrong", good, "a valid token is required"),
-        ("?token=s3cret", {"origin": "https://evil.example"}, "is not allowed"),
+        ("", good, "a valid ticket (?ticket=) or token (Authorization: Bearer) is required"),
+        ("?ticket=wrong-but-well-formed", good, "the ticket is unknown or has expired"),
+        ("?token=s3cret", good, "a token in the URL is refused"),
+        (f"?ticket={await _ticket(gateway)}", {"origin": "https://evil.example"}, "not allowed"),
     ]:
         async with connect(_ws_url(gateway, query=query), additional_headers=headers) as ws:
             await _messages_until_closed(ws)
             assert ws.close_code == 1008
             assert reason in ws.close_reason
-    async with connect(_ws_url(gateway, query="?token=s3cret"), additional_headers=good) as ws:
+    ticket = await _ticket(gateway)
+    async with connect(_ws_url(gateway, query=f"?ticket={ticket}"), additional_headers=good) as ws:
         assert (await _next_message(ws, "session"))["state"] == "started"
     # The rule every service shares (service_kit.access): no Origin is not a browser, so the
     # token alone decides; the bearer scheme is case-insensitive.

@@ -1,6 +1,7 @@
 """`nginx -t` on the one nginx configuration, rendered as `make run` renders it, and the
 renderer's contract with the template (the same names the nginx image substitutes)."""
 
+import re
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,7 @@ SITE = nginx_site.NginxSite(
     cert=Path("tls.crt"),
     key=Path("tls.key"),
     web_root=Path("dist"),
+    access_log=Path("logs/nginx-access.log"),
 )
 
 
@@ -21,7 +23,10 @@ def _site(tmp_path: Path) -> nginx_site.NginxSite:
     cert, key = nginx_site.ensure_certificate(tmp_path / "tls")
     web_root = tmp_path / "dist"
     web_root.mkdir()
-    return nginx_site.NginxSite(8443, "127.0.0.1:8090", "127.0.0.1:8091", cert, key, web_root)
+    access_log = tmp_path / "logs" / "nginx-access.log"
+    return nginx_site.NginxSite(
+        8443, "127.0.0.1:8090", "127.0.0.1:8091", cert, key, web_root, access_log
+    )
 
 
 def test_the_rendered_configuration_passes_nginx_t(tmp_path: Path) -> None:
@@ -32,6 +37,19 @@ def test_the_rendered_configuration_passes_nginx_t(tmp_path: Path) -> None:
     assert "${" not in rendered
     assert "proxy_pass http://voice_gateway;" in rendered
     assert "$http_upgrade" in rendered  # nginx's own variables are left alone
+
+
+def test_the_access_log_leaves_query_strings_out() -> None:
+    """A socket's ticket travels in its URL: the site logs its own format, without `$request`,
+    `$request_uri`, `$args` or `$query_string` (tests/security checks a real log)."""
+    template = nginx_site.TEMPLATE.read_text()
+    formats = re.findall(r"log_format\s+(\w+)\s+((?:'[^']*'\s*)+);", template)
+    assert [name for name, _ in formats] == ["agentic_voice"]
+    logged = set(re.findall(r"\$\w+", formats[0][1]))
+    assert "$path_without_query" in logged
+    assert not logged & {"$request", "$request_uri", "$args", "$query_string", "$http_referer"}
+    assert "access_log ${NGINX_ACCESS_LOG} agentic_voice;" in template
+    assert "access_log off;" in nginx_site.MAIN_TEMPLATE.read_text()
 
 
 def test_nginx_t_catches_a_broken_configuration(tmp_path: Path) -> None:

@@ -11,12 +11,13 @@ from typing import Any
 import pytest
 from pydantic import BaseModel
 
-from contracts import browser, progress
+from contracts import browser, progress, tickets
 from event_store import models
 from harness.deploy_files import ROOT
 
 MESSAGES_TS = ROOT / "web" / "src" / "protocol" / "messages.ts"
 API_TS = ROOT / "web" / "src" / "api" / "types.ts"
+TICKETS_TS = ROOT / "web" / "src" / "api" / "tickets.ts"
 
 PAIRS: list[tuple[type[BaseModel], str, Any]] = [
     (browser.Transcription, "TranscriptionMessage", MESSAGES_TS),
@@ -34,6 +35,7 @@ PAIRS: list[tuple[type[BaseModel], str, Any]] = [
     (progress.RunProgress, "RunProgress", API_TS),
     (models.ConversationSummary, "ConversationSummary", API_TS),
     (models.ConversationDetail, "ConversationDetail", API_TS),
+    (tickets.TicketGrant, "TicketGrant", TICKETS_TS),
 ]
 
 _INTERFACE = re.compile(r"(?:export )?interface (\w+)(?: extends (\w+))? \{(.*?)\n\}", re.S)

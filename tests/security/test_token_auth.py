@@ -1,7 +1,9 @@
 """One token protects the stack: with `GATEWAY_TOKEN` set, the gateway's voice socket and
 sessions API and the event-store's API and live stream refuse requests without it (HTTP 401
 with a `detail`, WebSocket close 1008) and serve those with it; unset, all of them are open.
-Health, readiness and metrics stay open either way (Prometheus scrapes them; nginx hides them).
+Sockets take it in the `Authorization` header only, never in the URL (browsers use tickets
+instead: tests/security/test_tickets.py). Health, readiness and metrics stay open either way
+(Prometheus scrapes them; nginx hides them).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
 from harness.services import StartEventStore, StartGateway, ws_url
+from service_kit.access import SOCKET_REQUIRED_DETAIL
 from stack import ManagedProcess
 
 TOKEN = "tok-3f9c1e7a-only-for-this-test"
@@ -82,7 +85,7 @@ def test_event_store_api_and_stream(start_event_store: StartEventStore, token_se
         assert _first_message(stream) == 1008
         assert _first_message(f"{stream}?token=wrong") == 1008
         assert _first_message(stream, _bearer("wrong")) == 1008
-        assert _first_message(f"{stream}?token={TOKEN}") == history
+        assert _first_message(f"{stream}?token={TOKEN}") == 1008  # never in a URL
         assert _first_message(stream, _bearer(TOKEN)) == history
     else:
         assert _first_message(stream) == history
@@ -111,9 +114,10 @@ def test_gateway_sessions_api_and_voice_socket(
         for path in OPEN_ROUTES:
             assert http.get(path).status_code == 200, path
 
-        if token_set:  # the query form is tested in test_voice_gateway_sessions.py
+        if token_set:  # tickets, the browsers' way, are tested in test_tickets.py
             assert _first_message(voice) == 1008
             assert _first_message(voice, _bearer("wrong")) == 1008
+            assert _first_message(f"{voice}?token={TOKEN}") == 1008
         with connect(voice, additional_headers=good, open_timeout=10) as ws:
             started = json.loads(ws.recv(timeout=10))
             assert (started["type"], started["state"]) == ("session", "started")
@@ -128,10 +132,10 @@ def test_token_guesses_count_against_the_connection_rate(start_gateway: StartGat
     voice = _ws(gateway, "/api/realtime/pipecat/ws/conv-guess")
     reasons: list[str] = []
     for guess in ("a", "b", "c", TOKEN):
-        with connect(f"{voice}?token={guess}", open_timeout=10) as ws:
+        with connect(voice, additional_headers=_bearer(guess), open_timeout=10) as ws:
             with pytest.raises(ConnectionClosed):
                 ws.recv(timeout=10)
             assert ws.close_code == 1008
             reasons.append(ws.close_reason or "")
-    assert reasons[:3] == ["a valid token is required"] * 3
+    assert reasons[:3] == [SOCKET_REQUIRED_DETAIL] * 3
     assert reasons[3].startswith("too many new connections from your address")

@@ -4,7 +4,6 @@ from pydantic import SecretStr
 from service_kit.access import (
     MAX_TOKEN_CHARS,
     bearer_token,
-    offered_token,
     origin_allowed,
     token_matches,
 )
@@ -37,12 +36,6 @@ def test_token_matches() -> None:
 )
 def test_bearer_token(header: str | None, token: str | None) -> None:
     assert bearer_token(header) == token
-
-
-def test_the_query_token_comes_first() -> None:
-    assert offered_token("q", "Bearer h") == "q"
-    assert offered_token(None, "bearer h") == "h"
-    assert offered_token("", None) is None
 
 
 def test_origin_allowed() -> None:

@@ -17,7 +17,8 @@ from service_kit.logs import configure_logging, forward_loguru
 configure_logging(json={json}, level="info")
 forward_loguru("info")
 structlog.get_logger("svc").info("session_started", conversation_id="c1", session_id="s1")
-logging.getLogger("uvicorn.error").info('"WebSocket /ws/c1?token=s3cret&x=1" [accepted]')
+logging.getLogger("uvicorn.error").info('"WebSocket /ws/c1?token=s3cret&x=1" 403')
+logging.getLogger("uvicorn.error").info('"WebSocket /ws/c1?format=raw&ticket=t1ck3t" [accepted]')
 for n in range(3):
     logger.warning(f"WhisperSTTService#{{n}}: ttfs_p99_latency not set")
 logger.debug("a line per frame, below the level")
@@ -56,8 +57,9 @@ def test_every_record_is_one_json_object_with_the_same_keys() -> None:
 
 def test_secrets_in_query_strings_are_cut() -> None:
     lines = _run(json_output=True)
-    assert not any("s3cret" in line for line in lines)
+    assert not any("s3cret" in line or "t1ck3t" in line for line in lines)
     assert any("token=<redacted>&x=1" in line for line in lines)
+    assert any("format=raw&ticket=<redacted>" in line for line in lines)
 
 
 def test_a_repeated_library_warning_is_written_once() -> None:

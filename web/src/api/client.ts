@@ -1,4 +1,5 @@
-/** The event-store's conversation API, same origin, with the optional bearer token. */
+/** The event-store's conversation API, same origin, with the optional bearer token (in a
+ * header, never in a URL: sockets get a ticket instead, api/tickets.ts). */
 import { getToken } from "./token";
 import type { ConversationDetail, ConversationSummary, StoredEvent } from "./types";
 
@@ -23,7 +24,8 @@ function headers(extra: Record<string, string> = {}): Record<string, string> {
   return token ? { ...extra, Authorization: `Bearer ${token}` } : extra;
 }
 
-async function request<T>(path: string, init: RequestInit = {}): Promise<T> {
+/** A same-origin JSON request with the bearer token; errors as `ApiError` with a `detail`. */
+export async function request<T>(path: string, init: RequestInit = {}): Promise<T> {
   const response = await fetch(path, {
     ...init,
     headers: headers((init.headers as Record<string, string> | undefined) ?? {}),

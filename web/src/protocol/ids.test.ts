@@ -16,12 +16,12 @@ describe("conversation ids and URLs", () => {
     expect(isConversationId("x".repeat(128))).toBe(true);
   });
 
-  it("builds same-origin ws/wss URLs with format=raw and the token only when set", () => {
-    expect(voiceSocketUrl("conv-1", "", { protocol: "https:", host: "jetson:8443" })).toBe(
+  it("builds same-origin ws/wss URLs with format=raw and a ticket only when there is one", () => {
+    expect(voiceSocketUrl("conv-1", null, { protocol: "https:", host: "jetson:8443" })).toBe(
       "wss://jetson:8443/api/realtime/pipecat/ws/conv-1?format=raw",
     );
-    expect(voiceSocketUrl("conv-1", "s3cr&t", { protocol: "http:", host: "localhost:5173" })).toBe(
-      "ws://localhost:5173/api/realtime/pipecat/ws/conv-1?format=raw&token=s3cr%26t",
+    expect(voiceSocketUrl("conv-1", "t1ck&t", { protocol: "http:", host: "localhost:5173" })).toBe(
+      "ws://localhost:5173/api/realtime/pipecat/ws/conv-1?format=raw&ticket=t1ck%26t",
     );
   });
 });

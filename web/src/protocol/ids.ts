@@ -23,9 +23,11 @@ export interface PageLocation {
   host: string;
 }
 
-export function voiceSocketUrl(conversationId: string, token: string, where: PageLocation): string {
+/** The voice socket's URL, with a ticket (api/tickets.ts) when the stack wants one: never the
+ * token itself, which a URL would carry into logs. */
+export function voiceSocketUrl(conversationId: string, ticket: string | null, where: PageLocation): string {
   const scheme = where.protocol === "https:" ? "wss" : "ws";
   const query = new URLSearchParams({ format: "raw" });
-  if (token) query.set("token", token);
+  if (ticket) query.set("ticket", ticket);
   return `${scheme}://${where.host}/api/realtime/pipecat/ws/${encodeURIComponent(conversationId)}?${query}`;
 }

@@ -1,5 +1,6 @@
-// Generated from libs/contracts/src/contracts/session.py, browser.py and progress.py by
-// scripts/gen_web_vocabulary.py: do not edit (a test fails when it is stale).
+// Generated from libs/contracts/src/contracts/session.py, browser.py, progress.py and
+// tickets.py by scripts/gen_web_vocabulary.py: do not edit (a test fails when it is
+// stale).
 
 export const CloseCode = {
   NORMAL: 1000,
@@ -27,6 +28,7 @@ export type EndReason = (typeof EndReason)[keyof typeof EndReason];
 export const RefusalKind = {
   ORIGIN: "origin",
   TOKEN: "token",
+  TICKET: "ticket",
   BRAIN_UNAVAILABLE: "brain_unavailable",
   CAPACITY: "capacity",
   ADDRESS_RATE: "address_rate",
@@ -57,6 +59,12 @@ export const ProgressKind = {
   RESULT: "result",
 } as const;
 export type ProgressKind = (typeof ProgressKind)[keyof typeof ProgressKind];
+
+export const TicketPurpose = {
+  VOICE: "voice",
+  EVENTS: "events",
+} as const;
+export type TicketPurpose = (typeof TicketPurpose)[keyof typeof TicketPurpose];
 
 /** Where a team or Claude Code event carries its `RunProgress`. */
 export const PROGRESS_KEY = "progress";

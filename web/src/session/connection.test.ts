@@ -1,10 +1,11 @@
 import { describe, expect, it } from "vitest";
+import { ApiError } from "../api/client";
 import type { ServerMessage } from "../protocol/messages";
-import { PING_INTERVAL_MS, STOP_GRACE_MS, VoiceConnection } from "./connection";
+import { PING_INTERVAL_MS, STOP_GRACE_MS, VoiceConnection, type SocketUrl } from "./connection";
 import { FakeClock, FakeSocket } from "../testing/fakes";
 import { ReconnectPolicy, type ConnectionState } from "./reconnect";
 
-function setup() {
+function setup(url: SocketUrl = () => "ws://host/api/realtime/pipecat/ws/conv-1?format=raw") {
   const clock = new FakeClock();
   const sockets: FakeSocket[] = [];
   const states: ConnectionState[] = [];
@@ -12,7 +13,7 @@ function setup() {
   const audio: ArrayBuffer[] = [];
   let lastMessage: string | null = null;
   const connection = new VoiceConnection(
-    () => "ws://host/api/realtime/pipecat/ws/conv-1?format=raw",
+    url,
     {
       onState: (s, m) => {
         states.push(s);
@@ -138,5 +139,90 @@ describe("VoiceConnection", () => {
     expect(t.connection.state).toBe("closed");
     t.clock.advance(60_000);
     expect(t.sockets).toHaveLength(1);
+  });
+
+  describe("with a URL that takes a round trip (a ticket per attempt)", () => {
+    /** URLs handed out one by one, each on a promise the test settles. */
+    function ticketed() {
+      const pending: { resolve: () => void; reject: (error: unknown) => void }[] = [];
+      let issued = 0;
+      const url: SocketUrl = () =>
+        new Promise<string>((resolve, reject) => {
+          const n = ++issued;
+          pending.push({ resolve: () => resolve(`ws://host/ws/conv-1?format=raw&ticket=t${n}`), reject });
+        });
+      return { url, pending, issued: () => issued };
+    }
+    const settle = () => new Promise((resolve) => setTimeout(resolve, 0));
+
+    it("asks for a fresh URL on every attempt, reconnects included", async () => {
+      const tickets = ticketed();
+      const t = setup(tickets.url);
+      t.connection.start();
+      expect(t.connection.state).toBe("connecting");
+      expect(t.sockets).toHaveLength(0); // not before the ticket arrives
+      tickets.pending[0]!.resolve();
+      await settle();
+      expect(t.sockets.map((s) => s.url)).toEqual(["ws://host/ws/conv-1?format=raw&ticket=t1"]);
+      t.sockets[0]!.open();
+      t.sockets[0]!.serverClose(1006);
+      t.clock.advance(1000);
+      expect(tickets.issued()).toBe(2);
+      tickets.pending[1]!.resolve();
+      await settle();
+      expect(t.sockets.map((s) => s.url)).toEqual([
+        "ws://host/ws/conv-1?format=raw&ticket=t1",
+        "ws://host/ws/conv-1?format=raw&ticket=t2",
+      ]);
+    });
+
+    it("opens nothing when Stop comes while the ticket is on its way", async () => {
+      const tickets = ticketed();
+      const t = setup(tickets.url);
+      t.connection.start();
+      t.connection.stop();
+      expect(t.connection.state).toBe("closed");
+      tickets.pending[0]!.resolve();
+      await settle();
+      expect(t.sockets).toHaveLength(0);
+      t.connection.start(); // a new start asks again; the old answer stays dropped
+      tickets.pending[1]!.resolve();
+      await settle();
+      expect(t.sockets.map((s) => s.url)).toEqual(["ws://host/ws/conv-1?format=raw&ticket=t2"]);
+    });
+
+    it("stops for good when the token is refused, and says why", async () => {
+      const tickets = ticketed();
+      const t = setup(tickets.url);
+      t.connection.start();
+      tickets.pending[0]!.reject(new ApiError(401, "Access token required or invalid: set it in Settings."));
+      await settle();
+      expect(t.connection.state).toBe("error");
+      expect(t.lastMessage()).toMatch(/token/);
+      t.clock.advance(60_000);
+      expect(tickets.issued()).toBe(1);
+      expect(t.sockets).toHaveLength(0);
+    });
+
+    it("retries with backoff when the ticket cannot be had for now", async () => {
+      const tickets = ticketed();
+      const t = setup(tickets.url);
+      t.connection.start();
+      tickets.pending[0]!.reject(new ApiError(503, "503 the service is restarting"));
+      await settle();
+      expect(t.connection.state).toBe("reconnecting");
+      t.clock.advance(999);
+      expect(tickets.issued()).toBe(1);
+      t.clock.advance(1);
+      expect(tickets.issued()).toBe(2);
+      tickets.pending[1]!.reject(new TypeError("Failed to fetch")); // the network, this time
+      await settle();
+      t.clock.advance(2000);
+      tickets.pending[2]!.resolve();
+      await settle();
+      t.sockets[0]!.open();
+      expect(t.connection.state).toBe("connected");
+      expect(t.states).toEqual(["connecting", "reconnecting", "reconnecting", "connected"]);
+    });
   });
 });

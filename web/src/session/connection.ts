@@ -1,8 +1,12 @@
 /**
- * The voice WebSocket with its lifecycle: connect, ping, reconnect with backoff (same URL, so the
- * same conversation), and a clean stop (`stop` message, then close). Timers, the clock and the
+ * The voice WebSocket with its lifecycle: connect, ping, reconnect with backoff (same
+ * conversation), and a clean stop (`stop` message, then close). Timers, the clock and the
  * socket constructor are injected so the whole machine runs under test without a network.
+ *
+ * The URL is made anew for every attempt, and may take a round trip to make: with a token set it
+ * carries a fresh ticket (single use, short-lived), so a reconnect cannot reuse the last one.
  */
+import { ApiError } from "../api/client";
 import { parseServerMessage, type ClientMessage, type ClientStatsMessage, type ServerMessage } from "../protocol/messages";
 import { ReconnectPolicy, type ConnectionState } from "./reconnect";
 
@@ -46,6 +50,12 @@ export interface ConnectionEvents {
 }
 
 const OPEN = 1;
+// No close frame: what a network failure looks like, and what a URL that could not be made
+// (the ticket request failed on the way) is treated as, so the same backoff applies.
+const ABNORMAL_CLOSURE = 1006;
+
+/** The socket's URL for one attempt: at once, or after a round trip (a ticket to ask for). */
+export type SocketUrl = () => string | Promise<string>;
 
 export class VoiceConnection {
   private socket: SocketLike | null = null;
@@ -56,9 +66,10 @@ export class VoiceConnection {
   private retryTimer: unknown = null;
   private stopTimer: unknown = null;
   private pings = 0;
+  private attempt = 0; // a URL that arrives after a newer attempt started (or a Stop) is dropped
 
   constructor(
-    private readonly url: () => string,
+    private readonly url: SocketUrl,
     private readonly events: ConnectionEvents,
     private readonly deps: ConnectionDeps = browserDeps,
     private readonly policy: ReconnectPolicy = new ReconnectPolicy(),
@@ -89,6 +100,7 @@ export class VoiceConnection {
       this.cancelRetry();
       return;
     }
+    // A URL still on its way (a ticket being asked for) is dropped when it arrives.
     const socket = this.socket;
     if (socket && socket.readyState === OPEN) {
       this.sendJson({ type: "stop" });
@@ -123,9 +135,43 @@ export class VoiceConnection {
 
   private open(): void {
     this.sessionStopReason = null;
+    const attempt = ++this.attempt;
+    let target: string | Promise<string>;
+    try {
+      target = this.url();
+    } catch (error) {
+      this.setState("error", `Cannot open the voice connection: ${String(error)}`);
+      return;
+    }
+    if (typeof target === "string") {
+      this.connect(target);
+      return;
+    }
+    const current = () => attempt === this.attempt && !this.userStopped && this.socket === null;
+    target.then(
+      (url) => {
+        if (current()) this.connect(url);
+      },
+      (error: unknown) => {
+        if (current()) this.urlFailed(error);
+      },
+    );
+  }
+
+  /** The URL could not be made: a refused token ends it (no retry helps), the rest is retried. */
+  private urlFailed(error: unknown): void {
+    const message = error instanceof Error ? error.message : String(error);
+    if (error instanceof ApiError && error.unauthorized) {
+      this.setState("error", message);
+      return;
+    }
+    this.onClosed(ABNORMAL_CLOSURE, message);
+  }
+
+  private connect(url: string): void {
     let socket: SocketLike;
     try {
-      socket = this.deps.createSocket(this.url());
+      socket = this.deps.createSocket(url);
     } catch (error) {
       this.setState("error", `Cannot open the voice connection: ${String(error)}`);
       return;

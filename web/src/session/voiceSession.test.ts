@@ -1,5 +1,6 @@
 // @vitest-environment jsdom
-import { beforeEach, describe, expect, it, vi } from "vitest";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { setToken } from "../api/token";
 import type { StoredEvent } from "../api/types";
 import { FakeClock, FakeSocket } from "../testing/fakes";
 import { stats } from "./debugStats";
@@ -182,5 +183,46 @@ describe("VoiceSession", () => {
     expect(snap.error).toMatch(/token required or invalid/i);
     await Promise.resolve();
     expect(audio().stopped).toBe(true);
+  });
+});
+
+describe("VoiceSession with an access token", () => {
+  afterEach(() => {
+    setToken("");
+    vi.unstubAllGlobals();
+  });
+
+  it("asks for a ticket with the token in a header before each socket; the token is in no URL", async () => {
+    setToken("s3cret");
+    const asked: { url: string; init: RequestInit }[] = [];
+    vi.stubGlobal("fetch", async (url: string, init: RequestInit = {}) => {
+      asked.push({ url, init });
+      return new Response(JSON.stringify({ ticket: `t${asked.length}`, expires_in_s: 30 }), { status: 200 });
+    });
+    const { session, sockets, clock } = await setup();
+    await vi.waitFor(() => expect(sockets).toHaveLength(1));
+    expect(sockets[0]!.url).toBe("ws://localhost:3000/api/realtime/pipecat/ws/conv-test?format=raw&ticket=t1");
+    expect(asked).toHaveLength(1);
+    expect(asked[0]!.url).toBe("/api/realtime/pipecat/tickets");
+    expect(asked[0]!.init.method).toBe("POST");
+    expect(asked[0]!.init.headers).toMatchObject({ Authorization: "Bearer s3cret", "Content-Type": "application/json" });
+    expect(JSON.parse(asked[0]!.init.body as string)).toEqual({ conversation_id: "conv-test", purpose: "voice" });
+
+    sockets[0]!.open();
+    sockets[0]!.serverClose(1006); // dropped: the reconnect gets a ticket of its own
+    clock.advance(1000);
+    await vi.waitFor(() => expect(sockets).toHaveLength(2));
+    expect(sockets[1]!.url).toBe("ws://localhost:3000/api/realtime/pipecat/ws/conv-test?format=raw&ticket=t2");
+    expect(session.getSnapshot().state).toBe("reconnecting");
+    for (const socket of sockets) expect(socket.url).not.toContain("s3cret");
+  });
+
+  it("says the token is wrong when the gateway refuses it a ticket, and opens nothing", async () => {
+    setToken("wrong");
+    vi.stubGlobal("fetch", async () => new Response(JSON.stringify({ detail: "a valid token is required" }), { status: 401 }));
+    const { session, sockets } = await setup();
+    await vi.waitFor(() => expect(session.getSnapshot().state).toBe("error"));
+    expect(session.getSnapshot().error).toMatch(/token required or invalid/i);
+    expect(sockets).toHaveLength(0);
   });
 });

@@ -3,11 +3,12 @@
  * conversation view, exposed as a small store for React (`subscribe`/`getSnapshot`).
  */
 import { loadConversation } from "../api/client";
-import { getToken } from "../api/token";
+import { ticketIfNeeded } from "../api/tickets";
 import type { StoredEvent } from "../api/types";
 import { WIRE_SAMPLE_RATE, int16ToLittleEndianBytes, rmsInt16 } from "../audio/pcm";
 import type { ClientStatsMessage, ServerMessage } from "../protocol/messages";
 import { voiceSocketUrl } from "../protocol/ids";
+import { TicketPurpose } from "../protocol/vocabulary";
 import { VoiceConnection, browserDeps, type ConnectionDeps } from "./connection";
 import { applyMessage, emptyConversation, viewFromEvents, type ConversationView } from "./conversation";
 import { stats } from "./debugStats";
@@ -73,8 +74,10 @@ export class VoiceSession {
     connectionDeps: ConnectionDeps = browserDeps,
     private readonly loadHistory: (id: string) => Promise<{ events: StoredEvent[] } | null> = loadConversation,
   ) {
+    // A fresh ticket for every attempt (reconnects too), asked for right before the socket opens.
+    const url = (ticket: string | null) => voiceSocketUrl(conversationId, ticket, window.location);
     this.connection = new VoiceConnection(
-      () => voiceSocketUrl(conversationId, getToken(), window.location),
+      () => ticketIfNeeded(conversationId, TicketPurpose.VOICE)?.then(url) ?? url(null),
       {
         onState: (state, message) => this.onState(state, message),
         onMessage: (message) => this.onMessage(message),

@@ -52,3 +52,13 @@ def session_key(session_id: str) -> str:
 def session_control_channel(session_id: str) -> str:
     """Channel a gateway replica listens on to be told to stop one of its sessions."""
     return f"{PREFIX}:session-control:{session_id}"
+
+
+# Session tickets (contracts/tickets.py): one key per ticket, named by a hash of the ticket so
+# that a key seen in Redis (a MONITOR, a slow log, the append-only file) cannot be redeemed.
+TICKET_KEY_PREFIX = f"{PREFIX}:ticket:"
+
+
+def ticket_key(ticket_digest: str) -> str:
+    """Where the ticket whose SHA-256 is `ticket_digest` (hex) is kept until redeemed."""
+    return f"{TICKET_KEY_PREFIX}{ticket_digest}"

@@ -28,7 +28,7 @@ class CloseCode(IntEnum):
 
     NORMAL = 1000  # the session ended as someone meant (the reason says who)
     GOING_AWAY = 1001  # the gateway is stopping: another replica or a restart will answer
-    POLICY = 1008  # refused: a bad query, token or origin, too many sessions from the address
+    POLICY = 1008  # refused: a bad query, token, ticket or origin, too many sessions per address
     TOO_BIG = 1009  # a frame over GATEWAY_MAX_FRAME_BYTES
     INTERNAL_ERROR = 1011  # the session failed (its brain's connection, its pipeline)
     TRY_AGAIN_LATER = 1013  # the gateway is at its session limit
@@ -43,6 +43,7 @@ class RefusalKind(StrEnum):
 
     ORIGIN = "origin"
     TOKEN = "token"  # noqa: S105 (a missing or wrong token, not a secret)
+    TICKET = "ticket"  # a ticket unknown, expired, used, or for another conversation or socket
     BRAIN_UNAVAILABLE = "brain_unavailable"
     CAPACITY = "capacity"
     ADDRESS_RATE = "address_rate"

@@ -15,15 +15,16 @@ import sys
 
 import structlog
 
-# Browsers can send the shared token only in the query string, and uvicorn logs every
-# WebSocket's path with its query ('"WebSocket /...?token=..." [accepted]', even with access
-# logs off): the value is cut from every record before it is written.
-_QUERY_SECRET = re.compile(r"([?&]token=)[^&\s\"']*", re.IGNORECASE)
+# Browsers can send a socket's credential only in the query string, and uvicorn logs every
+# WebSocket's path with its query ('"WebSocket /...?ticket=..." [accepted]', even with access
+# logs off): the value of `ticket=` (good once, for seconds) and of `token=` (refused, but an old
+# client may still send the shared secret there) is cut from every record before it is written.
+_QUERY_SECRET = re.compile(r"([?&](?:token|ticket)=)[^&\s\"']*", re.IGNORECASE)
 _DIGITS = re.compile(r"\d+")
 
 
 def redact(text: str) -> str:
-    """`text` with the value of any `token=` query parameter cut out."""
+    """`text` with the value of any `token=` or `ticket=` query parameter cut out."""
     return _QUERY_SECRET.sub(r"\1<redacted>", text)
 
 

@@ -41,7 +41,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         writer = EventWriter(repo, hub)
         ingestor = StreamIngestor(redis, writer, settings)
         app.state.services = Services(
-            settings=settings, repo=repo, hub=hub, writer=writer, ingestor=ingestor
+            settings=settings, repo=repo, hub=hub, writer=writer, ingestor=ingestor, redis=redis
         )
         tasks = [
             asyncio.create_task(ingestor.run(), name="ingest"),
@@ -70,7 +70,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     protected = [Depends(require_token)]  # open when GATEWAY_TOKEN is unset
     app.include_router(conversations.router, dependencies=protected)
-    app.include_router(stream.router)  # checks the token itself: WebSockets take `?token=`
+    # The live stream checks its socket itself: a ticket in its URL, or the header.
+    app.include_router(stream.router)
     app.include_router(conversations.admin_router, dependencies=protected)
     app.include_router(health.router)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.body_max_bytes)

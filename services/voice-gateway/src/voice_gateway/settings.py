@@ -8,6 +8,8 @@ from typing import Annotated, Literal, Self
 from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from service_kit.tickets import DEFAULT_TTL_S
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
@@ -91,9 +93,13 @@ class Settings(BaseSettings):
         "send_to_nested, or to Claude Code with send_to_claude_code."
     )
 
-    # Access: a shared secret (query `token=` or `Authorization: Bearer`) and allowed origins.
+    # Access: a shared secret (`Authorization: Bearer`) and allowed origins.
     token: SecretStr | None = None
     allowed_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # How long a socket ticket (asked for with the token, used in the socket's URL instead of
+    # it) stays good: long enough for a slow network's round trip, short enough to be worthless
+    # to whoever reads it in a log later.
+    ticket_ttl_s: float = Field(default=DEFAULT_TTL_S, gt=0, le=300)
 
     # Sessions and limits.
     idle_timeout_s: float = Field(default=300, gt=0)

@@ -4,6 +4,7 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Path, Query, Request, WebSocket
+from redis.asyncio import Redis
 
 from contracts.ids import CONVERSATION_ID_MAX_LENGTH, CONVERSATION_ID_PATTERN
 from event_store.hub import EventHub
@@ -21,6 +22,7 @@ class Services:
     hub: EventHub
     writer: EventWriter
     ingestor: StreamIngestor
+    redis: Redis  # the live stream redeems its tickets here
 
 
 def _services(request: Request) -> Services:

@@ -7,10 +7,9 @@ import structlog
 from fastapi import APIRouter, Query, WebSocket, WebSocketDisconnect
 from starlette.websockets import WebSocketState
 
-from contracts.session import CloseCode
-from event_store.api.auth import websocket_token
+from contracts.tickets import TICKET_MAX_LENGTH, TicketPurpose
 from event_store.api.deps import After, ConversationIdPath, WsServicesDep
-from service_kit.access import REQUIRED_DETAIL, token_matches
+from service_kit.access import SocketRefused, check_socket_credentials
 
 router = APIRouter(prefix="/api/realtime/conversations", tags=["conversations"])
 log = structlog.get_logger(__name__)
@@ -26,10 +25,24 @@ async def stream_conversation(
     services: WsServicesDep,
     after: After = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 500,
+    # From the gateway's POST /api/realtime/pipecat/tickets with purpose `events`; required when
+    # GATEWAY_TOKEN is set, unless the client sends the token in an Authorization header.
+    ticket: Annotated[str | None, Query(max_length=TICKET_MAX_LENGTH)] = None,
 ) -> None:
     await websocket.accept()  # accepted first, so the client sees why it is closed
-    if not token_matches(services.settings.token, websocket_token(websocket)):
-        await websocket.close(CloseCode.POLICY, REQUIRED_DETAIL)
+    try:
+        await check_socket_credentials(
+            services.redis,
+            services.settings.token,
+            authorization=websocket.headers.get("authorization"),
+            query_token=websocket.query_params.get("token"),
+            ticket=ticket,
+            conversation_id=conversation_id,
+            purpose=TicketPurpose.EVENTS,
+        )
+    except SocketRefused as refused:
+        log.info("stream_refused", conversation_id=conversation_id, reason=refused.reason)
+        await websocket.close(refused.code, refused.reason)
         return
     # Subscribe before reading the history, so nothing committed in between is missed;
     # what appears in both is skipped by id.
@@ -79,5 +92,5 @@ async def _drain_client(websocket: WebSocket) -> None:
 async def _close_quietly(websocket: WebSocket) -> None:
     try:
         await websocket.close()
-    except RuntimeError:
+    except (WebSocketDisconnect, RuntimeError):  # the client had already gone (through nginx)
         log.debug("stream_close_after_disconnect")

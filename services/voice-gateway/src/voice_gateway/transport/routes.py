@@ -16,10 +16,19 @@ from fastapi import (
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from redis.exceptions import RedisError
 
 from contracts.ids import CONVERSATION_ID_MAX_LENGTH, CONVERSATION_ID_PATTERN
 from contracts.session import CloseCode, EndReason, RefusalKind
-from service_kit.access import REQUIRED_DETAIL, offered_token, origin_allowed, token_matches
+from contracts.tickets import TICKET_MAX_LENGTH, TicketGrant, TicketPurpose, TicketRequest
+from service_kit.access import (
+    REQUIRED_DETAIL,
+    SocketRefused,
+    check_socket_credentials,
+    origin_allowed,
+    token_matches,
+)
+from service_kit.tickets import issue_ticket
 from voice_gateway import metrics
 from voice_gateway.brains.brain import Persona
 from voice_gateway.sessions.gateway import Gateway
@@ -60,17 +69,27 @@ async def _check_http_access(
         raise HTTPException(401, REQUIRED_DETAIL, headers={"WWW-Authenticate": "Bearer"})
 
 
-def _check_access(gateway: Gateway, websocket: WebSocket, token: str | None) -> None:
+async def _check_access(
+    gateway: Gateway, websocket: WebSocket, conversation_id: str, ticket: str | None
+) -> None:
     settings = gateway.services.settings
     origin = websocket.headers.get("origin")
     if not origin_allowed(origin, settings.allowed_origins):
         raise Refused(
             f"origin {origin!r} is not allowed", kind=RefusalKind.ORIGIN, code=CloseCode.POLICY
         )
-    if not token_matches(
-        settings.token, offered_token(token, websocket.headers.get("authorization"))
-    ):
-        raise Refused("a valid token is required", kind=RefusalKind.TOKEN, code=CloseCode.POLICY)
+    try:
+        await check_socket_credentials(
+            gateway.services.redis,
+            settings.token,
+            authorization=websocket.headers.get("authorization"),
+            query_token=websocket.query_params.get("token"),
+            ticket=ticket,
+            conversation_id=conversation_id,
+            purpose=TicketPurpose.VOICE,
+        )
+    except SocketRefused as refused:
+        raise Refused(refused.reason, kind=refused.kind, code=refused.code) from None
     if gateway.services.brain_problem is not None:
         raise Refused(
             gateway.services.brain_problem,
@@ -86,7 +105,9 @@ async def voice(
     voice: Annotated[str | None, Query(pattern=r"^[a-z_]{1,32}$")] = None,
     agent_name: Annotated[str | None, Query(pattern=r"^\w{1,64}$")] = None,
     system_prompt: Annotated[str | None, Query(max_length=4000)] = None,
-    token: Annotated[str | None, Query(max_length=256)] = None,
+    # From POST /api/realtime/pipecat/tickets; required when GATEWAY_TOKEN is set, unless the
+    # client sends the token in an Authorization header (`?token=` is refused).
+    ticket: Annotated[str | None, Query(max_length=TICKET_MAX_LENGTH)] = None,
     wire_format: Annotated[FormatName, Query(alias="format")] = "raw",
 ) -> None:
     gateway = _gateway(websocket.app)
@@ -95,7 +116,7 @@ async def voice(
     await websocket.accept()
     try:
         gateway.admission.attempt(client)  # first: wrong tokens count against the rate too
-        _check_access(gateway, websocket, token)
+        await _check_access(gateway, websocket, conversation_id, ticket)
         gateway.admission.open_session(client)
     except Refused as refused:
         metrics.SESSIONS_REFUSED.labels(refused.kind).inc()
@@ -116,6 +137,24 @@ async def voice(
     finally:
         gateway.remove(session)
         gateway.admission.release(client)
+
+
+@router.post(
+    "/api/realtime/pipecat/tickets",
+    dependencies=[Depends(_check_http_access)],
+    responses={503: {"description": "Redis is unreachable: no ticket can be issued"}},
+)
+async def new_ticket(request: Request, body: TicketRequest) -> TicketGrant:
+    """A ticket for one socket of one conversation (`purpose`: `voice`, this gateway's socket,
+    or `events`, the event-store's live stream), to open it with `?ticket=` instead of the
+    token. Good once, for GATEWAY_TICKET_TTL_S, on any replica (it lives in Redis)."""
+    services = _gateway(request.app).services
+    try:
+        return await issue_ticket(
+            services.redis, body.conversation_id, body.purpose, ttl_s=services.settings.ticket_ttl_s
+        )
+    except RedisError:
+        raise HTTPException(503, "no ticket can be issued now (Redis is unreachable)") from None
 
 
 @router.get("/api/realtime/pipecat/sessions", dependencies=[Depends(_check_http_access)])
