@@ -141,10 +141,12 @@ async def test_router_hands_work_to_the_team_and_says_so(
     assert stages >= {"voice", "end_of_turn_wait", "speech_recognition", "brain",
                       "speech_synthesis_first_byte"}  # fmt: skip
     # Recognition and the end-of-turn judgement both started at the pause after the last word,
-    # and their results were the answers (nothing was said after that pause).
+    # and the early transcripts were the turns' (nothing was said after that pause); smart-turn's
+    # early "not finished" is asked again, so whether its result was kept is the model's call.
     metrics = await asyncio.to_thread(_metrics, gateway)
-    for stage in ("recognition", "turn"):
-        assert metrics[f'gateway_early_decodes_total{{outcome="used",stage="{stage}"}}'] >= 2
+    series = 'gateway_early_decodes_total{{outcome="{}",stage="{}"}}'
+    assert metrics[series.format("used", "recognition")] >= 2
+    assert metrics[series.format("started", "turn")] >= 2
     greeted, first_turn, second_turn = heard.turn_audio()
     assert word_accuracy(GREETING, transcribe(greeted)) >= 0.8
     assert word_accuracy(f"{handed_over} {summary}", transcribe(first_turn)) >= 0.8

@@ -42,7 +42,7 @@ TURN_STAGE_SECONDS = Histogram(
 EARLY_DECODES = Counter(
     "gateway_early_decodes_total",
     "Decodes started at the user's first short pause (local brain), by stage and outcome: "
-    "started, used (the turn's answer) or dropped (the user went on)",
+    "started, used (the turn's answer) or dropped (the user went on, or the result was not kept)",
     ["stage", "outcome"],
 )
 ASYNCIO_TASKS = Gauge(

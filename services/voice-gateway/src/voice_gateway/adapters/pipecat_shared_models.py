@@ -32,10 +32,12 @@ from pipecat.audio.turn.smart_turn.local_smart_turn_v3 import LocalSmartTurnAnal
 from pipecat.audio.vad.silero import SileroOnnxModel, SileroVADAnalyzer
 from pipecat.audio.vad.vad_analyzer import VADAnalyzer, VADParams
 from pipecat.metrics.metrics import MetricsData
+from pipecat.turns.user_stop import TurnAnalyzerUserTurnStopStrategy
 from pipecat.utils.env import env_truthy
 
 from voice_gateway.adapters.pipecat_version import PIPECAT_VERSION, PipecatMismatch
 from voice_gateway.brains.early_decode import EarlyDecode
+from voice_gateway.brains.unfinished import sounds_unfinished
 
 SILERO_MODEL = ("pipecat.audio.vad.data", "silero_vad.onnx")
 SMART_TURN_MODEL = ("pipecat.audio.turn.smart_turn.data", "smart-turn-v3.2-cpu.onnx")
@@ -102,7 +104,7 @@ class SharedSmartTurn(LocalSmartTurnAnalyzerV3):
     """`LocalSmartTurnAnalyzerV3` (the bundled model, one CPU) on the process's session; with
     `early`, it judges the turn from the user's first short pause on (brains/early_decode.py):
     the prediction Pipecat asks for at the VAD's stop is then the one started at the pause, on
-    the same audio but for the silence heard since."""
+    the same audio but for the silence heard since, when it says the turn is finished."""
 
     def __init__(self, *, early: bool = False, **kwargs: Any) -> None:
         BaseSmartTurn.__init__(self, **kwargs)
@@ -122,17 +124,36 @@ class SharedSmartTurn(LocalSmartTurnAnalyzerV3):
 
     async def analyze_end_of_turn(self) -> Prediction:
         early = self._early_turn.take() if self._early_turn is not None else None
-        if early is None:
-            return await super().analyze_end_of_turn()
-        state, result = await early
-        if state == EndOfTurnState.COMPLETE:
-            self._clear(state)
-        return state, result
+        if early is not None and self._early_turn is not None:
+            state, result = await early
+            # "Finished" at 0.1 s of silence holds at 0.3 s; "not finished" may not (the model
+            # reads the silence too), so that one is asked again on all the audio.
+            finished = state == EndOfTurnState.COMPLETE
+            self._early_turn.settle(used=finished)
+            if finished:
+                self._clear(state)
+                return state, result
+        return await super().analyze_end_of_turn()
 
     def _predict_so_far(self) -> Awaitable[Prediction]:
         """The turn so far, copied now, judged on the analyzer's own thread."""
         future = self._model_executor.submit(self._process_speech_segment, list(self._audio_buffer))
         return asyncio.wrap_future(future)
+
+
+class TranscriptAwareTurnStop(TurnAnalyzerUserTurnStopStrategy):  # type: ignore[no-untyped-call]
+    """Pipecat's smart-turn stop strategy that does not end a turn whose transcript stops on a
+    dangling word (brains/unfinished.py); the aggregator's stop timeout still ends it if the
+    user says nothing more. Reads the strategy's last transcript, `_text`."""
+
+    async def trigger_user_turn_stopped(
+        self, *, enable_user_speaking_frames: bool | None = None
+    ) -> None:
+        if sounds_unfinished(getattr(self, "_text", "")):
+            return
+        await super().trigger_user_turn_stopped(
+            enable_user_speaking_frames=enable_user_speaking_frames
+        )
 
 
 def self_check() -> None:
@@ -149,6 +170,10 @@ def self_check() -> None:
         vad.set_sample_rate(rate)  # what the pipeline's start does
     _same_attributes("SileroVADAnalyzer", theirs_vad, ours_vad)
     _same_attributes("SileroOnnxModel", theirs_vad._model, ours_vad._model)
+    if "_text" not in TurnAnalyzerUserTurnStopStrategy._handle_transcription.__code__.co_names:
+        raise PipecatMismatch(
+            "the smart-turn stop strategy no longer keeps its transcript in _text"
+        )
     for name in ("_process_speech_segment", "_model_executor", "_clear"):
         if not hasattr(BaseSmartTurn, name):
             raise PipecatMismatch(f"BaseSmartTurn.{name} is gone: the early judgement uses it")

@@ -82,10 +82,12 @@ class SharedWhisperSTT(WhisperSTTService):
 
     async def run_stt(self, audio: bytes) -> AsyncGenerator[Frame, None]:
         early = self._early.take() if self._early is not None else None
-        if early is not None:
+        if early is not None and self._early is not None:
             heard, frames = await early
             # The segment handed over must be what was decoded, followed by silence only.
-            if audio.startswith(heard):
+            matches = audio.startswith(heard)
+            self._early.settle(used=matches)
+            if matches:
                 for frame in frames:
                     yield frame
                 return

@@ -76,13 +76,15 @@ class EarlyDecode(Generic[T]):
 
     def take(self) -> asyncio.Task[T] | None:
         """The decode started at this pause, if nothing loud came after it; it is spent either
-        way."""
+        way. The caller says with `settle` whether its result was the answer."""
         task, self._pending = self._pending, None
         self._quiet_bytes = 0
-        if task is not None:
-            self.used += 1
-            EARLY_DECODES.labels(self._stage, "used").inc()
         return task
+
+    def settle(self, used: bool) -> None:
+        """Count a taken decode as the answer (`used`) or not (dropped: asked again)."""
+        self.used += used
+        EARLY_DECODES.labels(self._stage, "used" if used else "dropped").inc()
 
     def close(self) -> None:
         """The session is over: decodes still running have nobody to answer."""

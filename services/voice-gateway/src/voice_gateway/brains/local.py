@@ -169,9 +169,12 @@ def local_brain(
     settings: Settings, persona: Persona, caller: ToolCaller, queue: QueueFrame
 ) -> Brain:
     from pipecat.services.whisper.stt import WhisperSTTService
-    from pipecat.turns.user_stop import TurnAnalyzerUserTurnStopStrategy
 
-    from voice_gateway.adapters.pipecat_shared_models import SharedSileroVAD, SharedSmartTurn
+    from voice_gateway.adapters.pipecat_shared_models import (
+        SharedSileroVAD,
+        SharedSmartTurn,
+        TranscriptAwareTurnStop,
+    )
     from voice_gateway.adapters.pipecat_whisper import SharedWhisperSTT, shared_whisper
     from voice_gateway.processors.piper_speech import ClauseChunker, PiperSpeech
 
@@ -222,7 +225,7 @@ def local_brain(
             vad_analyzer=SharedSileroVAD(sample_rate=RECOGNITION_RATE),
             user_turn_strategies=UserTurnStrategies(
                 stop=[
-                    TurnAnalyzerUserTurnStopStrategy(
+                    TranscriptAwareTurnStop(
                         turn_analyzer=SharedSmartTurn(early=settings.early_recognition)
                     )
                 ]
