@@ -1,39 +1,56 @@
-"""Voice latency of the local brain: the end of the user's speech to the first audio of the answer.
+"""Voice latency of the local brain: the end of the user's speech to the first audio of the answer,
+beside a plain Pipecat bot built from Pipecat's own local services.
 
 Starts a private redis-server, a tool-worker (its real command) against the fake agentic backend
 (a thread of this process) and a voice-gateway (its real command) with VOICE_BRAIN=local: Silero
 VAD and smart-turn end the turn, Whisper tiny.en transcribes, the command router decides (or, with
 `--llm`, an OpenAI-compatible LLM: the fake chat server, a thread of this process, answering as
-the router would, through tool calls), Piper speaks.
+the router would, through tool calls), Piper speaks. Then, the gateway stopped, the baseline
+(bench/baselines/plain_local.py, a process of its own): what a user would build instead, with
+Pipecat 1.14's FastAPI transport, Silero VAD and the default turn strategies (smart-turn v3),
+`WhisperSTTService` on the same model, `PiperTTSService` on the same voice, all at their
+documented defaults, and the gateway's router in the LLM's place (`--no-baseline`: without it).
 
-One session on the browser endpoint (raw format) hears a list of short commands, Piper speech
-(deterministic), like a live microphone: a sender streams 20 ms PCM16 24 kHz frames at real time
-the whole session long, silence whenever no utterance is being said (the VAD needs the silence
-after the speech to find its end). Each utterance is 300 ms of silence and the speech; the next
-one is said only once the assistant has finished answering (a `speaking: false` after the count
-of assistant transcripts reached what the turn calls for: one answer, plus the spoken summary of a
-run handed to the team or Claude Code), as a person would, so no answer is barged in.
+One session per server on the browser endpoint (raw format), the same client and the same
+speech, like a live microphone: a sender streams 20 ms PCM16 24 kHz frames at real time the whole
+session long, silence whenever no utterance is being said (the VAD needs the silence after the
+speech to find its end). Each utterance is 300 ms of silence and the speech: short commands,
+sentences with a 400-700 ms pause in the middle (two phrases, digital silence between), long
+commands (6-7 s), in Piper's voice (deterministic) and espeak-ng's. The next one is said only
+once the server is done with it, as a person would wait, so no answer is barged in: the answer
+to the last user turn the utterance opened heard out (`speaking: false`, and the spoken summary of
+a run that turn handed to the team or Claude Code), nothing new for SETTLE_S, and the server's
+CPU back to idle (a transcript still being decoded sends nothing until it is done, and then
+may open a turn of its own).
 
 Per utterance:
 - client latency: the time the frame holding the utterance's last voiced sample (peak >= 500,
   the gateway's own threshold, per 20 ms frame) was sent -> the arrival of the first audio frame
   after it (both `time.monotonic()` in this process);
-- the gateway's own figures (`latency` messages after the first audio of the answer): `voice`
-  (last voiced frame in -> first audio out, inside the gateway), `upstream_first_byte`, and the
-  stages `end_of_turn_wait`, `speech_recognition`, `brain`, `speech_synthesis_first_byte`.
-  Derived: `vad_stop` = voice - end_of_turn_wait - upstream_first_byte (last voiced frame -> the
-  VAD's stop), so voice = vad_stop + end_of_turn_wait + brain + speech_synthesis_first_byte;
-  speech_recognition runs inside end_of_turn_wait (both start at the VAD's stop).
+- the gateway's own figures (`latency` messages after the first audio of the answer to its last
+  user turn): `voice` (last voiced frame in -> first audio out, inside the gateway),
+  `upstream_first_byte`, and the stages `end_of_turn_wait`, `speech_recognition`, `brain`,
+  `speech_synthesis_first_byte`. Derived: `vad_stop` = voice - end_of_turn_wait -
+  upstream_first_byte (last voiced frame -> the VAD's stop), so voice = vad_stop +
+  end_of_turn_wait + brain + speech_synthesis_first_byte; speech_recognition runs inside
+  end_of_turn_wait (both start at the VAD's stop). The baseline sends none;
+- cut off: answer audio or a `function_call` arrived before the utterance's last frame was sent,
+  or the user's words fell in more than one user turn (each turn starts with an `interruption`;
+  not "more than one transcript": Whisper sends one per VAD segment, two for a paused sentence
+  kept in one turn). `false_cutoff_pct` is over the utterances with a pause;
+- word accuracy: the user transcripts joined, against the text said
+  (`harness.local_speech.word_accuracy`: 1 - word error rate), mean over utterances, per voice.
 The first utterance of the session is a warm-up, reported apart and left out of the figures.
 With `--llm` the `brain` stage ends at the start of the model's first response, which is the tool
 call when there is one (no words): the tool's round trip and the second completion, whose text is
 spoken, then fall in `speech_synthesis_first_byte`. The fake answers at once
 (`--llm-first-token-ms` adds a delay): the figures are the pipeline's, not a model's.
 
-The session starts once the machine is quiet (full run: waiting up to 2 minutes for other
+Each session starts once the machine is quiet (full run: waiting up to 2 minutes for other
 processes to leave the CPU); the CPU other processes used during it is reported (`other_cpu_pct`,
-% of one core), as the gateway's own (`gateway_cpu_pct`): on 2 cores, any other load shows up in
-the figures.
+% of one core), as the server's own (`gateway_cpu_pct`): on 2 cores, any other load shows up in
+the figures. `rss_mb` is the most resident memory the server process (and its children) held
+during its session, sampled every half second (the baseline loads its models per session).
 
 Target (reported, not enforced): p50 at most 800 ms with the command router on this machine.
 """
@@ -44,15 +61,19 @@ import argparse
 import asyncio
 import contextlib
 import json
+import math
 import os
+import socket
 import statistics
 import sys
 import tempfile
+import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import psutil
@@ -73,12 +94,13 @@ from fakes.openai_chat import (  # noqa: E402
     Say,
     default_scenario,
 )
-from harness.local_speech import piper_pcm  # noqa: E402
-from harness.speech import duration_ms, frames, silence  # noqa: E402
+from harness.local_speech import piper_pcm, word_accuracy  # noqa: E402
+from harness.speech import duration_ms, frames, silence, speech_pcm  # noqa: E402
 from harness.stats import percentile  # noqa: E402
 from harness.voice_clients import VoiceClient  # noqa: E402
 from stack import (  # noqa: E402
     ManagedProcess,
+    ProcessSpec,
     free_port,
     redis_spec,
     tool_worker_spec,
@@ -92,6 +114,19 @@ FRAME_S = FRAME_MS / 1000
 LEAD_SILENCE_MS = 300
 ANSWER_TIMEOUT_S = 45.0
 SETTLE_S = 0.3  # after the answers: no new one starts within this (else it is waited for too)
+# Nothing from the server for this long, the assistant silent: no further answer is coming.
+# Longer than Pipecat's default wait for an unfinished turn (5 s) and Whisper after it.
+QUIET_S = 8.0
+RSS_EVERY_S = 0.5
+# The server is done with an utterance once it uses less than this much CPU over the window
+# (idle, it uses a tenth of a core; decoding speech, on a machine others keep busy, can get less
+# than half of one for a moment).
+IDLE_CORES = 0.3
+IDLE_WINDOW_S = 0.5
+IDLE_MAX_S = 30.0
+# A user turn starting this soon after a transcript was opened by it (see `worded_turns`).
+OPENED_BY_TRANSCRIPT_S = 0.1
+EDGE_PEAK = 50  # below this, a phrase's edge is silence (trimmed around a pause)
 SEND_TOOLS = ("send_to_nested", "send_to_claude_code")  # a finished run is summarised aloud
 STAGES = (
     "vad_stop",
@@ -102,44 +137,109 @@ STAGES = (
     "upstream_first_byte",
 )
 
+# The baseline's figures beside the headline keys (`baseline_p50_ms`...), in `baseline`.
+BASELINE_DETAIL = (
+    "utterances",
+    "mean_ms",
+    "min_ms",
+    "max_ms",
+    "unanswered",
+    "unexpected_route",
+    "cutoffs_unpaused",
+    "cut_off",
+    "slowest",
+    "warm_up_ms",
+    "cpu_pct",
+    "other_cpu_pct",
+    "barge_ins",
+    "mic_max_late_ms",
+)
+
 # The parts the gateway's voice figure adds up to (speech_recognition runs in end_of_turn_wait).
 VOICE_PARTS = ("vad_stop", "end_of_turn_wait", "brain", "speech_synthesis_first_byte")
 
-WARM_UP = "Pause the team."
-# Commands the router understands (a tool call) and some it does not (the help reply).
-UTTERANCES = [
-    "Ask the team to write a haiku about the sea.",
-    "Pause the team.",
-    "What is the weather like?",
-    "Tell Claude to fix the failing test.",
-    "Stop Claude.",
-    "Start over.",
-    "Hold on.",
-    "Have the team summarise the meeting notes.",
-    "How are you today?",
-    "Claude, add a readme to the project.",
-    "Wait a second.",
-    "Let's start again.",
-    "Tell the team to stop.",
-    "Play some music.",
-    "Ask Claude to run the unit tests.",
-    "Stop the team.",
-    "New conversation.",
-    "Tell Claude to stop.",
-    "What time is it?",
-    "Ask the team to plan a trip to Lisbon.",
-    "Cancel that.",
-    "Restart.",
-    "Thank you.",
-    "Pause Claude.",
+
+@dataclass(frozen=True)
+class Saying:
+    """What the user says: one phrase, or phrases with a pause between them (a speaker
+    hesitating mid-sentence), in Piper's voice or espeak-ng's."""
+
+    parts: tuple[str, ...]
+    pause_ms: int = 0  # between the parts: digital silence, the phrases' own edges trimmed
+    voice: Literal["piper", "espeak"] = "piper"
+
+    @property
+    def text(self) -> str:
+        """What was said, as one sentence."""
+        return " ".join(self.parts)
+
+    def describe(self) -> str:
+        said = f" <{self.pause_ms} ms> ".join(self.parts)
+        return f"{said!r}{' (espeak)' if self.voice == 'espeak' else ''}"
+
+
+def piper(text: str) -> Saying:
+    return Saying((text,))
+
+
+def espeak(text: str) -> Saying:
+    return Saying((text,), voice="espeak")
+
+
+def paused(
+    first: str, pause_ms: int, rest: str, voice: Literal["piper", "espeak"] = "piper"
+) -> Saying:
+    return Saying((first, rest), pause_ms, voice)
+
+
+WARM_UP = piper("Pause the team.")
+# Commands the router understands (a tool call) and one it does not (the help reply, 9 s long).
+# The first list had 24; with the lists below and the baseline's session, a run is to stay near
+# 8 minutes: left out are four more help replies and commands said again in other words.
+SHORT = [
+    piper(text)
+    for text in (
+        "Ask the team to write a haiku about the sea.",
+        "Tell Claude to fix the failing test.",
+        "Stop Claude.",
+        "Start over.",
+        "Stop the team.",
+        "New conversation.",
+        "Tell Claude to stop.",
+        "What time is it?",
+        "Pause Claude.",
+    )
 ]
-QUICK_UTTERANCES = [  # short answers mostly (the help reply alone plays for 9 s)
-    "Stop the team.",
-    "Start over.",
-    "What time is it?",
-    "Hold on.",
-    "Stop Claude.",
+# A pause of 400-700 ms mid-sentence, where a speaker hesitates: a turn that ends in it is cut.
+PAUSED = [
+    paused("Ask the team to", 500, "write a haiku about the sea."),
+    paused("Tell Claude to", 600, "run the unit tests."),
+    paused("Have the team", 450, "summarise the meeting notes."),
+    paused("Ask Claude to", 700, "add a readme to the project."),
+    paused("Ask the team to", 600, "plan a trip to Lisbon.", voice="espeak"),
 ]
+# Long commands (6-7 s of speech, commas and all): Whisper hears them in several segments.
+LONG = [
+    piper(
+        "Ask the team to look at the failing build, find out which commit broke it, "
+        "and write a short report for me by tomorrow morning."
+    ),
+    piper(
+        "Stop the team, they are going in the wrong direction, changing files they should not "
+        "touch, and I want to look at what they have done so far."
+    ),
+]
+# A second voice: a synthetic one Whisper has heard less of than Piper's.
+ESPEAK = [
+    espeak("Stop the team."),
+    espeak("Start over."),
+    espeak("Tell Claude to fix the failing test."),
+]
+UTTERANCES = [*SHORT, *PAUSED, *LONG, *ESPEAK]
+# Both servers in under 3 minutes (2 on a quiet machine): a short command, two sentences with a
+# pause (one in espeak's voice) and a long command, a pause (a task handed off is read back when
+# its run ends: seconds more). A turn cut at a pause gets the 9 s help reply.
+QUICK_UTTERANCES = [piper("Stop the team."), PAUSED[0], PAUSED[4], LONG[1]]
 
 
 def log(message: str) -> None:
@@ -155,19 +255,20 @@ def peak(frame: bytes) -> int:
 
 @dataclass
 class Utterance:
-    text: str
+    saying: Saying
     frames: list[bytes]
     last_voiced: int  # index of the frame with the last voiced sample
     voiced_sent_at: float | None = None
+    finished_at: float | None = None  # when its last frame was sent: the speaker is done
     done: asyncio.Event = field(default_factory=asyncio.Event)
 
     @classmethod
-    def of(cls, text: str, pcm: bytes) -> Utterance:
+    def of(cls, saying: Saying, pcm: bytes) -> Utterance:
         chunks = list(frames(silence(LEAD_SILENCE_MS) + pcm, FRAME_MS))
         voiced = [i for i, chunk in enumerate(chunks) if peak(chunk) >= VOICED_PEAK]
         if not voiced:
-            raise ValueError(f"no voiced frame in {text!r}")
-        return cls(text, chunks, voiced[-1])
+            raise ValueError(f"no voiced frame in {saying.text!r}")
+        return cls(saying, chunks, voiced[-1])
 
 
 class Microphone:
@@ -202,42 +303,62 @@ class Microphone:
                     current.voiced_sent_at = time.monotonic()
                 index += 1
                 if index == len(current.frames):
+                    current.finished_at = time.monotonic()
                     current.done.set()
                     current = None
             self.frames_sent += 1
             await asyncio.sleep(max(0.0, start + self.frames_sent * FRAME_S - time.monotonic()))
 
 
-# --- what the gateway says ------------------------------------------------------------------
+# --- what the server says -------------------------------------------------------------------
 
 
 @dataclass
 class Heard:
-    """The gateway's messages and audio frames, each with its arrival time."""
+    """The server's messages and audio frames, each with its arrival time."""
 
     messages: list[tuple[float, dict[str, Any]]] = field(default_factory=list)
     audio_at: list[float] = field(default_factory=list)
-    interruptions: int = 0  # sent at each turn the user starts
+    turn_starts: list[float] = field(default_factory=list)  # each user turn's `interruption`
     barge_ins: int = 0  # ... of which while the assistant was speaking
+    last_at: float = 0.0  # the last arrival of anything
 
     async def receive(self, ws: ClientConnection, client: VoiceClient) -> None:
         with contextlib.suppress(ConnectionClosed):
             async for frame in ws:
-                now = time.monotonic()
+                now = self.last_at = time.monotonic()
                 decoded = client.decode(frame)
                 if decoded.audio is not None:
                     self.audio_at.append(now)
                 elif decoded.interruption:
-                    self.interruptions += 1
+                    self.turn_starts.append(now)
                     self.barge_ins += self.speaking() is True
                 elif decoded.message is not None:
                     self.messages.append((now, decoded.message))
 
-    def since(self, at: float, type_: str) -> list[dict[str, Any]]:
-        return [m for t, m in self.messages if t >= at and m["type"] == type_]
+    def since(self, at: float, type_: str, until: float = math.inf) -> list[dict[str, Any]]:
+        return [m for t, m in self.messages if at <= t < until and m["type"] == type_]
 
     def assistant_said(self, at: float) -> list[str]:
         return [m["text"] for m in self.since(at, "transcription") if m["role"] == "assistant"]
+
+    def user_said(self, at: float) -> list[tuple[float, str]]:
+        return [
+            (t, m["text"])
+            for t, m in self.messages
+            if t >= at and m["type"] == "transcription" and m["role"] == "user"
+        ]
+
+    def turns_since(self, at: float) -> list[float]:
+        """When each user turn started since `at` (the server's interruption at its start)."""
+        return [t for t in self.turn_starts if t >= at]
+
+    def started_speaking(self, at: float) -> float | None:
+        """When the assistant first started speaking since `at`."""
+        return next(
+            (t for t, m in self.messages if t >= at and m["type"] == "speaking" and m["speaking"]),
+            None,
+        )
 
     def speaking(self) -> bool | None:
         """The last `speaking` state, None before the first."""
@@ -250,12 +371,16 @@ class Heard:
 
 @dataclass
 class Turn:
-    text: str
+    saying: Saying
     expected_tool: str | None
     latency_ms: float | None = None
     gateway_ms: dict[str, float] = field(default_factory=dict)
     heard: list[str] = field(default_factory=list)
+    answers: list[str] = field(default_factory=list)  # what the assistant said
     tools: list[str] = field(default_factory=list)
+    user_turns: int = 0  # the user turns the server saw in this utterance
+    worded_turns: int = 0  # ... of which the user's words fell in (more than 1: split)
+    answered_early: bool = False  # answer audio or a tool call before the speaker finished
     error: str | None = None
 
     @property
@@ -263,29 +388,65 @@ class Turn:
         first = self.tools[0] if self.tools else None
         return first == self.expected_tool
 
+    @property
+    def cut_off(self) -> bool:
+        """Answered before the speaker finished, or the words split over two user turns."""
+        return self.answered_early or self.worded_turns > 1
+
+    @property
+    def accuracy(self) -> float:
+        return word_accuracy(self.saying.text, " ".join(self.heard))
+
     def describe(self) -> str:
         client = f"{self.latency_ms:.0f}" if self.latency_ms is not None else "-"
         voice = self.gateway_ms.get("voice")
         stages = " ".join(f"{s}={self.gateway_ms[s]:.0f}" for s in STAGES if s in self.gateway_ms)
+        cut = [
+            *(["answered before the end"] if self.answered_early else []),
+            *([f"split in {self.worded_turns} turns"] if self.worded_turns > 1 else []),
+        ]
         return (
-            f"{client} ms (gateway voice {voice if voice is not None else '-'}) {stages} | "
-            f"said {self.text!r} heard {self.heard} tools {self.tools}"
+            f"{client} ms{f' (gateway voice {voice})' if voice is not None else ''} {stages} | "
+            f"said {self.saying.describe()} heard {self.heard} tools {self.tools} "
+            f"answered {[a if len(a) < 40 else a[:37] + '...' for a in self.answers]}"
             f"{' UNEXPECTED ROUTE' if not self.routed_as_expected else ''}"
+            f"{' CUT OFF: ' + ', '.join(cut) if cut else ''}"
             f"{' ERROR ' + self.error if self.error else ''}"
         )
 
 
 async def answered(heard: Heard, since: float) -> None:
-    """Until the assistant has finished every answer this turn calls for, and none starts."""
-    deadline = time.monotonic() + ANSWER_TIMEOUT_S
+    """Until the assistant has finished every answer this turn calls for, and none starts: the
+    answer to the user's last turn, spoken after it began (a turn split by a pause has two; the
+    words of the first one's answer played before the second turn cut it come as a transcript
+    right after that turn's start, and it may have been cut before any), plus the spoken
+    summary of each run that turn handed to the team or Claude Code. Once nothing has arrived
+    for QUIET_S with the assistant silent, what came is all there is (an error if no answer
+    came at all)."""
+    began = time.monotonic()
+    deadline = began + ANSWER_TIMEOUT_S
 
     def done() -> bool:
-        results = heard.since(since, "function_result")
+        last_turn = max(heard.turns_since(since), default=since)
+        spoke = heard.started_speaking(last_turn)
+        if spoke is None or heard.speaking() is not False:
+            return False
+        # Runs handed off in an earlier turn of a split utterance: their summary may have been
+        # cut by the later turn, like that turn's answer.
+        results = heard.since(last_turn, "function_result")
         runs = sum(1 for r in results if r["name"] in SEND_TOOLS and r["ok"])
-        return len(heard.assistant_said(since)) >= 1 + runs and heard.speaking() is False
+        return len(heard.assistant_said(spoke)) >= 1 + runs
+
+    def given_up() -> bool:
+        quiet = time.monotonic() - max(heard.last_at, began) > QUIET_S
+        return quiet and heard.speaking() is not True
 
     while True:
         while not done():
+            if given_up():
+                if heard.assistant_said(since):
+                    return
+                raise Unanswered(f"no answer, and nothing for {QUIET_S:g} s")
             if time.monotonic() > deadline:
                 raise TimeoutError(f"no complete answer in {ANSWER_TIMEOUT_S:g} s")
             await asyncio.sleep(0.02)  # polling what the receiver collected
@@ -295,16 +456,65 @@ async def answered(heard: Heard, since: float) -> None:
             return
 
 
+class Unanswered(TimeoutError):
+    """Nothing came from the server for QUIET_S, and no answer to the utterance."""
+
+
+async def finished(heard: Heard, since: float, server_pid: int) -> None:
+    """Until the server is done with the utterance: its answers heard out (or none, and nothing
+    for QUIET_S), then the server idle with nothing new from it. Speech recognition sends
+    nothing while it decodes (seconds, on a busy machine), and the transcript it then sends may
+    end the turn or open one of its own: a next utterance said meanwhile would carry this one's
+    late turn in its figures."""
+    while True:
+        unanswered: Unanswered | None = None
+        try:
+            await answered(heard, since)
+        except Unanswered as exc:
+            unanswered = exc
+        seen = (len(heard.messages), len(heard.turn_starts))
+        await server_idle(server_pid)
+        if (len(heard.messages), len(heard.turn_starts)) == seen:
+            if unanswered is not None:
+                raise unanswered
+            return
+
+
+async def server_idle(pid: int) -> None:
+    """Until the server (and its children) use less than IDLE_CORES over an IDLE_WINDOW_S, or
+    IDLE_MAX_S passed. Listening to the microphone's silence costs it about a tenth of a core;
+    decoding speech or synthesising it, a core or more."""
+    deadline = time.monotonic() + IDLE_MAX_S
+    while time.monotonic() < deadline:
+        cpu0, t0 = tree_cpu_s(pid), time.monotonic()
+        await asyncio.sleep(IDLE_WINDOW_S)  # the window the CPU is measured over
+        if (tree_cpu_s(pid) - cpu0) / (time.monotonic() - t0) < IDLE_CORES:
+            return
+    log(f"note: the server was still busy after {IDLE_MAX_S:g} s; going on")
+
+
+def worded_turns(starts: list[float], said: list[tuple[float, str]]) -> int:
+    """How many user turns the user's words fell in (not how many transcripts: there is one per
+    Whisper segment, so a sentence with a pause has two even in one turn). A transcript belongs
+    to the last turn started before it, unless a turn starts right after it: Pipecat opens a
+    turn for a transcript that comes when none is open (its turn ended without waiting for it),
+    and the transcript is sent on its way to the aggregator, just before that turn's start."""
+    return len({sum(1 for s in starts if s <= t + OPENED_BY_TRANSCRIPT_S) for t, _ in said})
+
+
 @dataclass
 class Session:
     turns: list[Turn]
     barge_ins: int  # interruptions while the assistant spoke: should be none
     mic_max_late_ms: float  # how far the microphone fell behind its schedule
     other_cpu_pct: float = 0.0  # CPU used by processes not of this bench (% of one core)
-    gateway_cpu_pct: float = 0.0  # the gateway's CPU over the session (% of one core)
+    server_cpu_pct: float = 0.0  # the server's CPU over the session (% of one core)
+    rss_mb: float | None = None  # the server's peak resident memory during the session
 
 
-async def converse(url: str, texts: list[str], speech: dict[str, bytes]) -> Session:
+async def converse(
+    url: str, sayings: list[Saying], speech: dict[Saying, bytes], label: str, server_pid: int
+) -> Session:
     client = VoiceClient("raw")
     heard = Heard()
     turns: list[Turn] = []
@@ -318,34 +528,21 @@ async def converse(url: str, texts: list[str], speech: dict[str, bytes]) -> Sess
                     raise RuntimeError("the session closed before it started")
                 await asyncio.sleep(0.02)  # waiting for the `session started` message
             await answered(heard, 0)  # the greeting: a person hears it out before speaking
-            for text in texts:
-                tool = route(text).tool
-                turn = Turn(text, str(tool) if tool is not None else None)
+            for saying in sayings:
+                tool = route(saying.text).tool
+                turn = Turn(saying, str(tool) if tool is not None else None)
                 turns.append(turn)
-                utterance = Utterance.of(text, speech[text])
+                utterance = Utterance.of(saying, speech[saying])
                 began = time.monotonic()
                 mic.say(utterance)
                 await utterance.done.wait()
                 try:
-                    await answered(heard, began)
+                    await finished(heard, began, server_pid)
                 except TimeoutError as exc:
                     turn.error = str(exc)
-                assert utterance.voiced_sent_at is not None
-                first_audio = heard.first_audio_after(utterance.voiced_sent_at)
-                if first_audio is not None:
-                    turn.latency_ms = (first_audio - utterance.voiced_sent_at) * 1000
-                for message in heard.since(began, "latency"):
-                    turn.gateway_ms.setdefault(message["metric"], float(message["ms"]))
-                parts = ("voice", "end_of_turn_wait", "upstream_first_byte")
-                if all(p in turn.gateway_ms for p in parts):
-                    voice, wait, upstream = (turn.gateway_ms[p] for p in parts)
-                    turn.gateway_ms["vad_stop"] = round(voice - wait - upstream, 1)
-                turn.heard = [
-                    m["text"] for m in heard.since(began, "transcription") if m["role"] == "user"
-                ]
-                turn.tools = [m["name"] for m in heard.since(began, "function_call")]
+                observe(turn, heard, utterance, began)
                 took = time.monotonic() - began
-                log(f"{len(turns):2d}/{len(texts)} [{took:4.1f} s] {turn.describe()}")
+                log(f"{label} {len(turns):2d}/{len(sayings)} [{took:4.1f} s] {turn.describe()}")
                 if receiver.done():
                     raise RuntimeError(f"the session ended: {heard.since(0, 'session')[-1:]}")
             await ws.send(client.stop())
@@ -362,6 +559,35 @@ async def converse(url: str, texts: list[str], speech: dict[str, bytes]) -> Sess
     if heard.barge_ins:
         log(f"note: {heard.barge_ins} interruption(s) while the assistant spoke (barge-in)")
     return Session(turns, heard.barge_ins, round(mic.max_late_s * 1000, 1))
+
+
+def observe(turn: Turn, heard: Heard, utterance: Utterance, began: float) -> None:
+    """What the server did with one utterance, from what the client heard since it began."""
+    assert utterance.voiced_sent_at is not None
+    assert utterance.finished_at is not None
+    first_audio = heard.first_audio_after(utterance.voiced_sent_at)
+    if first_audio is not None:
+        turn.latency_ms = (first_audio - utterance.voiced_sent_at) * 1000
+    starts = heard.turns_since(began)
+    # The gateway's figures for the turn the client's latency is of: the last one.
+    for message in heard.since(max(starts, default=began), "latency"):
+        turn.gateway_ms.setdefault(message["metric"], float(message["ms"]))
+    parts = ("voice", "end_of_turn_wait", "upstream_first_byte")
+    if all(p in turn.gateway_ms for p in parts):
+        voice, wait, upstream = (turn.gateway_ms[p] for p in parts)
+        turn.gateway_ms["vad_stop"] = round(voice - wait - upstream, 1)
+    said = heard.user_said(began)
+    turn.heard = [text for _, text in said]
+    turn.answers = heard.assistant_said(began)
+    turn.tools = [m["name"] for m in heard.since(began, "function_call")]
+    turn.user_turns = len(starts)
+    turn.worded_turns = worded_turns(starts, said)
+    # The previous answers had ended before this utterance began: audio or a tool call before
+    # its last frame is an answer to part of it.
+    early_audio = heard.first_audio_after(began)
+    turn.answered_early = (early_audio is not None and early_audio < utterance.finished_at) or bool(
+        heard.since(began, "function_call", until=utterance.finished_at)
+    )
 
 
 # --- the fake LLM (--llm) -------------------------------------------------------------------
@@ -413,13 +639,107 @@ def wait_quiet(max_s: float, cores: float = 0.3) -> float:
         log(f"waiting for a quiet machine: {used:.2f} cores busy")
 
 
+def tree_cpu_s(pid: int) -> float:
+    """CPU seconds a process and its live children have used."""
+    total = 0.0
+    with contextlib.suppress(psutil.NoSuchProcess):
+        process = psutil.Process(pid)
+        for each in (process, *process.children(recursive=True)):
+            with contextlib.suppress(psutil.NoSuchProcess):
+                times = each.cpu_times()
+                total += times.user + times.system
+    return total
+
+
+def tree_rss_mb(pid: int) -> float:
+    """Resident memory of a process and its children, in MB."""
+    total = 0
+    with contextlib.suppress(psutil.NoSuchProcess):
+        process = psutil.Process(pid)
+        for each in (process, *process.children(recursive=True)):
+            with contextlib.suppress(psutil.NoSuchProcess):
+                total += each.memory_info().rss
+    return total / 2**20
+
+
+class PeakRss:
+    """The most resident memory a server (and its children) held while in use, sampled every
+    RSS_EVERY_S in a thread: the baseline builds its models per session and frees them when it
+    ends, so a reading after the session would miss them."""
+
+    def __init__(self, pid: int) -> None:
+        self._pid = pid
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, name="peak-rss", daemon=True)
+        self.peak_mb = 0.0
+
+    def __enter__(self) -> PeakRss:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _sample(self) -> None:
+        while True:
+            self.peak_mb = max(self.peak_mb, tree_rss_mb(self._pid))
+            if self._stop.wait(RSS_EVERY_S):
+                return
+
+
+def measure(
+    url: str,
+    sayings: list[Saying],
+    speech: dict[Saying, bytes],
+    label: str,
+    server_pid: int,
+    pids: list[int],
+) -> Session:
+    """One session against a server, with the CPU it and everything else used meanwhile."""
+    busy0, own0, server0 = busy_s(), own_cpu_s(pids), own_cpu_s([server_pid])
+    t0 = time.monotonic()
+    with PeakRss(server_pid) as rss:
+        session = asyncio.run(converse(url, [WARM_UP, *sayings], speech, label, server_pid))
+    elapsed = time.monotonic() - t0
+    others = busy_s() - busy0 - (own_cpu_s(pids) - own0)
+    session.other_cpu_pct = round(max(0.0, others) / elapsed * 100, 1)
+    session.server_cpu_pct = round((own_cpu_s([server_pid]) - server0) / elapsed * 100, 1)
+    session.rss_mb = round(rss.peak_mb, 1)
+    return session
+
+
 # --- the run --------------------------------------------------------------------------------
 
 
-def render(texts: list[str]) -> dict[str, bytes]:
-    speech = {text: piper_pcm(text) for text in texts}
+def pcm_of(saying: Saying) -> bytes:
+    """The saying's audio: its phrases, and between them the pause, their own silent edges
+    trimmed so the gap between the words is the pause."""
+    speak = piper_pcm if saying.voice == "piper" else speech_pcm
+    phrases = [speak(part) for part in saying.parts]
+    if len(phrases) == 1:
+        return phrases[0]
+    gap = silence(saying.pause_ms)
+    return gap.join(
+        trimmed(pcm, start=i > 0, end=i < len(phrases) - 1) for i, pcm in enumerate(phrases)
+    )
+
+
+def trimmed(pcm: bytes, *, start: bool, end: bool) -> bytes:
+    """`pcm` without the near-silence (under EDGE_PEAK) at its start and/or end."""
+    samples = np.abs(np.frombuffer(pcm, dtype="<i2").astype(np.int32))
+    loud = np.flatnonzero(samples >= EDGE_PEAK)
+    if loud.size == 0:
+        return pcm
+    first = int(loud[0]) if start else 0
+    last = int(loud[-1]) + 1 if end else samples.size
+    return pcm[first * 2 : last * 2]
+
+
+def render(sayings: list[Saying]) -> dict[Saying, bytes]:
+    speech = {saying: pcm_of(saying) for saying in sayings}
     total = sum(duration_ms(pcm) for pcm in speech.values())
-    log(f"{len(texts)} utterances rendered, {total / 1000:.1f} s of speech")
+    log(f"{len(sayings)} utterances rendered, {total / 1000:.1f} s of speech")
     return speech
 
 
@@ -439,7 +759,20 @@ def log_notes(process: ManagedProcess) -> list[str]:
     return [f"{name}: {line} (x{n})" if n > 1 else f"{name}: {line}" for line, n in notes.items()]
 
 
-def run(args: argparse.Namespace, work: Path, texts: list[str]) -> tuple[Session, list[str]]:
+def run(
+    args: argparse.Namespace, work: Path, sayings: list[Saying]
+) -> tuple[Session, Session | None, list[str]]:
+    """The gateway's session, then (the gateway stopped) the baseline's, on the same speech."""
+    session, speech, notes = run_gateway(args, work, sayings)
+    if args.no_baseline:
+        return session, None, notes
+    baseline, baseline_notes = run_baseline(args, work, sayings, speech)
+    return session, baseline, notes + baseline_notes
+
+
+def run_gateway(
+    args: argparse.Namespace, work: Path, sayings: list[Saying]
+) -> tuple[Session, dict[Saying, bytes], list[str]]:
     with contextlib.ExitStack() as stack:
         agentic = stack.enter_context(FakeAgenticBackend())
         redis = ManagedProcess(redis_spec(free_port(), work / "redis", appendonly=False), work)
@@ -473,31 +806,118 @@ def run(args: argparse.Namespace, work: Path, texts: list[str]) -> tuple[Session
         started = time.monotonic()
         gateway.start(wait=False)  # loads Whisper and Piper; the speech renders meanwhile
         stack.callback(gateway.stop)
-        speech = render([WARM_UP, *texts])
+        speech = render([WARM_UP, *sayings])
         gateway.wait_ready(timeout=180)
         log(f"gateway ready in {time.monotonic() - started:.1f} s (log: {gateway.log_path})")
         idle = wait_quiet(args.wait_quiet)
-        log(f"{idle:.2f} cores busy before the session")
-        pids = [os.getpid(), redis.pid, worker.pid, gateway.pid]
-        busy0, own0, gateway0 = busy_s(), own_cpu_s(pids), own_cpu_s([gateway.pid])
-        t0 = time.monotonic()
+        log(f"{idle:.2f} cores busy before the gateway's session")
         url = f"ws://127.0.0.1:{port}/api/realtime/pipecat/ws/bench-voice-latency"
-        session = asyncio.run(converse(url, [WARM_UP, *texts], speech))
-        elapsed = time.monotonic() - t0
-        others = busy_s() - busy0 - (own_cpu_s(pids) - own0)
-        session.other_cpu_pct = round(max(0.0, others) / elapsed * 100, 1)
-        session.gateway_cpu_pct = round((own_cpu_s([gateway.pid]) - gateway0) / elapsed * 100, 1)
+        pids = [os.getpid(), redis.pid, worker.pid, gateway.pid]
+        session = measure(url, sayings, speech, "gateway ", gateway.pid, pids)
         gateway.stop()
         worker.stop()
-        return session, log_notes(gateway) + log_notes(worker)
+        return session, speech, log_notes(gateway) + log_notes(worker)
 
 
-def summarize(session: Session, args: argparse.Namespace, wall_s: float) -> dict[str, Any]:
-    warm, measured = session.turns[0], session.turns[1:]
+def run_baseline(
+    args: argparse.Namespace, work: Path, sayings: list[Saying], speech: dict[Saying, bytes]
+) -> tuple[Session, list[str]]:
+    """bench/baselines/plain_local.py in a process of its own, as the gateway runs."""
+    port = free_port()
+    script = ROOT / "bench" / "baselines" / "plain_local.py"
+    spec = ProcessSpec(
+        "plain-local", [sys.executable, str(script), "--port", str(port)], listening(port)
+    )
+    baseline = ManagedProcess(spec, work)
+    started = time.monotonic()
+    try:
+        baseline.start(timeout=60)
+        log(f"baseline ready in {time.monotonic() - started:.1f} s (log: {baseline.log_path})")
+        idle = wait_quiet(args.wait_quiet)
+        log(f"{idle:.2f} cores busy before the baseline's session")
+        url = f"ws://127.0.0.1:{port}/api/realtime/pipecat/ws/bench-voice-latency"
+        session = measure(
+            url, sayings, speech, "baseline", baseline.pid, [os.getpid(), baseline.pid]
+        )
+    finally:
+        baseline.stop()
+    return session, log_notes(baseline)
+
+
+def listening(port: int) -> Callable[[], bool]:
+    """Something accepts connections on `port` (the baseline has no health route)."""
+
+    def accepts() -> bool:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return True
+        except OSError:
+            return False
+
+    return accepts
+
+
+def pct(part: int, whole: int) -> float | None:
+    return round(100 * part / whole, 1) if whole else None
+
+
+def mean_pct(values: list[float]) -> float | None:
+    return round(100 * statistics.fmean(values), 1) if values else None
+
+
+def figures(session: Session) -> dict[str, Any]:
+    """The figures the gateway and the baseline are compared on (the warm-up left out)."""
+    measured = session.turns[1:]
     ok = [t for t in measured if t.latency_ms is not None and t.error is None]
     latencies = [t.latency_ms for t in ok if t.latency_ms is not None]
-    if not latencies:
+    paused = [t for t in measured if t.saying.pause_ms]
+    accuracy = {
+        voice: mean_pct([t.accuracy for t in measured if t.saying.voice == voice])
+        for voice in ("piper", "espeak")
+    }
+    return {
+        "utterances": len(latencies),
+        "p50_ms": round(percentile(latencies, 50), 1) if latencies else None,
+        "p90_ms": round(percentile(latencies, 90), 1) if latencies else None,
+        "mean_ms": round(statistics.fmean(latencies), 1) if latencies else None,
+        "min_ms": round(min(latencies), 1) if latencies else None,
+        "max_ms": round(max(latencies), 1) if latencies else None,
+        "unanswered": len(measured) - len(ok),
+        "unexpected_route": sum(1 for t in measured if not t.routed_as_expected),
+        "paused_utterances": len(paused),
+        "false_cutoff_pct": pct(sum(1 for t in paused if t.cut_off), len(paused)),
+        # Long commands have their own pauses (commas): cut there, it is a cut-off too.
+        "cutoffs_unpaused": sum(1 for t in measured if t.cut_off and not t.saying.pause_ms),
+        "word_accuracy_pct": mean_pct([t.accuracy for t in measured]),
+        "word_accuracy_piper_pct": accuracy["piper"],
+        "word_accuracy_espeak_pct": accuracy["espeak"],
+        "rss_mb": session.rss_mb,
+        "cpu_pct": session.server_cpu_pct,
+        "other_cpu_pct": session.other_cpu_pct,
+        "barge_ins": session.barge_ins,
+        "mic_max_late_ms": session.mic_max_late_ms,
+        "warm_up_ms": round(session.turns[0].latency_ms, 1)
+        if session.turns[0].latency_ms is not None
+        else None,
+        "slowest": [
+            {"said": t.saying.text, "heard": t.heard, "ms": round(t.latency_ms or 0, 1)}
+            for t in sorted(ok, key=lambda t: t.latency_ms or 0, reverse=True)[:3]
+        ],
+        "cut_off": [
+            {"said": t.saying.describe(), "heard": t.heard, "turns": t.user_turns}
+            for t in measured
+            if t.cut_off
+        ],
+    }
+
+
+def summarize(
+    session: Session, baseline: Session | None, args: argparse.Namespace, wall_s: float
+) -> dict[str, Any]:
+    ours = figures(session)
+    if ours["p50_ms"] is None:
         raise RuntimeError("no utterance was answered")
+    ok = [t for t in session.turns[1:] if t.latency_ms is not None and t.error is None]
     voice = [t.gateway_ms["voice"] for t in ok if "voice" in t.gateway_ms]
     diffs = [
         t.latency_ms - t.gateway_ms["voice"]
@@ -510,39 +930,56 @@ def summarize(session: Session, args: argparse.Namespace, wall_s: float) -> dict
         if (values := [t.gateway_ms[stage] for t in ok if stage in t.gateway_ms])
     }
     dominant = max((s for s in VOICE_PARTS if s in stages), key=lambda s: stages[s], default=None)
-    p50 = percentile(latencies, 50)
+    theirs = figures(baseline) if baseline is not None else {}
+    speedup = (
+        round(theirs["p50_ms"] / ours["p50_ms"], 2) if theirs.get("p50_ms") is not None else None
+    )
     return {
         "bench": "voice_latency",
         "brain": "llm" if args.llm else "router",
-        "utterances": len(latencies),
-        "p50_ms": round(p50, 1),
-        "p90_ms": round(percentile(latencies, 90), 1),
-        "mean_ms": round(statistics.fmean(latencies), 1),
-        "min_ms": round(min(latencies), 1),
-        "max_ms": round(max(latencies), 1),
+        "utterances": ours["utterances"],
+        "p50_ms": ours["p50_ms"],
+        "p90_ms": ours["p90_ms"],
+        "baseline_p50_ms": theirs.get("p50_ms"),
+        "baseline_p90_ms": theirs.get("p90_ms"),
+        "speedup": speedup,
+        "false_cutoff_pct": ours["false_cutoff_pct"],
+        "baseline_false_cutoff_pct": theirs.get("false_cutoff_pct"),
+        "paused_utterances": ours["paused_utterances"],
+        "word_accuracy_pct": ours["word_accuracy_pct"],
+        "word_accuracy_piper_pct": ours["word_accuracy_piper_pct"],
+        "word_accuracy_espeak_pct": ours["word_accuracy_espeak_pct"],
+        "baseline_word_accuracy_pct": theirs.get("word_accuracy_pct"),
+        "baseline_word_accuracy_piper_pct": theirs.get("word_accuracy_piper_pct"),
+        "baseline_word_accuracy_espeak_pct": theirs.get("word_accuracy_espeak_pct"),
+        "rss_mb": ours["rss_mb"],
+        "baseline_rss_mb": theirs.get("rss_mb"),
+        "mean_ms": ours["mean_ms"],
+        "min_ms": ours["min_ms"],
+        "max_ms": ours["max_ms"],
         "gateway_voice_p50_ms": round(percentile(voice, 50), 1) if voice else None,
         "gateway_voice_p90_ms": round(percentile(voice, 90), 1) if voice else None,
         "client_minus_gateway_p50_ms": round(percentile(diffs, 50), 1) if diffs else None,
         "stages_p50_ms": stages,
         "dominant_stage": dominant,
         "target_p50_ms": TARGET_P50_MS,
-        "target_met": p50 <= TARGET_P50_MS,
-        "warm_up_ms": round(warm.latency_ms, 1) if warm.latency_ms is not None else None,
-        "unanswered": len(measured) - len(ok),
+        "target_met": ours["p50_ms"] <= TARGET_P50_MS,
+        "warm_up_ms": ours["warm_up_ms"],
+        "unanswered": ours["unanswered"],
         # The turn ended (stop timeout) before Whisper's transcript came; the late transcript
         # then opened a new turn: the slow path.
         "transcript_after_turn_end": sum(
             1 for t in ok if "voice" in t.gateway_ms and "speech_recognition" not in t.gateway_ms
         ),
-        "unexpected_route": sum(1 for t in measured if not t.routed_as_expected),
-        "slowest": [
-            {"said": t.text, "heard": t.heard, "ms": round(t.latency_ms or 0, 1)}
-            for t in sorted(ok, key=lambda t: t.latency_ms or 0, reverse=True)[:3]
-        ],
-        "barge_ins": session.barge_ins,
-        "gateway_cpu_pct": session.gateway_cpu_pct,
-        "other_cpu_pct": session.other_cpu_pct,
-        "mic_max_late_ms": session.mic_max_late_ms,
+        "unexpected_route": ours["unexpected_route"],
+        "cutoffs_unpaused": ours["cutoffs_unpaused"],
+        "cut_off": ours["cut_off"],
+        "slowest": ours["slowest"],
+        "barge_ins": ours["barge_ins"],
+        "gateway_cpu_pct": ours["cpu_pct"],
+        "other_cpu_pct": ours["other_cpu_pct"],
+        "mic_max_late_ms": ours["mic_max_late_ms"],
+        "baseline": {key: theirs[key] for key in BASELINE_DETAIL} if theirs else None,
         "llm_first_token_ms": args.llm_first_token_ms if args.llm else None,
         "wall_s": round(wall_s, 1),
         "quick": args.quick,
@@ -551,7 +988,11 @@ def summarize(session: Session, args: argparse.Namespace, wall_s: float) -> dict
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--quick", action="store_true", help="fewer utterances, under a minute")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="4 utterances and the warm-up, under 3 minutes with the baseline",
+    )
     parser.add_argument(
         "--llm", action="store_true", help="the LLM path (a fake OpenAI-compatible server)"
     )
@@ -559,42 +1000,59 @@ def main() -> None:
         "--llm-first-token-ms", type=float, default=0.0, help="the fake LLM's time to first token"
     )
     parser.add_argument(
+        "--no-baseline", action="store_true", help="the gateway only (no plain Pipecat bot)"
+    )
+    parser.add_argument(
         "--wait-quiet",
         type=float,
         metavar="S",
-        help="wait up to S seconds for other processes to leave the CPU (default: 0 quick, 120)",
+        help="wait up to S seconds for other processes to leave the CPU before each session "
+        "(default: 0 quick, 120)",
     )
     parser.add_argument(
-        "--say", action="append", metavar="TEXT", help="say these instead (repeatable)"
+        "--say", action="append", metavar="TEXT", help="say these instead (repeatable; Piper)"
     )
     parser.add_argument(
         "--log-dir", type=Path, help="keep the processes' logs here (default: a temp dir)"
     )
     args = parser.parse_args()
-    texts = args.say or (QUICK_UTTERANCES if args.quick else UTTERANCES)
+    if args.say:
+        sayings = [piper(text) for text in args.say]
+    else:
+        sayings = QUICK_UTTERANCES if args.quick else UTTERANCES
     if args.wait_quiet is None:
         args.wait_quiet = 0.0 if args.quick else 120.0
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="bench-voice-") as tmp:
         work = args.log_dir or Path(tmp)
-        session, notes = run(args, work, texts)
+        session, baseline, notes = run(args, work, sayings)
     wall_s = time.monotonic() - started
     for line in notes[:20]:
         log(f"log: {line[:300]}")
     if len(notes) > 20:
         log(f"log: ... {len(notes) - 20} more distinct warning/error lines")
-    result = summarize(session, args, wall_s)
+    result = summarize(session, baseline, args, wall_s)
     result["log_warnings"] = len(notes)
     log(
         f"p50 {result['p50_ms']} ms, p90 {result['p90_ms']} ms over {result['utterances']} "
         f"utterances (target p50 <= {TARGET_P50_MS} ms: "
         f"{'met' if result['target_met'] else 'NOT met'}); stages p50 {result['stages_p50_ms']}"
     )
-    if result["other_cpu_pct"] > 20:
+    if baseline is not None:
         log(
-            f"note: other processes used {result['other_cpu_pct']}% of a core during the session: "
-            "the figures include their load"
+            f"baseline p50 {result['baseline_p50_ms']} ms, p90 {result['baseline_p90_ms']} ms: "
+            f"speed-up {result['speedup']}x; false cut-offs {result['false_cutoff_pct']}% "
+            f"(baseline {result['baseline_false_cutoff_pct']}%)"
         )
+    for who, cpu in (
+        ("gateway", result["other_cpu_pct"]),
+        ("baseline", (result["baseline"] or {}).get("other_cpu_pct", 0)),
+    ):
+        if cpu and cpu > 20:
+            log(
+                f"note: other processes used {cpu}% of a core during the {who}'s session: "
+                "the figures include their load"
+            )
     print(json.dumps(result))
 
 
