@@ -3,7 +3,13 @@ import time
 import pytest
 
 from contracts import ToolName
-from voice_gateway.brains.command_router import HELP_REPLY, MAX_TEXT_CHARS, Command, route
+from voice_gateway.brains.command_router import (
+    HELP_REPLY,
+    MAX_TEXT_CHARS,
+    Command,
+    route,
+    task_missing,
+)
 
 NESTED = ToolName.SEND_TO_NESTED
 CLAUDE = ToolName.SEND_TO_CLAUDE_CODE
@@ -251,3 +257,18 @@ def test_odd_input_never_raises(utterance: str) -> None:
     assert time.perf_counter() - started < 0.5
     assert isinstance(command, Command)
     assert command.text is None or 0 < len(command.text) <= MAX_TEXT_CHARS
+
+
+@pytest.mark.parametrize(
+    ("said", "missing"),
+    [
+        ("Ask the team too.", True),  # "to", cut at a pause
+        ("Tell Claude 2.", True),
+        ("Ask the team to write a haiku.", False),
+        ("Ask the team to deploy.", False),  # a task of one word is a task
+        ("Stop the team.", False),  # not a hand-off
+        ("What is the weather like?", False),
+    ],
+)
+def test_a_hand_off_without_a_task_is_not_over(said: str, missing: bool) -> None:
+    assert task_missing(said) is missing

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from importlib import resources
 from typing import Any
 
@@ -142,14 +142,22 @@ class SharedSmartTurn(LocalSmartTurnAnalyzerV3):
 
 
 class TranscriptAwareTurnStop(TurnAnalyzerUserTurnStopStrategy):  # type: ignore[no-untyped-call]
-    """Pipecat's smart-turn stop strategy that does not end a turn whose transcript stops on a
-    dangling word (brains/unfinished.py); the aggregator's stop timeout still ends it if the
-    user says nothing more. Reads the strategy's last transcript, `_text`."""
+    """Pipecat's smart-turn stop strategy that does not end a turn whose transcript is not
+    over: it stops on a dangling word (brains/unfinished.py), or `also_unfinished` says so (the
+    command router: a hand-off with no task yet). The aggregator's stop timeout still ends it
+    if the user says nothing more. Reads the strategy's last transcript, `_text`."""
+
+    def __init__(
+        self, *, also_unfinished: Callable[[str], bool] | None = None, **kwargs: Any
+    ) -> None:
+        super().__init__(**kwargs)
+        self._also_unfinished = also_unfinished
 
     async def trigger_user_turn_stopped(
         self, *, enable_user_speaking_frames: bool | None = None
     ) -> None:
-        if sounds_unfinished(getattr(self, "_text", "")):
+        text = getattr(self, "_text", "")
+        if sounds_unfinished(text) or (self._also_unfinished and self._also_unfinished(text)):
             return
         await super().trigger_user_turn_stopped(
             enable_user_speaking_frames=enable_user_speaking_frames

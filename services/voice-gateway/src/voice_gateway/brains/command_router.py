@@ -143,3 +143,14 @@ def _clean(rest: str) -> str:
 def _bare(text: str) -> str:
     """Lowercase words only, for matching command phrases."""
     return " ".join(_NOT_WORD.sub(" ", text).split()).lower()
+
+
+def task_missing(utterance: str) -> bool:
+    """Whether the utterance hands work over with no task yet: "Ask the team too." is how
+    Whisper writes "Ask the team to" cut at a pause (also "two", "2"). The turn waits for the
+    rest (voice_gateway.adapters.pipecat_shared_models.TranscriptAwareTurnStop); a one-word
+    task ("ask the team to deploy") is a task."""
+    command = route(utterance)
+    sends = (ToolName.SEND_TO_NESTED, ToolName.SEND_TO_CLAUDE_CODE)
+    task = re.sub(r"[^\w\s]", "", (command.text or "").lower()).split()
+    return command.tool in sends and task in ([], ["to"], ["too"], ["two"], ["2"])

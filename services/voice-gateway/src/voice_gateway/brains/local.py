@@ -35,7 +35,7 @@ from voice_gateway.brains.brain import (
     context_progress,
     spoken_answer,
 )
-from voice_gateway.brains.command_router import HELP_REPLY, route
+from voice_gateway.brains.command_router import HELP_REPLY, route, task_missing
 from voice_gateway.settings import Settings
 from voice_gateway.tools.definitions import ToolCaller, register_tools
 
@@ -226,7 +226,9 @@ def local_brain(
             user_turn_strategies=UserTurnStrategies(
                 stop=[
                     TranscriptAwareTurnStop(
-                        turn_analyzer=SharedSmartTurn(early=settings.early_recognition)
+                        turn_analyzer=SharedSmartTurn(early=settings.early_recognition),
+                        # The router cannot ask "ask the team to do what?": it waits instead.
+                        also_unfinished=None if settings.llm_base_url else task_missing,
                     )
                 ]
             ),
