@@ -2,7 +2,8 @@
 
 import asyncio
 
-from voice_gateway.brains.early_decode import RECOGNITION_RATE, EarlyDecode, loud
+from voice_gateway.brains.early_decode import RECOGNITION_RATE, EarlyDecode
+from voice_gateway.processors.levels import voiced
 
 FRAME = RECOGNITION_RATE * 2 // 50  # 20 ms of 16 kHz PCM16
 VOICE = (3000).to_bytes(2, "little", signed=True) * (FRAME // 2)
@@ -99,7 +100,7 @@ async def test_a_dropped_decode_that_fails_is_collected_and_close_cancels() -> N
     assert task.cancelled()
 
 
-def test_loud_is_the_gateways_voiced_threshold() -> None:
-    assert loud(VOICE)
-    assert not loud(QUIET)
-    assert not loud(b"\x01")
+def test_voiced_is_the_gateways_threshold() -> None:
+    assert voiced(VOICE)
+    assert not voiced(QUIET)
+    assert not voiced(b"\x01")

@@ -19,23 +19,13 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Generic, TypeVar
 
-import numpy as np
-
-from contracts.browser import VOICED_PEAK
 from voice_gateway.metrics import EARLY_DECODES
+from voice_gateway.processors.levels import voiced
 
 EARLY_AFTER_S = 0.1
 RECOGNITION_RATE = 16_000  # Whisper and smart-turn read 16 kHz mono PCM16
 
 T = TypeVar("T")
-
-
-def loud(pcm: bytes) -> bool:
-    """Whether PCM16 holds a sample at or above the voiced threshold the gateway uses."""
-    if len(pcm) < 2:
-        return False
-    samples = np.frombuffer(pcm, dtype="<i2", count=len(pcm) // 2).astype(np.int32)
-    return int(np.abs(samples).max()) >= VOICED_PEAK
 
 
 class EarlyDecode(Generic[T]):
@@ -59,7 +49,7 @@ class EarlyDecode(Generic[T]):
         if not speaking:
             self._quiet_bytes = 0
             return
-        if loud(pcm):
+        if voiced(pcm):
             self._quiet_bytes = 0
             if self._pending is not None:  # the user went on: that decode is not the answer
                 self._pending = None
