@@ -1,12 +1,15 @@
 """Faults: SIGKILL each part of the running stack (Redis, event-store, tool-worker, voice-gateway)
-with sessions active and events flowing, restart it, and measure recovery and events lost.
+with sessions active and events flowing, restart it, and measure recovery and events lost; and
+the faults a small board meets without a kill: the event-store's disk filling up.
 
 The same runs as `tests/faults/` (`tests/harness/fault_runs.py`), with real processes on free
 ports: Redis with append-only persistence (as in compose), the three services by their real
 commands, the fake OpenAI Realtime server as the brain and the fake agentic backend behind the
 worker. Per run: two callers stream speech at real time and reconnect when dropped, a controller
 producer XADDs 50 events/s (retrying until Redis acknowledges each), then one component is
-killed and restarted at once (Redis stays away 3 s, so its outage is felt).
+killed and restarted at once (Redis stays away 3 s, so its outage is felt). Disk full: the
+event-store's database sits on a 16 MiB tmpfs (the bench mounts it, so it runs as root), which a
+ballast file fills to the last byte for 3 s mid-conversation, then is deleted.
 
 Events: produced = each producer's own count (the gateway's and the worker's
 `*_events_published_total + *_buffered + *_dropped_total` from /metrics, read right before a kill
@@ -17,7 +20,7 @@ Recovery: Redis, from its restart until every service is ready and no producer h
 events; event-store, from the kill until it is ready with consumer lag 0; tool-worker, from the
 kill until it is ready again (the next tool call's success is reported too); voice-gateway, from
 the kill until every caller has reconnected and hears the assistant (the client's backoff
-included).
+included); disk full, from the space returning until the store is ready with consumer lag 0.
 
 `--quick` kills each component once; the full run three times each. Recovery figures are
 medians. The machine is shared: startup times (Python imports) dominate and vary with load.
@@ -43,19 +46,25 @@ from fakes.openai_realtime import FakeRealtimeServer  # noqa: E402
 from harness.fault_runs import (  # noqa: E402
     TOOL_DEADLINE_S,
     FaultRecord,
+    fill_disk,
     kill_event_store,
     kill_gateway,
     kill_redis,
     kill_tool_worker,
 )
-from harness.fault_stack import COMPONENTS, Component, FaultStack  # noqa: E402
+from harness.fault_stack import COMPONENTS, FaultStack  # noqa: E402
+from harness.small_disk import small_disk  # noqa: E402
+
+SCENARIOS = (*COMPONENTS, "disk-full")
 
 
 def log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-async def run_one(name: Component, work: Path) -> FaultRecord:
+async def run_one(name: str, work: Path) -> FaultRecord:
+    if name == "disk-full":
+        return await run_disk_full(work)
     with FakeRealtimeServer() as realtime, FakeAgenticBackend() as agentic:
         options: dict[str, Any] = {}
         if name == "redis":
@@ -80,6 +89,26 @@ async def run_one(name: Component, work: Path) -> FaultRecord:
             await asyncio.to_thread(stack.stop)
 
 
+async def run_disk_full(work: Path) -> FaultRecord:
+    with (
+        FakeRealtimeServer() as realtime,
+        FakeAgenticBackend() as agentic,
+        small_disk(work / "disk", size_mb=16) as disk,
+    ):
+        stack = FaultStack(
+            work,
+            realtime,
+            agentic,
+            db_dir=disk.path,
+            store_env={"EVENT_STORE_MIN_FREE_MB": "1"},
+        )
+        await asyncio.to_thread(stack.start)
+        try:
+            return await fill_disk(stack, disk)
+        finally:
+            await asyncio.to_thread(stack.stop)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="kill each component once")
@@ -87,10 +116,10 @@ def main() -> None:
     args = parser.parse_args()
     repeat = args.repeat or (1 if args.quick else 3)
     started = time.monotonic()
-    records: dict[Component, list[FaultRecord]] = {name: [] for name in COMPONENTS}
+    records: dict[str, list[FaultRecord]] = {name: [] for name in SCENARIOS}
     with tempfile.TemporaryDirectory(prefix="bench-faults-") as scratch:
         for round_ in range(repeat):
-            for name in COMPONENTS:
+            for name in SCENARIOS:
                 work = Path(scratch) / f"{name}-{round_}"
                 record = asyncio.run(run_one(name, work))
                 records[name].append(record)

@@ -10,7 +10,12 @@ hangs up and the events are counted once the stack has settled.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
+import sqlite3
 import time
+import urllib.error
+import urllib.request
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -20,6 +25,7 @@ from fakes.agentic_backend import FakeAgenticBackend
 from fakes.openai_realtime import FakeRealtimeServer
 from harness.caller import Caller, utterance
 from harness.fault_stack import Component, EventTap, FaultStack, scrape
+from harness.small_disk import SmallDisk
 
 CALLERS = 2
 REDIS_OUTAGE_S = 3.0  # long enough for turns, tool calls and events to happen while it is away
@@ -269,6 +275,71 @@ async def kill_gateway(stack: FaultStack, realtime: FakeRealtimeServer) -> Fault
         "close_codes_seen": [int(conn.close_code or 0) for conn in dropped],
         "reconnected": all(len(c.connections) >= 2 for c in callers),
         "failed_reconnect_attempts": [c.refused for c in callers],
+    }
+    await hang_up(stack, callers)
+    await count_events(stack, tap, record)
+    return record
+
+
+# -- the disk fills --------------------------------------------------------------------------
+
+DISK_FULL_S = 3.0  # long enough for turns and the controller's events to pile up in Redis
+
+
+def readiness_reason(url: str) -> str:
+    """`/readyz`'s answer: "ready", or the reason it gives for not being ready."""
+    try:
+        with urllib.request.urlopen(f"{url}/readyz", timeout=5) as response:  # noqa: S310
+            return str(json.load(response)["status"])
+    except urllib.error.HTTPError as refused:
+        return str(json.load(refused).get("reason", refused.code))
+
+
+def database_intact(stack: FaultStack) -> bool:
+    with contextlib.closing(sqlite3.connect(f"file:{stack.db_path}?mode=ro", uri=True)) as db:
+        return bool(db.execute("PRAGMA integrity_check").fetchone()[0] == "ok")
+
+
+async def fill_disk(stack: FaultStack, disk: SmallDisk, full_s: float = DISK_FULL_S) -> FaultRecord:
+    """The event-store's disk (`disk`, holding its database) fills up mid-conversation, stays
+    full for `full_s`, then space returns. The store runs with a 1 MiB free-space floor."""
+    record = FaultRecord("disk-full")
+    tap = EventTap(stack.redis_url, conversation("tap"))
+    tap.start()
+    callers = await open_callers(stack, "disk")
+    url = stack.url("event-store")
+    await until(
+        lambda: scrape(url).get("event_store_events_ingested_total", 0) >= 10,
+        30,
+        "events flowing into the store",
+    )
+    await asyncio.to_thread(disk.fill)
+    filled_at = time.monotonic()
+    await until(lambda: readiness_reason(url) == "disk full", 30, "the store reports disk full")
+    stored_at_full = len(await asyncio.to_thread(stack.stored_ids))
+    await asyncio.sleep(full_s)  # the time the disk stays full is the fault being simulated
+    # Events went on arriving: they wait in Redis, none of them stored, none acknowledged.
+    waiting = round(scrape(url).get("event_store_consumer_lag", 0))
+    stored_while_full = len(await asyncio.to_thread(stack.stored_ids)) - stored_at_full
+    freed_at = time.monotonic()
+    await asyncio.to_thread(disk.empty)
+    recovered_at = await until(
+        lambda: (
+            readiness_reason(url) == "ready" and scrape(url).get("event_store_consumer_lag") == 0
+        ),
+        60,
+        "the store caught up once space returned",
+    )
+    record.recovery_s = recovered_at - freed_at
+    # The conversations went on: each caller is answered again after the disk filled.
+    await until(lambda: all(c.answers_since(filled_at) for c in callers), 30, "answers go on")
+    record.seen = {
+        "full_s": round(freed_at - filled_at, 2),
+        "entries_waiting_in_redis": waiting,
+        "stored_while_full": stored_while_full,
+        "answers_heard_since_full": [c.answers_since(filled_at) for c in callers],
+        "sessions_dropped": sum(len(c.connections) - 1 for c in callers),
+        "database_intact": await asyncio.to_thread(database_intact, stack),
     }
     await hang_up(stack, callers)
     await count_events(stack, tap, record)

@@ -129,9 +129,11 @@ class FaultStack:
         scenario: str | Scenario = "reply",
         gateway_env: dict[str, str] | None = None,
         worker_env: dict[str, str] | None = None,
+        store_env: dict[str, str] | None = None,
+        db_dir: Path | None = None,
     ) -> None:
         self.work = work
-        self.db_path = work / "events.db"
+        self.db_path = (db_dir or work) / "events.db"
         redis_port = free_port()
         self.redis_url = f"redis://127.0.0.1:{redis_port}/0"
         self.gateway_port = free_port()
@@ -144,7 +146,7 @@ class FaultStack:
                     self.redis_url,
                     self.db_path,
                     # A killed store's own pending entries are re-read at once on restart.
-                    extra_env={"EVENT_STORE_CONSUMER_NAME": "store-1"},
+                    extra_env={"EVENT_STORE_CONSUMER_NAME": "store-1", **(store_env or {})},
                 ),
                 logs,
             ),

@@ -12,7 +12,9 @@ from event_store.api import conversations, health, stream
 from event_store.api.auth import require_token
 from event_store.api.deps import Services
 from event_store.api.middleware import BodyLimitMiddleware, MetricsMiddleware, OriginMiddleware
+from event_store.api.responses import disk_full_answer
 from event_store.database import Database
+from event_store.disk_space import DiskFullError
 from event_store.hub import EventHub
 from event_store.ingest import StreamIngestor
 from event_store.repository import Repository
@@ -28,7 +30,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        db = Database(settings.db_path, synchronous=settings.sqlite_synchronous)
+        db = Database(
+            settings.db_path,
+            synchronous=settings.sqlite_synchronous,
+            min_free_bytes=settings.min_free_mb * 1024 * 1024,
+        )
         await db.open()
         # socket_timeout must outlast the XREADGROUP block time.
         redis = Redis.from_url(
@@ -41,7 +47,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         writer = EventWriter(repo, hub)
         ingestor = StreamIngestor(redis, writer, settings)
         app.state.services = Services(
-            settings=settings, repo=repo, hub=hub, writer=writer, ingestor=ingestor, redis=redis
+            settings=settings,
+            repo=repo,
+            hub=hub,
+            writer=writer,
+            ingestor=ingestor,
+            redis=redis,
+            space=db.space,
         )
         tasks = [
             asyncio.create_task(ingestor.run(), name="ingest"),
@@ -74,6 +86,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(stream.router)
     app.include_router(conversations.admin_router, dependencies=protected)
     app.include_router(health.router)
+    app.add_exception_handler(DiskFullError, disk_full_answer)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.body_max_bytes)
     app.add_middleware(OriginMiddleware, allowed=settings.allowed_origins)
     app.add_middleware(MetricsMiddleware)

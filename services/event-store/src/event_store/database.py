@@ -8,6 +8,7 @@ from pathlib import Path
 
 import aiosqlite
 
+from event_store.disk_space import DiskFullError, DiskSpace, is_disk_full
 from event_store.migrations import migrate
 
 
@@ -18,9 +19,10 @@ class Database:
     batch transactions from interleaving, while WAL lets the reader serve the API concurrently.
     """
 
-    def __init__(self, path: Path, *, synchronous: str = "FULL") -> None:
+    def __init__(self, path: Path, *, synchronous: str = "FULL", min_free_bytes: int = 0) -> None:
         self.path = path
         self._synchronous = synchronous
+        self.space = DiskSpace(path.parent, min_free_bytes)
         self._writer: aiosqlite.Connection | None = None
         self._reader: aiosqlite.Connection | None = None
         self._write_lock = asyncio.Lock()
@@ -55,15 +57,29 @@ class Database:
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
-        """A write transaction: committed when the block exits, rolled back if it raises."""
+        """A write transaction: committed when the block exits, rolled back if it raises.
+
+        On a full disk it raises `DiskFullError`, with nothing of the transaction stored.
+        """
         if self._writer is None:
             raise RuntimeError("database is not open")
         async with self._write_lock:
+            self.space.check()
             conn = self._writer
-            await conn.execute("BEGIN IMMEDIATE")
             try:
-                yield conn
-            except BaseException:
-                await conn.execute("ROLLBACK")
+                await conn.execute("BEGIN IMMEDIATE")
+                try:
+                    yield conn
+                    await conn.execute("COMMIT")
+                except BaseException:
+                    # SQLite may already have rolled back on its own (it does on some
+                    # SQLITE_FULL failures); a second ROLLBACK would hide the real error.
+                    if conn.in_transaction:
+                        await conn.execute("ROLLBACK")
+                    raise
+            except sqlite3.Error as exc:
+                if is_disk_full(exc):
+                    self.space.mark_full()
+                    raise DiskFullError(str(exc)) from exc
                 raise
-            await conn.execute("COMMIT")
+            self.space.mark_room()

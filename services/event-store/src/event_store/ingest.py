@@ -22,6 +22,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from contracts import ConversationEvent
 from contracts.keys import EVENT_STORE_GROUP, EVENTS_STREAM
 from event_store import metrics
+from event_store.disk_space import DiskFullError
 from event_store.models import DeadLetter
 from event_store.settings import Settings
 from event_store.writer import EventWriter
@@ -32,6 +33,9 @@ Entry = tuple[bytes, dict[bytes, bytes] | None]
 RAW_KEEP_CHARS = 4096
 MAINTENANCE_INTERVAL_S = 1.0
 RECLAIM_INTERVAL_MAX_S = 5.0
+# While the disk is full, how often the pending batch is tried again (each try is one refused
+# transaction, or just a free-space check under the floor).
+DISK_FULL_RETRY_S = 1.0
 
 
 def _reason(exc: Exception) -> str:
@@ -95,6 +99,12 @@ class StreamIngestor:
                 # NOGROUP: Redis lost its data (restarted without persistence); recreate.
                 metrics.INGEST_ERRORS.labels("redis_response").inc()
                 log.warning("redis_error", error=str(exc))
+            except DiskFullError:
+                # Logged by DiskSpace once per episode. Nothing was acknowledged: the batch
+                # stays pending in Redis, and is read again (alone: nothing new is read while
+                # it is pending) until space returns.
+                metrics.INGEST_ERRORS.labels("disk_full").inc()
+                delay = min(delay, DISK_FULL_RETRY_S)
             except sqlite3.Error as exc:
                 # Nothing was acknowledged: the batch stays pending and is read again.
                 metrics.INGEST_ERRORS.labels("sqlite").inc()

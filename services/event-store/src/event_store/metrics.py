@@ -41,3 +41,10 @@ HTTP_REQUEST_SECONDS = Histogram(
     "API request latency",
     ["method", "route", "status"],
 )
+DISK_FULL = Gauge(
+    "event_store_disk_full",
+    "1 while writes are refused because the database's disk is full (entries wait in Redis)",
+)
+DISK_FREE_BYTES = Gauge(
+    "event_store_disk_free_bytes", "Free space on the database's filesystem, at the last check"
+)

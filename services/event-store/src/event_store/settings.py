@@ -33,6 +33,9 @@ class Settings(BaseSettings):
     claim_idle_ms: int = Field(default=30_000, ge=100)
     # FULL fsyncs every commit (durable across power loss); batching keeps that cheap.
     sqlite_synchronous: Literal["FULL", "NORMAL"] = "FULL"
+    # Writes stop (entries wait in Redis, readiness says "disk full") while the database's
+    # disk has less than this free: room is left for Redis's append-only file and the logs.
+    min_free_mb: int = Field(default=64, ge=0, le=1_000_000)
 
     # The stack's one shared secret (the gateway's variable, so one value protects both): when
     # set, every route but health and metrics needs `Authorization: Bearer <token>` (the live

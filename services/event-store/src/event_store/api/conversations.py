@@ -38,7 +38,7 @@ class ExportFormat(StrEnum):
     TEXT = "text"
 
 
-@router.post("", status_code=201, responses=errors(400, 409, 413))
+@router.post("", status_code=201, responses=errors(400, 409, 413, 507))
 async def create_conversation(body: ConversationCreate, repo: RepoDep) -> ConversationSummary:
     created = await repo.create_conversation(
         conversation_id=body.id,
@@ -80,7 +80,7 @@ async def get_conversation(
     return ConversationDetail(**conversation.model_dump(), events=events)
 
 
-@router.put("/{conversation_id}", responses=errors(400, 404, 413))
+@router.put("/{conversation_id}", responses=errors(400, 404, 413, 507))
 async def update_conversation(
     conversation_id: ConversationIdPath, body: ConversationUpdate, repo: RepoDep
 ) -> ConversationSummary:
@@ -92,7 +92,7 @@ async def update_conversation(
     return updated
 
 
-@router.delete("/{conversation_id}", status_code=204, responses=errors(404))
+@router.delete("/{conversation_id}", status_code=204, responses=errors(404, 507))
 async def delete_conversation(conversation_id: ConversationIdPath, repo: RepoDep) -> Response:
     if not await repo.delete_conversation(conversation_id):
         raise HTTPException(404, f"conversation {conversation_id!r} not found")
@@ -114,7 +114,9 @@ async def list_events(
     )
 
 
-@router.post("/{conversation_id}/events", status_code=201, responses=errors(400, 404, 409, 413))
+@router.post(
+    "/{conversation_id}/events", status_code=201, responses=errors(400, 404, 409, 413, 507)
+)
 async def append_event(
     conversation: ConversationDep, body: EventAppend, services: ServicesDep
 ) -> StoredEvent:

@@ -7,6 +7,7 @@ from fastapi import Depends, HTTPException, Path, Query, Request, WebSocket
 from redis.asyncio import Redis
 
 from contracts.ids import CONVERSATION_ID_MAX_LENGTH, CONVERSATION_ID_PATTERN
+from event_store.disk_space import DiskSpace
 from event_store.hub import EventHub
 from event_store.ingest import StreamIngestor
 from event_store.models import ConversationSummary
@@ -23,6 +24,7 @@ class Services:
     writer: EventWriter
     ingestor: StreamIngestor
     redis: Redis  # the live stream redeems its tickets here
+    space: DiskSpace
 
 
 def _services(request: Request) -> Services:

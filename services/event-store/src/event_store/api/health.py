@@ -16,9 +16,11 @@ async def healthz() -> dict[str, str]:
 
 @router.get("/readyz", response_model=None)
 async def readyz(services: ServicesDep) -> dict[str, str] | JSONResponse:
-    """Ready when the database is open and the stream consumer is connected to Redis."""
+    """Ready when the stream consumer is connected to Redis and the database's disk has room."""
     if not services.ingestor.connected:
         return JSONResponse({"status": "not ready", "reason": "redis unavailable"}, 503)
+    if services.space.full:
+        return JSONResponse({"status": "not ready", "reason": "disk full"}, 503)
     return {"status": "ready"}
 
 

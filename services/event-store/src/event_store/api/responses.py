@@ -3,6 +3,8 @@ know every status a route may return)."""
 
 from typing import Any
 
+from fastapi import Request
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 
@@ -16,6 +18,7 @@ _DESCRIPTIONS = {
     404: "No such conversation",
     409: "Already stored (the id is taken)",
     413: "The body is larger than EVENT_STORE_BODY_MAX_BYTES",
+    507: "The database's disk is full: nothing was stored; retry once space returns",
 }
 
 
@@ -30,3 +33,8 @@ def text_content(*media_types: str, json: bool = False) -> dict[str, Any]:
     if json:
         content["application/json"] = {"schema": {"type": "object"}}
     return {"content": content}
+
+
+async def disk_full_answer(request: Request, exc: Exception) -> JSONResponse:
+    """Any write refused for a full disk (`DiskFullError`): 507, nothing stored."""
+    return JSONResponse({"detail": _DESCRIPTIONS[507]}, status_code=507)
