@@ -30,7 +30,11 @@ class Processes:
         if any(p.spec.name == spec.name for p in self._started):
             spec.name = f"{spec.name}-{len(self._started) + 1}"  # distinct log files
         process = ManagedProcess(spec, self._log_dir)
-        process.start(timeout=30)
+        try:
+            process.start(timeout=30)
+        except BaseException:
+            process.stop()  # one that never became ready must not outlive the test
+            raise
         self._started.append(process)
         return process
 
