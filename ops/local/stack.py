@@ -179,8 +179,12 @@ class ManagedProcess:
 # --- the stack's processes ------------------------------------------------------------------
 
 
-def redis_spec(port: int, data_dir: Path, *, appendonly: bool = True) -> ProcessSpec:
-    """A private Redis; append-only persistence as in compose, so a restart keeps the stream."""
+def redis_spec(
+    port: int, data_dir: Path, *, appendonly: bool = True, maxmemory: str | None = None
+) -> ProcessSpec:
+    """A private Redis; append-only persistence as in compose, so a restart keeps the stream.
+    As in compose, a memory limit (`maxmemory`, else REDIS_MAXMEMORY, else 192mb) that fails
+    writes loudly past it and never evicts (docs/reliability.md: the events backlog)."""
     binary = shutil.which("redis-server") or "/usr/bin/redis-server"
     data_dir.mkdir(parents=True, exist_ok=True)
     argv = [
@@ -192,6 +196,8 @@ def redis_spec(port: int, data_dir: Path, *, appendonly: bool = True) -> Process
         "--appendonly", "yes" if appendonly else "no",
         "--appendfsync", "everysec",
         "--protected-mode", "yes",
+        "--maxmemory", maxmemory or os.environ.get("REDIS_MAXMEMORY") or "192mb",
+        "--maxmemory-policy", "noeviction",
     ]  # fmt: skip
     return ProcessSpec("redis", argv, redis_ready(port), url=f"redis://127.0.0.1:{port}/0")
 

@@ -171,7 +171,8 @@ class ComposeStack:
         )
         total = 0.0
         for line in text.splitlines():
-            name, _, value = line.rpartition(" ")
+            sample, _, value = line.rpartition(" ")
+            name = sample.split("{", 1)[0]  # dropped_total is labelled by reason
             if name in (f"{prefix}_published_total", f"{prefix}_buffered",
                         f"{prefix}_dropped_total"):  # fmt: skip
                 total += float(value)

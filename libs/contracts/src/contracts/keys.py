@@ -9,8 +9,10 @@ PREFIX = "av"
 EVENTS_STREAM = f"{PREFIX}:events"
 EVENTS_STREAM_FIELD = "event"
 EVENT_STORE_GROUP = "event-store"
-# Producers cap the stream approximately; the event-store trims what it has persisted.
-EVENTS_STREAM_MAXLEN = 1_000_000
+# The backlog cap, in entries (env EVENTS_BACKLOG_MAX): producers append only while the stream
+# holds fewer, and never trim it; the event-store trims what it has persisted. At about 300 bytes
+# of Redis memory per real event, 100,000 is about 30 MB, well under Redis's maxmemory.
+EVENTS_BACKLOG_MAX = 100_000
 
 # arq queue for tool jobs (voice-gateway -> tool-worker). Job arguments are JSON, not pickle.
 TOOL_QUEUE = f"{PREFIX}:tools"

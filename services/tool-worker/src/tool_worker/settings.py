@@ -1,4 +1,5 @@
-"""Settings, from the environment (prefix TOOL_WORKER_; REDIS_URL and AGENTIC_WS_URL are shared)."""
+"""Settings, from the environment (prefix TOOL_WORKER_; REDIS_URL, AGENTIC_WS_URL and
+EVENTS_BACKLOG_MAX are shared)."""
 
 import os
 import socket
@@ -6,6 +7,8 @@ from typing import Literal
 
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from contracts.keys import EVENTS_BACKLOG_MAX
 
 
 def _worker_id() -> str:
@@ -49,6 +52,12 @@ class Settings(BaseSettings):
     # A run with no message from the backend for this long has hung: its socket is closed
     # (the run ends as disconnected, the user hears so) and the next call opens a fresh one.
     run_quiet_timeout_s: float = Field(default=600.0, gt=0)
+    # The events stream's cap, shared with the voice-gateway (service_kit/outbox.py).
+    events_backlog_max: int = Field(
+        default=EVENTS_BACKLOG_MAX,
+        ge=1,
+        validation_alias=AliasChoices("EVENTS_BACKLOG_MAX", "TOOL_WORKER_EVENTS_BACKLOG_MAX"),
+    )
 
     log_json: bool = False
     log_level: Literal["debug", "info", "warning", "error"] = "info"

@@ -40,7 +40,9 @@ class ToolWorker:
     def __init__(self, settings: Settings, redis: Redis) -> None:
         self.settings = settings
         self._redis = redis
-        self.outbox = EventOutbox(redis, metrics.EVENTS, live=True)
+        self.outbox = EventOutbox(
+            redis, metrics.EVENTS, live=True, backlog_max=settings.events_backlog_max
+        )
         self.sockets = SocketPool(settings, self.outbox)
         self.runner = ToolRunner(self.sockets, self.outbox, settings.connect_timeout_s)
         self.ownership = Ownership(redis, settings.worker_id, settings.owner_ttl_s)

@@ -59,7 +59,12 @@ def create_app(settings: Settings | None = None) -> ASGIApp:
             dispatcher = ToolDispatcher(redis, arq)
             await dispatcher.start()
             started.push_async_callback(dispatcher.close)
-            outbox = EventOutbox(redis, metrics.EVENTS, max_buffered=settings.event_buffer_max)
+            outbox = EventOutbox(
+                redis,
+                metrics.EVENTS,
+                max_buffered=settings.event_buffer_max,
+                backlog_max=settings.events_backlog_max,
+            )
             outbox.start()
             started.push_async_callback(outbox.close)
             registry = SessionRegistry(redis, settings.replica)

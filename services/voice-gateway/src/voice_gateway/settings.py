@@ -1,5 +1,5 @@
-"""Settings, from the environment (prefix GATEWAY_; shared names such as REDIS_URL and
-OPENAI_API_KEY are read as they are)."""
+"""Settings, from the environment (prefix GATEWAY_; shared names such as REDIS_URL,
+OPENAI_API_KEY and EVENTS_BACKLOG_MAX are read as they are)."""
 
 import socket
 from pathlib import Path
@@ -8,6 +8,7 @@ from typing import Annotated, Literal, Self
 from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from contracts.keys import EVENTS_BACKLOG_MAX
 from service_kit.tickets import DEFAULT_TTL_S
 
 
@@ -104,6 +105,12 @@ class Settings(BaseSettings):
     # Sessions and limits.
     idle_timeout_s: float = Field(default=300, gt=0)
     max_duration_s: float = Field(default=3600, gt=0)
+    # A dropped connection (no normal close) leaves its session waiting this long for the
+    # client to resume it (transport/resumable_socket.py); 0 ends it at once.
+    resume_s: float = Field(default=30, ge=0, le=600)
+    # What a session keeps of what it sent, to send again on a resume: 40 s of its audio
+    # (24 kHz PCM16) by default. A longer gap resumes with the oldest part skipped.
+    resume_replay_bytes: int = Field(default=40 * 48_000, ge=64 * 1024, le=64 * 1024 * 1024)
     max_sessions: int = Field(default=50, ge=1)
     max_sessions_per_address: int = Field(default=4, ge=1)
     connections_per_minute_per_address: int = Field(default=30, ge=1)
@@ -117,6 +124,12 @@ class Settings(BaseSettings):
 
     tool_deadline_s: float = Field(default=10, gt=0, le=300)
     event_buffer_max: int = Field(default=10_000, ge=100)
+    # The events stream's cap, shared with the tool-worker (service_kit/outbox.py).
+    events_backlog_max: int = Field(
+        default=EVENTS_BACKLOG_MAX,
+        ge=1,
+        validation_alias=AliasChoices("EVENTS_BACKLOG_MAX", "GATEWAY_EVENTS_BACKLOG_MAX"),
+    )
 
     log_json: bool = False
     log_level: Literal["debug", "info", "warning", "error"] = "info"
