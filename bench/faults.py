@@ -1,6 +1,7 @@
 """Faults: SIGKILL each part of the running stack (Redis, event-store, tool-worker, voice-gateway)
 with sessions active and events flowing, restart it, and measure recovery and events lost; and
-the faults a small board meets without a kill: the event-store's disk filling up.
+the faults a small board meets without a kill: the event-store's disk filling up, and the
+events stream reaching its cap while the event-store is away.
 
 The same runs as `tests/faults/` (`tests/harness/fault_runs.py`), with real processes on free
 ports: Redis with append-only persistence (as in compose), the three services by their real
@@ -9,7 +10,10 @@ worker. Per run: two callers stream speech at real time and reconnect when dropp
 producer XADDs 50 events/s (retrying until Redis acknowledges each), then one component is
 killed and restarted at once (Redis stays away 3 s, so its outage is felt). Disk full: the
 event-store's database sits on a 16 MiB tmpfs (the bench mounts it, so it runs as root), which a
-ballast file fills to the last byte for 3 s mid-conversation, then is deleted.
+ballast file fills to the last byte for 3 s mid-conversation, then is deleted. Redis limit: the
+event-store is away 12 s while a controller writes 200 events/s through the services' outbox,
+with the stream capped at 1,000 entries and Redis at 32 MB: the cap fills in 5 s, the rest waits
+in the producers' buffers.
 
 Events: produced = each producer's own count (the gateway's and the worker's
 `*_events_published_total + *_buffered + *_dropped_total` from /metrics, read right before a kill
@@ -20,7 +24,8 @@ Recovery: Redis, from its restart until every service is ready and no producer h
 events; event-store, from the kill until it is ready with consumer lag 0; tool-worker, from the
 kill until it is ready again (the next tool call's success is reported too); voice-gateway, from
 the kill until every caller has reconnected and hears the assistant (the client's backoff
-included); disk full, from the space returning until the store is ready with consumer lag 0.
+included); disk full, from the space returning until the store is ready with consumer lag 0;
+Redis limit, from the store's restart until it has caught up and the buffers are empty.
 
 `--quick` kills each component once; the full run three times each. Recovery figures are
 medians. The machine is shared: startup times (Python imports) dominate and vary with load.
@@ -44,8 +49,12 @@ sys.path[:0] = [str(ROOT / "ops" / "local"), str(ROOT / "tests")]
 from fakes.agentic_backend import FakeAgenticBackend  # noqa: E402
 from fakes.openai_realtime import FakeRealtimeServer  # noqa: E402
 from harness.fault_runs import (  # noqa: E402
+    BACKLOG_CAP,
+    BACKLOG_RATE,
+    REDIS_MAXMEMORY,
     TOOL_DEADLINE_S,
     FaultRecord,
+    fill_backlog,
     fill_disk,
     kill_event_store,
     kill_gateway,
@@ -53,9 +62,10 @@ from harness.fault_runs import (  # noqa: E402
     kill_tool_worker,
 )
 from harness.fault_stack import COMPONENTS, FaultStack  # noqa: E402
+from harness.outbox_tap import OutboxTap  # noqa: E402
 from harness.small_disk import small_disk  # noqa: E402
 
-SCENARIOS = (*COMPONENTS, "disk-full")
+SCENARIOS = (*COMPONENTS, "disk-full", "redis-limit")
 
 
 def log(message: str) -> None:
@@ -65,6 +75,8 @@ def log(message: str) -> None:
 async def run_one(name: str, work: Path) -> FaultRecord:
     if name == "disk-full":
         return await run_disk_full(work)
+    if name == "redis-limit":
+        return await run_redis_limit(work)
     with FakeRealtimeServer() as realtime, FakeAgenticBackend() as agentic:
         options: dict[str, Any] = {}
         if name == "redis":
@@ -105,6 +117,25 @@ async def run_disk_full(work: Path) -> FaultRecord:
         await asyncio.to_thread(stack.start)
         try:
             return await fill_disk(stack, disk)
+        finally:
+            await asyncio.to_thread(stack.stop)
+
+
+async def run_redis_limit(work: Path) -> FaultRecord:
+    cap = {"EVENTS_BACKLOG_MAX": str(BACKLOG_CAP)}
+    with FakeRealtimeServer() as realtime, FakeAgenticBackend() as agentic:
+        stack = FaultStack(
+            work,
+            realtime,
+            agentic,
+            gateway_env=cap,
+            worker_env=cap,
+            redis_maxmemory=REDIS_MAXMEMORY,
+        )
+        await asyncio.to_thread(stack.start)
+        try:
+            tap = OutboxTap(stack.redis_url, "bench-backlog-tap", BACKLOG_CAP, BACKLOG_RATE)
+            return await fill_backlog(stack, tap)
         finally:
             await asyncio.to_thread(stack.stop)
 

@@ -21,10 +21,13 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import redis.asyncio as aioredis
+
 from fakes.agentic_backend import FakeAgenticBackend
 from fakes.openai_realtime import FakeRealtimeServer
 from harness.caller import Caller, utterance
 from harness.fault_stack import Component, EventTap, FaultStack, scrape
+from harness.outbox_tap import OutboxTap
 from harness.small_disk import SmallDisk
 
 CALLERS = 2
@@ -88,7 +91,7 @@ async def hang_up(stack: FaultStack, callers: list[Caller]) -> None:
     await until(lambda: scrape(url).get("gateway_sessions_active", 1) == 0, 30, "sessions ended")
 
 
-async def count_events(stack: FaultStack, tap: EventTap, record: FaultRecord) -> None:
+async def count_events(stack: FaultStack, tap: EventTap | OutboxTap, record: FaultRecord) -> None:
     tap.stop()
     record.events = await asyncio.to_thread(stack.settle, tap)
     stored = await asyncio.to_thread(stack.stored_ids)
@@ -340,6 +343,81 @@ async def fill_disk(stack: FaultStack, disk: SmallDisk, full_s: float = DISK_FUL
         "answers_heard_since_full": [c.answers_since(filled_at) for c in callers],
         "sessions_dropped": sum(len(c.connections) - 1 for c in callers),
         "database_intact": await asyncio.to_thread(database_intact, stack),
+    }
+    await hang_up(stack, callers)
+    await count_events(stack, tap, record)
+    return record
+
+
+# -- Redis's limit --------------------------------------------------------------------------
+
+BACKLOG_CAP = 1_000  # EVENTS_BACKLOG_MAX for every producer in this run
+BACKLOG_RATE = 200.0  # the controller's events a second: the cap fills in 5 s
+STORE_DOWN_S = 12.0  # then 7 s of events wait in the producers' buffers
+REDIS_MAXMEMORY = "32mb"
+
+
+async def _redis_memory_peak(redis_url: str, stop: asyncio.Event) -> tuple[int, int]:
+    """Redis's largest `used_memory` while `stop` is unset, and its `maxmemory`."""
+    client = aioredis.Redis.from_url(redis_url)
+    peak, limit = 0, 0
+    try:
+        while not stop.is_set():
+            with contextlib.suppress(aioredis.RedisError, OSError):
+                memory: Any = await client.info("memory")
+                peak, limit = max(peak, int(memory["used_memory"])), int(memory["maxmemory"])
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), 0.1)
+    finally:
+        await client.aclose()
+    return peak, limit
+
+
+async def fill_backlog(
+    stack: FaultStack, tap: OutboxTap, down_s: float = STORE_DOWN_S
+) -> FaultRecord:
+    """The event-store is away for `down_s` while the controller writes `BACKLOG_RATE` events a
+    second through the services' outbox: the stream reaches its cap, Redis stays under its
+    `maxmemory`, what the stream refuses waits in the producers' buffers, and all of it is
+    stored once the store is back. The stack runs with `BACKLOG_CAP` and `REDIS_MAXMEMORY`."""
+    record = FaultRecord("redis-limit")
+    tap.start()
+    callers = await open_callers(stack, "backlog")
+    url = stack.url("event-store")
+    await until(
+        lambda: scrape(url).get("event_store_events_ingested_total", 0) >= 10,
+        30,
+        "events flowing into the store",
+    )
+    stop_sampling = asyncio.Event()
+    sampling = asyncio.create_task(_redis_memory_peak(stack.redis_url, stop_sampling))
+    killed_at = await asyncio.to_thread(stack.kill, "event-store")
+    await until(lambda: tap.backlog_seen >= BACKLOG_CAP, 30, "the stream at its cap")
+    await asyncio.sleep(max(0.0, killed_at + down_s - time.monotonic()))  # the outage itself
+    buffered_at_restart = tap.buffered
+    restarted_at = time.monotonic()
+    await asyncio.to_thread(stack.restart, "event-store")
+    recovered_at = await until(
+        lambda: (
+            stack.ready("event-store")
+            and tap.buffered == 0
+            and scrape(url).get("event_store_consumer_lag") == 0
+        ),
+        60,
+        "the store caught up and the buffers drained",
+    )
+    stop_sampling.set()
+    memory_peak, maxmemory = await sampling
+    record.recovery_s = recovered_at - restarted_at
+    record.seen = {
+        "store_down_s": round(restarted_at - killed_at, 1),
+        "backlog_cap": BACKLOG_CAP,
+        "backlog_seen": tap.backlog_seen,
+        "buffered_at_restart": buffered_at_restart,
+        "dropped_counted": tap.dropped,
+        "redis_used_memory_peak": memory_peak,
+        "redis_maxmemory": maxmemory,
+        "sessions_dropped": sum(len(c.connections) - 1 for c in callers),
     }
     await hang_up(stack, callers)
     await count_events(stack, tap, record)

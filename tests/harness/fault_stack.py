@@ -23,7 +23,7 @@ import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import redis
 
@@ -71,6 +71,13 @@ def produced_by(values: dict[str, float], prefix: str) -> int:
     )
 
 
+class Tap(Protocol):
+    """A test's own producer of events: how many it produced (handed over or dropped)."""
+
+    @property
+    def produced(self) -> int: ...
+
+
 @dataclass
 class EventTap:
     """A steady producer of controller events (a thread): XADD one at a time, retried until
@@ -82,6 +89,10 @@ class EventTap:
     acked: list[str] = field(default_factory=list)
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
+
+    @property
+    def produced(self) -> int:
+        return len(self.acked)
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="event-tap", daemon=True)
@@ -131,6 +142,7 @@ class FaultStack:
         worker_env: dict[str, str] | None = None,
         store_env: dict[str, str] | None = None,
         db_dir: Path | None = None,
+        redis_maxmemory: str | None = None,
     ) -> None:
         self.work = work
         self.db_path = (db_dir or work) / "events.db"
@@ -139,7 +151,9 @@ class FaultStack:
         self.gateway_port = free_port()
         logs = work / "logs"
         self.processes: dict[Component, ManagedProcess] = {
-            "redis": ManagedProcess(redis_spec(redis_port, work / "redis"), logs),
+            "redis": ManagedProcess(
+                redis_spec(redis_port, work / "redis", maxmemory=redis_maxmemory), logs
+            ),
             "event-store": ManagedProcess(
                 event_store_spec(
                     free_port(),
@@ -217,13 +231,13 @@ class FaultStack:
 
     # -- events ---------------------------------------------------------------------------------
 
-    def produced(self, tap: EventTap | None = None) -> dict[str, int]:
+    def produced(self, tap: Tap | None = None) -> dict[str, int]:
         """Per producer: its dead incarnations' counts plus the live one's."""
         counts: dict[str, int] = {}
         for name, prefix in PRODUCER_PREFIX.items():
             live = produced_by(scrape(self.url(name)), prefix)
             counts[name] = self._produced_by_dead[name] + live
-        counts["controller"] = len(tap.acked) if tap is not None else 0
+        counts["controller"] = tap.produced if tap is not None else 0
         return counts
 
     def buffered_by_producer(self) -> dict[str, int]:
@@ -265,7 +279,7 @@ class FaultStack:
             ).fetchall()
         return [(str(kind), str(data)) for kind, data in rows]
 
-    def settle(self, tap: EventTap | None = None, timeout_s: float = 30.0) -> dict[str, int]:
+    def settle(self, tap: Tap | None = None, timeout_s: float = 30.0) -> dict[str, int]:
         """Wait until nothing is buffered and every produced event is stored (or time is up);
         returns the figures: produced (total and by producer), stored, lost."""
 
