@@ -10,6 +10,8 @@ export const CloseCode = {
   INTERNAL_ERROR: 1011,
   TRY_AGAIN_LATER: 1013,
   BRAIN_UNAVAILABLE: 4001,
+  RESUME_REFUSED: 4002,
+  REPLACED: 4003,
 } as const;
 export type CloseCode = (typeof CloseCode)[keyof typeof CloseCode];
 
@@ -22,6 +24,7 @@ export const EndReason = {
   ERROR: "error",
   SHUTDOWN: "shutdown",
   CLIENT_STALLED: "client_stalled",
+  RESUME_EXPIRED: "resume_expired",
 } as const;
 export type EndReason = (typeof EndReason)[keyof typeof EndReason];
 
@@ -33,6 +36,7 @@ export const RefusalKind = {
   CAPACITY: "capacity",
   ADDRESS_RATE: "address_rate",
   ADDRESS_SESSIONS: "address_sessions",
+  RESUME: "resume",
 } as const;
 export type RefusalKind = (typeof RefusalKind)[keyof typeof RefusalKind];
 
@@ -74,7 +78,7 @@ export const PROGRESS_KEY = "progress";
 export const VOICED_PEAK = 500;
 
 /** Sessions that ended as somebody meant: not reconnected. */
-export const DELIBERATE_ENDS: ReadonlySet<string> = new Set([EndReason.CLIENT_CLOSED, EndReason.IDLE, EndReason.MAX_DURATION, EndReason.STOPPED]);
+export const DELIBERATE_ENDS: ReadonlySet<string> = new Set([EndReason.CLIENT_CLOSED, EndReason.IDLE, EndReason.MAX_DURATION, EndReason.RESUME_EXPIRED, EndReason.STOPPED]);
 
 /** Transient closes: reconnected with backoff. */
 export const RETRYABLE_CLOSE_CODES: ReadonlySet<number> = new Set([CloseCode.GOING_AWAY, 1005, 1006, CloseCode.INTERNAL_ERROR, 1012, CloseCode.TRY_AGAIN_LATER, 1014]);

@@ -65,11 +65,23 @@ class Progress(_ServerMessage):
 
 
 class SessionState(_ServerMessage):
+    """`started` (with what a resume needs), `resumed` (the answer to `ResumeRequest`, always a
+    JSON text frame), `stopped` (with the end reason)."""
+
     type: Literal["session"] = "session"
-    state: Literal["started", "stopped"]
+    state: Literal["started", "resumed", "stopped"]
     session_id: str
     conversation_id: str
     reason: str | None = None
+    # started: the secret a resume must show (never logged or stored), and how long after a
+    # dropped connection the session waits for it.
+    resume_key: str | None = None
+    resume_s: float | None = None
+    # resumed: frames of the client that reached the session (it sends the rest again), frames
+    # sent again, and frames it missed that were no longer kept.
+    received: int | None = None
+    replayed: int | None = None
+    skipped: int | None = None
 
 
 class ErrorCode(StrEnum):
@@ -180,6 +192,18 @@ class ClientStats(BaseModel):
         if self.underrun_ms > self.played_ms + 60_000:
             raise ValueError("more silence inserted than a turn could hold")
         return self
+
+
+class ResumeRequest(BaseModel):
+    """The first frame (JSON text, in both wire formats) on a connection opened with
+    `?resume=<session_id>`: carry that session on here. `received` counts every frame of the
+    session the client has received, text and binary, on all its connections so far (the
+    `resumed` answer not included)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+    type: Literal["resume"]
+    resume_key: Annotated[str, Field(min_length=16, max_length=128)]
+    received: Annotated[int, Field(ge=0, le=2**53)]
 
 
 ClientMessage = Annotated[Ping | Stop | ClientStats, Field(discriminator="type")]

@@ -21,6 +21,8 @@ class EndReason(StrEnum):
     ERROR = "error"  # the session's pipeline failed
     SHUTDOWN = "shutdown"  # the gateway is stopping
     CLIENT_STALLED = "client_stalled"  # the browser stopped reading; the socket is aborted
+    # The connection dropped and the client did not resume within GATEWAY_RESUME_S.
+    RESUME_EXPIRED = "resume_expired"
 
 
 class CloseCode(IntEnum):
@@ -35,6 +37,11 @@ class CloseCode(IntEnum):
     # Application codes (4000-4999). The gateway's brain cannot run (a missing key or model):
     # no retry helps until an operator fixes its configuration.
     BRAIN_UNAVAILABLE = 4001
+    # A resume was refused (the session ended or expired, or the key or the count is wrong):
+    # the session, if any, is untouched; the client starts a new one.
+    RESUME_REFUSED = 4002
+    # This connection was taken over by a resume of its session (on another connection).
+    REPLACED = 4003
 
 
 class RefusalKind(StrEnum):
@@ -48,11 +55,18 @@ class RefusalKind(StrEnum):
     CAPACITY = "capacity"
     ADDRESS_RATE = "address_rate"
     ADDRESS_SESSIONS = "address_sessions"
+    RESUME = "resume"  # a resume that cannot be honoured (CloseCode.RESUME_REFUSED)
 
 
 # Sessions that ended as somebody meant: the browser does not reconnect.
 DELIBERATE_ENDS = frozenset(
-    {EndReason.CLIENT_CLOSED, EndReason.STOPPED, EndReason.IDLE, EndReason.MAX_DURATION}
+    {
+        EndReason.CLIENT_CLOSED,
+        EndReason.STOPPED,
+        EndReason.IDLE,
+        EndReason.MAX_DURATION,
+        EndReason.RESUME_EXPIRED,
+    }
 )
 # Transient closes: the browser reconnects with backoff. 1005/1006 (no close frame: a dropped
 # network) and 1012/1014 (a restarting server, a bad gateway) come from the network or proxies.

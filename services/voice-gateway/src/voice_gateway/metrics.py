@@ -11,6 +11,18 @@ SESSIONS_ENDED = Counter("gateway_sessions_total", "Sessions ended, by reason", 
 SESSIONS_REFUSED = Counter(
     "gateway_sessions_refused_total", "Connections refused before a session started", ["reason"]
 )
+SESSIONS_DETACHED = Counter(
+    "gateway_sessions_detached_total",
+    "Connections lost without a normal close, their sessions left waiting for a resume",
+)
+SESSIONS_RESUMED = Counter(
+    "gateway_sessions_resumed_total", "Sessions carried on over a new connection"
+)
+RESUME_GAP_SECONDS = Histogram(
+    "gateway_resume_gap_seconds",
+    "From a session's connection lost to its resume",
+    buckets=(0.1, 0.25, 0.5, 1, 2, 3, 5, 10, 20, 30, 60),
+)
 TOOL_DISPATCH_SECONDS = Histogram(
     "gateway_tool_dispatch_seconds",
     "Tool call dispatch to result",

@@ -31,3 +31,9 @@ def test_new_connections_per_minute() -> None:
 def test_frame_rate_limiter_allows_bursts_then_the_rate() -> None:
     limiter = FrameRateLimiter(rate=0.001, burst=5)
     assert [limiter.allow() for _ in range(7)] == [True] * 5 + [False] * 2
+
+
+def test_a_grant_lets_a_resumed_backlog_through_at_once_then_the_rate_holds() -> None:
+    limiter = FrameRateLimiter(rate=0.001, burst=5)
+    limiter.grant(100)  # a resume: what the client captured while away
+    assert sum(limiter.allow() for _ in range(200)) == 105

@@ -3,6 +3,8 @@ way it can end (client closed, idle, max duration, upstream error, stopped, shut
 
 import asyncio
 import contextlib
+import hmac
+import secrets
 import time
 import uuid
 from dataclasses import dataclass
@@ -45,13 +47,15 @@ from voice_gateway.settings import Settings
 from voice_gateway.tools.definitions import ToolCaller
 from voice_gateway.tools.dispatch import ToolDispatcher
 from voice_gateway.transport.formats import WireFormat
-from voice_gateway.transport.reasoned_socket import ReasonedWebSocket
-from voice_gateway.transport.wire import ClientProtocolError
+from voice_gateway.transport.resumable_socket import ResumableSocket, Resumed
+from voice_gateway.transport.wire import ClientProtocolError, GuardedSerializer
 
 log = structlog.get_logger(__name__)
 
 # client_stalled has no close code: the connection is aborted (see uvicorn_adapter.py).
 END_GRACE_S = 5.0
+# Seconds of frames a dropped connection may have lost in flight (sent again on a resume).
+RESUME_IN_FLIGHT_S = 2.0
 
 
 @dataclass(frozen=True)
@@ -79,8 +83,20 @@ class VoiceSession:
     ) -> None:
         self.id = uuid.uuid4().hex
         self.conversation_id = conversation_id
-        # Every close, Pipecat's included, says why the session ended (reasoned_socket.py).
-        self._ws = ReasonedWebSocket(websocket, lambda: self.reason)
+        settings = services.settings
+        # Shown once to the client (in `started`), asked back on a resume: only the client that
+        # opened the session can carry it on. Never logged or stored.
+        self._resume_key = secrets.token_urlsafe(24)
+        # The session outlives a dropped connection, and every close says why the session
+        # ended (resumable_socket.py).
+        self._ws = ResumableSocket(
+            websocket,
+            end_reason=lambda: self.reason,
+            resume_s=settings.resume_s,
+            replay_bytes=settings.resume_replay_bytes,
+            on_detached=self._detached,
+            on_expired=lambda: self.end(EndReason.RESUME_EXPIRED),
+        )
         self._persona = persona
         self._client = client
         self._services = services
@@ -88,11 +104,67 @@ class VoiceSession:
         self._ended = asyncio.Event()
         self.reason: str = EndReason.CLIENT_CLOSED
         self._worker: PipelineWorker | None = None
+        self._serializer: GuardedSerializer | None = None
         self._clock = TurnClock(on_latency=self._latency)
         self._log = log.bind(conversation_id=conversation_id, session_id=self.id)
+        self._guard(websocket)
+
+    def _guard(self, websocket: WebSocket) -> None:
         guard = send_guard(websocket)  # every send is bounded in time (uvicorn_adapter.py)
         if guard is not None:
             guard.on_stalled = self._stalled
+
+    def resume_key_matches(self, key: str) -> bool:
+        return hmac.compare_digest(key.encode(), self._resume_key.encode())
+
+    async def resume(self, websocket: WebSocket, client_received: int) -> Resumed:
+        """Carry the session on over `websocket` (its key already checked): the `resumed`
+        answer, then what the client missed. Raises `ResumeRefused`."""
+        resumed = await self._ws.attach(websocket, client_received, answer=self._before_replay)
+        self._guard(websocket)
+        metrics.SESSIONS_RESUMED.inc()
+        metrics.RESUME_GAP_SECONDS.observe(resumed.gap_s)
+        self._log.info(
+            "session_resumed",
+            gap_ms=round(resumed.gap_s * 1000),
+            replayed=resumed.replayed,
+            skipped=resumed.skipped,
+        )
+        self._event(
+            "controller",
+            "session_resumed",
+            session_id=self.id,
+            gap_ms=round(resumed.gap_s * 1000),
+            replayed=resumed.replayed,
+            skipped=resumed.skipped,
+        )
+        return resumed
+
+    def _before_replay(self, resumed: Resumed) -> str:
+        """The `resumed` answer. Before it goes out, the frame rate limit lets through at once
+        what the client captured while away (and what was lost in flight), which it sends as
+        soon as it reads the answer."""
+        if self._serializer is not None:
+            frames_per_s = self._services.settings.max_frames_per_second
+            self._serializer.grant((resumed.gap_s + RESUME_IN_FLIGHT_S) * frames_per_s)
+        return SessionState(
+            state="resumed",
+            session_id=self.id,
+            conversation_id=self.conversation_id,
+            received=resumed.received,
+            replayed=resumed.replayed,
+            skipped=resumed.skipped,
+        ).model_dump_json(exclude_none=True)
+
+    async def wait_released(self, websocket: WebSocket) -> None:
+        """Until `websocket` no longer carries this session."""
+        await self._ws.wait_released(websocket)
+
+    def _detached(self, code: int) -> None:
+        metrics.SESSIONS_DETACHED.inc()
+        self._log.info(
+            "session_detached", close_code=code, resume_s=self._services.settings.resume_s
+        )
 
     def _stalled(self) -> None:
         self._ws.mark_gone()  # the connection is already aborted
@@ -179,7 +251,11 @@ class VoiceSession:
                 await worker.queue_frames(spoken_answer(brain.greeting))
             await self.send(
                 SessionState(
-                    state="started", session_id=self.id, conversation_id=self.conversation_id
+                    state="started",
+                    session_id=self.id,
+                    conversation_id=self.conversation_id,
+                    resume_key=self._resume_key,
+                    resume_s=settings.resume_s,
                 )
             )
             ended = asyncio.create_task(self._ended.wait())
@@ -202,6 +278,11 @@ class VoiceSession:
 
     def _build(self, brain: Brain) -> PipelineWorker:
         settings, clock = self._services.settings, self._clock
+        self._serializer = self._format.serializer(
+            settings.max_frames_per_second,
+            on_audio=AudioInMeter(clock),
+            on_audio_out=AudioOutMeter(),
+        )
         transport = FastAPIWebsocketTransport(
             self._ws.as_websocket(),
             FastAPIWebsocketParams(
@@ -211,11 +292,7 @@ class VoiceSession:
                 audio_out_sample_rate=SAMPLE_RATE,
                 # Pipecat's default plays 2 s of silence after the end, delaying the close.
                 audio_out_end_silence_secs=0,
-                serializer=self._format.serializer(
-                    settings.max_frames_per_second,
-                    on_audio=AudioInMeter(clock),
-                    on_audio_out=AudioOutMeter(),
-                ),
+                serializer=self._serializer,
                 allowed_origins=[],  # checked before the socket is accepted
             ),
         )

@@ -92,9 +92,17 @@ class FrameRateLimiter:
 
     def allow(self) -> bool:
         now = time.monotonic()
-        self._tokens = min(self._burst, self._tokens + (now - self._last) * self._rate)
+        # A grant may hold the bucket over its burst; refilling never does.
+        self._tokens = max(
+            self._tokens, min(self._burst, self._tokens + (now - self._last) * self._rate)
+        )
         self._last = now
         if self._tokens >= 1:
             self._tokens -= 1
             return True
         return False
+
+    def grant(self, frames: float) -> None:
+        """Let `frames` more through at once, over the burst: a resumed client sends what it
+        captured while away as fast as it can."""
+        self._tokens += frames

@@ -5,8 +5,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
-from pipecat.serializers.base_serializer import FrameSerializer
-
 from voice_gateway.transport.rtvi import RTVIProtobufSerializer, to_rtvi_client
 from voice_gateway.transport.wire import Envelope, GuardedSerializer, RawPCMSerializer, to_client
 
@@ -27,7 +25,7 @@ class WireFormat:
         max_frames_per_second: float,
         on_audio: Callable[[bytes], None] | None = None,
         on_audio_out: Callable[[bytes], None] | None = None,
-    ) -> FrameSerializer:
+    ) -> GuardedSerializer:
         return self.serializer_class(
             max_frames_per_second=max_frames_per_second,
             on_audio=on_audio,

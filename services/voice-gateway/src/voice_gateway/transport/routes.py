@@ -32,6 +32,7 @@ from service_kit.tickets import issue_ticket
 from voice_gateway import metrics
 from voice_gateway.brains.brain import Persona
 from voice_gateway.sessions.gateway import Gateway
+from voice_gateway.sessions.resume import resume_session
 from voice_gateway.sessions.session import VoiceSession
 from voice_gateway.transport.admission import Refused
 from voice_gateway.transport.formats import FORMATS, FormatName
@@ -109,6 +110,8 @@ async def voice(
     # client sends the token in an Authorization header (`?token=` is refused).
     ticket: Annotated[str | None, Query(max_length=TICKET_MAX_LENGTH)] = None,
     wire_format: Annotated[FormatName, Query(alias="format")] = "raw",
+    # Carry this session on over this connection; the first frame must be a `resume` request.
+    resume: Annotated[str | None, Query(pattern=r"^[0-9a-f]{32}$")] = None,
 ) -> None:
     gateway = _gateway(websocket.app)
     settings = gateway.services.settings
@@ -117,6 +120,9 @@ async def voice(
     try:
         gateway.admission.attempt(client)  # first: wrong tokens count against the rate too
         await _check_access(gateway, websocket, conversation_id, ticket)
+        if resume is not None:
+            await resume_session(gateway, websocket, conversation_id, resume, client)
+            return
         gateway.admission.open_session(client)
     except Refused as refused:
         metrics.SESSIONS_REFUSED.labels(refused.kind).inc()

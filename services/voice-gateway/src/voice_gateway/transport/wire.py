@@ -98,6 +98,10 @@ class GuardedSerializer(FrameSerializer):
         self._on_audio = on_audio
         self._converter = InputConverter()
 
+    def grant(self, frames: float) -> None:
+        """Frames over the rate limit that may come at once (a resume's backlog)."""
+        self._limiter.grant(frames)
+
     def _audio_out(self, pcm: bytes) -> None:
         if self._on_audio_out is not None:
             self._on_audio_out(pcm)

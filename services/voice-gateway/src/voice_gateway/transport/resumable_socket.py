@@ -1,0 +1,270 @@
+"""The browser's socket as a session's Pipecat transport sees it: one socket that outlives the
+connections under it, and whose close says why the session ended.
+
+**Resume.** A Wi-Fi blip, a locked phone or a restarted nginx drops the connection, not the
+session. When a connection is lost without a close frame (or with a close the browser would
+retry, `RETRYABLE_CLOSE_CODES`), the session is *detached*:
+its pipeline, brain and tool runs go on, and what it sends is kept; the client has
+`GATEWAY_RESUME_S` to come back (`attach`). Only if it does not does the transport see the
+disconnect, and the session ends `resume_expired`.
+
+Both directions are counted in frames, text and binary alike, across every connection of the
+session:
+- `sent`: frames the session sent. The last `replay_bytes` of them are kept; a client that
+  resumes says how many it received, and gets the rest again before anything new.
+- `received`: frames that reached the pipeline. The resume answer tells the client, which sends
+  again what it sent after that (what was lost in flight, and what it captured while away).
+
+**Reasons.** Pipecat's transport closes the socket with 1000 when the pipeline ends, whatever
+ended it. The browser should learn the real end instead: 1011 after a failure (it reconnects),
+1001 when the gateway shuts down, and the end reason as the close reason.
+
+The transport uses only `receive`, `send_bytes`, `send_text`, `close` and the two `*_state`
+attributes of the socket it is given; this class answers exactly those.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import cast
+
+import structlog
+from starlette.types import Message
+from starlette.websockets import WebSocket, WebSocketState
+
+from contracts.session import CLOSE_CODE_FOR_END, RETRYABLE_CLOSE_CODES, CloseCode
+
+log = structlog.get_logger(__name__)
+
+Frame = bytes | str
+DISCONNECT: Message = {"type": "websocket.disconnect", "code": 1006}
+
+
+class ResumeRefused(Exception):
+    """A resume that cannot be honoured; the session is left as it was."""
+
+
+@dataclass(frozen=True, slots=True)
+class Resumed:
+    """What a resume did: the client's answer (`received`), and how much was sent again."""
+
+    received: int  # frames of the client that reached the pipeline: it sends the rest again
+    replayed: int  # frames sent again, that the client had not received
+    skipped: int  # frames the client missed that were no longer kept (gap over the buffer)
+    gap_s: float  # how long the session was detached (0 when it took over a live connection)
+
+
+class ResumableSocket:
+    def __init__(
+        self,
+        websocket: WebSocket,
+        *,
+        end_reason: Callable[[], str],
+        resume_s: float,
+        replay_bytes: int,
+        on_detached: Callable[[int], None] | None = None,
+        on_expired: Callable[[], None] | None = None,
+    ) -> None:
+        self._end_reason = end_reason
+        self._resume_s = resume_s
+        self._replay_max = replay_bytes
+        self._on_detached = on_detached
+        self._on_expired = on_expired
+        self.sent = 0
+        self.received = 0
+        self._replay: deque[tuple[int, Frame]] = deque()  # (sequence number, frame)
+        self._replay_size = 0
+        self._send_lock = asyncio.Lock()
+        self._inbox: asyncio.Queue[Message] = asyncio.Queue()
+        self._current: WebSocket | None = None
+        self._released: asyncio.Event | None = None  # set when the current socket is let go
+        self._reader: asyncio.Task[None] | None = None
+        self._expiry: asyncio.Task[None] | None = None
+        self.detached_at: float | None = None
+        self._finished = False
+        self._connect(websocket)
+
+    # -- what Pipecat's transport sees -----------------------------------------------------------
+
+    @property
+    def client_state(self) -> WebSocketState:
+        """Connected while the session lives, attached or not: the transport goes on writing
+        (into the replay buffer) while the client is away."""
+        return WebSocketState.DISCONNECTED if self._finished else WebSocketState.CONNECTED
+
+    @property
+    def application_state(self) -> WebSocketState:
+        return self.client_state
+
+    async def receive(self) -> Message:
+        return await self._inbox.get()
+
+    async def send_bytes(self, data: bytes) -> None:
+        await self._send(data)
+
+    async def send_text(self, data: str) -> None:
+        await self._send(data)
+
+    async def close(self, code: int = CloseCode.NORMAL, reason: str | None = None) -> None:
+        """The session is over: the connection (if any) closes with the session's end reason."""
+        why = self._end_reason()
+        websocket = self._current
+        self._finish()
+        if websocket is not None:
+            with contextlib.suppress(Exception):  # already gone, usually
+                await websocket.close(CLOSE_CODE_FOR_END.get(why, code), reason or why)
+
+    def as_websocket(self) -> WebSocket:
+        """This object, typed as what Pipecat's transport asks for (it uses only the methods
+        above, never the type)."""
+        return cast(WebSocket, self)
+
+    # -- connections -------------------------------------------------------------------------------
+
+    @property
+    def attached(self) -> bool:
+        return self._current is not None
+
+    async def attach(
+        self,
+        websocket: WebSocket,
+        client_received: int,
+        *,
+        answer: Callable[[Resumed], str] | None = None,
+    ) -> Resumed:
+        """Carry the session on over `websocket`, whose client has received `client_received`
+        of our frames: `answer(resumed)` (a text frame, not counted) goes first, then the
+        frames it missed, then the new ones. A live connection is replaced."""
+        if self._finished:
+            raise ResumeRefused("the session has ended")
+        if not 0 <= client_received <= self.sent:
+            raise ResumeRefused(
+                f"the client says it received {client_received} frames, but {self.sent} were sent"
+            )
+        async with self._send_lock:  # nothing new is sent until the missed frames are
+            gap_s = 0.0 if self.detached_at is None else time.monotonic() - self.detached_at
+            old = self._current
+            if old is not None:
+                self._let_go()
+                with contextlib.suppress(Exception):
+                    await old.close(CloseCode.REPLACED, "resumed on another connection")
+            oldest = self._replay[0][0] if self._replay else self.sent + 1
+            missed = [frame for seq, frame in self._replay if seq > client_received]
+            skipped = max(0, oldest - 1 - client_received)
+            self._connect(websocket)
+            resumed = Resumed(self.received, len(missed), skipped, gap_s)
+            frames: list[Frame] = [answer(resumed)] if answer is not None else []
+            for frame in [*frames, *missed]:
+                if not await self._write(websocket, frame):
+                    break  # lost again at once: the reader notices, the session waits again
+        return resumed
+
+    async def wait_released(self, websocket: WebSocket) -> None:
+        """Until `websocket` is no longer this session's (dropped, replaced, or the end)."""
+        released = self._released
+        if self._current is websocket and released is not None:
+            await released.wait()
+
+    def mark_gone(self) -> None:
+        """The connection was aborted under us (a client that stopped reading): nothing more is
+        written to it."""
+        self._let_go()
+
+    # -- inside ------------------------------------------------------------------------------------
+
+    def _connect(self, websocket: WebSocket) -> None:
+        if self._expiry is not None:
+            self._expiry.cancel()
+            self._expiry = None
+        self.detached_at = None
+        self._current = websocket
+        self._released = asyncio.Event()
+        self._reader = asyncio.create_task(self._read(websocket), name="client-reader")
+
+    async def _read(self, websocket: WebSocket) -> None:
+        code = 1006
+        try:
+            while True:
+                message = await websocket.receive()
+                if message["type"] == "websocket.disconnect":
+                    code = int(message.get("code") or 1006)
+                    break
+                if self._current is not websocket:
+                    return  # replaced: its late frames are sent again on the new connection
+                self.received += 1
+                self._inbox.put_nowait(message)
+        except Exception:
+            code = 1006
+        if self._current is websocket:
+            self._lost(code)
+
+    def _lost(self, code: int) -> None:
+        """The current connection is gone: the session waits for its client to come back after
+        a transient loss (no close frame, 1001, 1011-1014); any other close (1000, or the
+        client broke the protocol: 1007, 1009) ends it."""
+        self._let_go()
+        if code not in RETRYABLE_CLOSE_CODES or self._resume_s <= 0 or self._finished:
+            self._finish()
+            return
+        self.detached_at = time.monotonic()
+        if self._on_detached is not None:
+            self._on_detached(code)
+        self._expiry = asyncio.create_task(self._expire(), name="resume-window")
+
+    async def _expire(self) -> None:
+        await asyncio.sleep(self._resume_s)
+        if self._current is None and not self._finished:
+            if self._on_expired is not None:
+                self._on_expired()
+            self._finish()
+
+    def _let_go(self) -> None:
+        if self._released is not None:
+            self._released.set()
+        if self._reader is not None and self._reader is not asyncio.current_task():
+            self._reader.cancel()
+        self._current = self._released = self._reader = None
+
+    def _finish(self) -> None:
+        """No more connections: the transport reads the disconnect and the pipeline ends."""
+        if self._finished:
+            return
+        self._finished = True
+        if self._expiry is not None:
+            self._expiry.cancel()
+        self._let_go()
+        self._replay.clear()
+        self._inbox.put_nowait(DISCONNECT)
+
+    async def _send(self, frame: Frame) -> None:
+        async with self._send_lock:
+            if self._finished:
+                return
+            self.sent += 1
+            self._keep(frame)
+            websocket = self._current
+            written = websocket is None or await self._write(websocket, frame)
+            if not written and self._current is websocket:
+                self._lost(1006)
+
+    async def _write(self, websocket: WebSocket, frame: Frame) -> bool:
+        try:
+            if isinstance(frame, bytes):
+                await websocket.send_bytes(frame)
+            else:
+                await websocket.send_text(frame)
+        except Exception:
+            return False
+        return True
+
+    def _keep(self, frame: Frame) -> None:
+        self._replay.append((self.sent, frame))
+        self._replay_size += len(frame)
+        while self._replay_size > self._replay_max and len(self._replay) > 1:
+            _, dropped = self._replay.popleft()
+            self._replay_size -= len(dropped)

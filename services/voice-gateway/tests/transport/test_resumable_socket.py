@@ -1,0 +1,159 @@
+"""The socket a session's transport writes to: counting, the replay buffer, detaching and
+expiry, replacing a live connection, and closes that say why. The connections under it are
+in-memory stand-ins for Starlette's WebSocket (the real thing runs in
+tests/integration/test_voice_gateway_resume.py)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any, cast
+
+import pytest
+from starlette.websockets import WebSocket, WebSocketState
+
+from contracts.session import CloseCode, EndReason
+from voice_gateway.transport.resumable_socket import ResumableSocket, ResumeRefused
+
+
+class _Connection:
+    """One client connection: frames in through `incoming`, frames out recorded."""
+
+    def __init__(self) -> None:
+        self.incoming: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self.out: list[bytes | str] = []
+        self.closed: list[tuple[int, str | None]] = []
+
+    def say(self, data: bytes) -> None:
+        self.incoming.put_nowait({"type": "websocket.receive", "bytes": data})
+
+    def drop(self, code: int = 1006) -> None:
+        self.incoming.put_nowait({"type": "websocket.disconnect", "code": code})
+
+    async def receive(self) -> dict[str, Any]:
+        return await self.incoming.get()
+
+    async def send_bytes(self, data: bytes) -> None:
+        self.out.append(data)
+
+    async def send_text(self, data: str) -> None:
+        self.out.append(data)
+
+    async def close(self, code: int = 1000, reason: str | None = None) -> None:
+        self.closed.append((code, reason))
+
+
+def _ws(connection: _Connection) -> WebSocket:
+    return cast(WebSocket, connection)
+
+
+def _socket(
+    connection: _Connection,
+    *,
+    reason: list[str] | None = None,
+    resume_s: float = 30,
+    replay_bytes: int = 1000,
+    expired: list[bool] | None = None,
+) -> ResumableSocket:
+    why = reason or [str(EndReason.CLIENT_CLOSED)]
+    return ResumableSocket(
+        _ws(connection),
+        end_reason=lambda: why[0],
+        resume_s=resume_s,
+        replay_bytes=replay_bytes,
+        on_expired=(lambda: expired.append(True)) if expired is not None else None,
+    )
+
+
+async def _settle() -> None:
+    for _ in range(5):
+        await asyncio.sleep(0)
+
+
+async def test_a_drop_detaches_and_a_resume_replays_what_was_missed() -> None:
+    first, second = _Connection(), _Connection()
+    socket = _socket(first)
+    first.say(b"a")
+    assert (await socket.receive())["bytes"] == b"a"
+    await socket.send_bytes(b"1")
+    first.drop()
+    await _settle()
+    assert not socket.attached
+    assert socket.client_state == WebSocketState.CONNECTED  # the transport writes on
+    await socket.send_bytes(b"2")
+    await socket.send_text("three")
+    resumed = await socket.attach(_ws(second), client_received=1, answer=lambda r: "answer")
+    assert (resumed.received, resumed.replayed, resumed.skipped) == (1, 2, 0)
+    assert second.out == ["answer", b"2", "three"]
+    assert first.out == [b"1"]
+    second.say(b"b")
+    assert (await socket.receive())["bytes"] == b"b"
+    assert socket.received == 2
+
+
+async def test_a_gap_longer_than_the_buffer_says_what_was_skipped() -> None:
+    first, second = _Connection(), _Connection()
+    socket = _socket(first, replay_bytes=4)
+    first.drop()
+    await _settle()
+    for chunk in (b"11", b"22", b"33", b"44"):
+        await socket.send_bytes(chunk)
+    resumed = await socket.attach(_ws(second), client_received=0)
+    assert (resumed.replayed, resumed.skipped) == (2, 2)
+    assert second.out == [b"33", b"44"]
+
+
+async def test_a_count_never_sent_is_refused_and_changes_nothing() -> None:
+    first, second = _Connection(), _Connection()
+    socket = _socket(first)
+    await socket.send_bytes(b"1")
+    first.drop()
+    await _settle()
+    with pytest.raises(ResumeRefused, match="received 5 frames, but 1 were sent"):
+        await socket.attach(_ws(second), client_received=5)
+    assert not socket.attached
+    resumed = await socket.attach(_ws(second), client_received=0)
+    assert resumed.replayed == 1
+
+
+async def test_a_resume_takes_over_a_live_connection() -> None:
+    first, second = _Connection(), _Connection()
+    socket = _socket(first)
+    await socket.attach(_ws(second), client_received=0)
+    assert first.closed == [(CloseCode.REPLACED, "resumed on another connection")]
+    first.say(b"late")  # a replaced connection's frames never reach the pipeline
+    second.say(b"new")
+    assert (await socket.receive())["bytes"] == b"new"
+
+
+async def test_a_normal_close_ends_at_once_and_a_drop_ends_after_the_window() -> None:
+    hung_up = _Connection()
+    socket = _socket(hung_up)
+    hung_up.drop(1000)
+    assert (await socket.receive())["type"] == "websocket.disconnect"
+    assert socket.client_state == WebSocketState.DISCONNECTED
+
+    dropped, expired = _Connection(), []
+    socket = _socket(dropped, resume_s=0.05, expired=expired)
+    dropped.drop()
+    assert (await asyncio.wait_for(socket.receive(), 5))["type"] == "websocket.disconnect"
+    assert expired == [True]
+    with pytest.raises(ResumeRefused, match="ended"):
+        await socket.attach(_ws(_Connection()), client_received=0)
+
+
+async def test_a_close_carries_the_sessions_end() -> None:
+    reason = [str(EndReason.UPSTREAM_ERROR)]
+    connections = [_Connection() for _ in range(4)]
+    for connection, why in zip(
+        connections,
+        [EndReason.UPSTREAM_ERROR, EndReason.SHUTDOWN, EndReason.IDLE, "operator's own words"],
+        strict=True,
+    ):
+        reason[0] = str(why)
+        await _socket(connection, reason=reason).close()  # as Pipecat does, with its 1000
+    assert [c.closed for c in connections] == [
+        [(CloseCode.INTERNAL_ERROR, "upstream_error")],
+        [(CloseCode.GOING_AWAY, "shutdown")],
+        [(CloseCode.NORMAL, "idle")],
+        [(CloseCode.NORMAL, "operator's own words")],
+    ]
