@@ -38,6 +38,7 @@ class ResumingClient:
     session_id: str | None = None
     resume_key: str | None = None
     resumed: list[dict[str, Any]] = field(default_factory=list)  # the `resumed` answers
+    resumed_at: float | None = None  # when the last `resumed` answer came
     closes: list[tuple[int | None, str]] = field(default_factory=list)
     _ws: ClientConnection | None = None
     _reader: asyncio.Task[None] | None = None
@@ -78,6 +79,7 @@ class ResumingClient:
         except ConnectionClosed:
             self.closes.append((ws.close_code, ws.close_reason or ""))
             raise
+        self.resumed_at = time.monotonic()
         self.resumed.append(answer)
         self._attach(ws)
         # Everything after the gateway's count goes again, in order, then what comes next.

@@ -190,3 +190,90 @@ async def test_a_normal_close_ends_the_session_at_once(start_gateway: StartGatew
         what="the session ended client_closed",
     )
     assert await _metric(gateway, "gateway_sessions_detached_total") == 0
+
+
+async def test_a_resume_that_reaches_another_replica_is_relayed_to_the_session(
+    start_gateway: StartGateway, realtime: FakeRealtimeServer
+) -> None:
+    holder, other = start_gateway(), start_gateway()
+    cid = "conv-relay"
+
+    def url(resume: str | None) -> str:  # the first connection to one, the resume to the other
+        if resume is None:
+            return ws_url(holder, f"/api/realtime/pipecat/ws/{cid}")
+        return ws_url(other, f"/api/realtime/pipecat/ws/{cid}?resume={resume}")
+
+    client = ResumingClient(url)
+    await client.start()
+    await _say(client, "Hello there.")
+    await client.wait_for(client.audio_bytes, "an answer")
+    client.drop()
+    await async_wait_until(
+        lambda: _metric(holder, "gateway_sessions_detached_total"), what="the session detached"
+    )
+    assert client.session_id is not None
+    assert "wrong resume key" in await _refusal(
+        other,
+        cid,
+        client.session_id,
+        json.dumps({"type": "resume", "resume_key": "x" * 32, "received": 0}),
+    )
+    for frame in frames(speech_pcm("Are you still there?")):
+        await client.send(frame)  # captured while away
+    answer = await client.resume()
+    assert answer["state"] == "resumed"
+    assert answer["session_id"] == client.session_id
+    await _say(client, "")
+    [upstream] = realtime.connections()  # the holder's pipeline, its one upstream
+    sent_audio = sum(len(f) for f in client.sent if isinstance(f, bytes))
+    await async_wait_until(
+        lambda: _true(upstream.audio_in_bytes == sent_audio),
+        what=f"all {sent_audio} bytes of the client's audio upstream, through the relay",
+    )
+    await client.wait_for(lambda: len(client.messages("transcription")) >= 4, "the next answer")
+    assert await _metric(holder, "gateway_sessions_resumed_total") == 1
+    await client.close()  # a normal close, relayed: the session ends on its holder
+    await async_wait_until(
+        lambda: _metric(holder, "gateway_sessions_total", reason="client_closed"),
+        what="the session ended on its holder",
+    )
+
+
+async def test_with_a_token_a_resume_needs_a_fresh_ticket(start_gateway: StartGateway) -> None:
+    token = "resume-token-0123456789"
+    gateway = start_gateway(GATEWAY_TOKEN=token)
+    cid = "conv-resume-ticket"
+    used: list[str] = []
+
+    def ticket() -> str:
+        with httpx.Client(base_url=gateway.spec.url) as http:
+            answer = http.post(
+                "/api/realtime/pipecat/tickets",
+                json={"conversation_id": cid, "purpose": "voice"},
+                headers={"Authorization": f"Bearer {token}"},
+            )
+        used.append(answer.json()["ticket"])
+        return used[-1]
+
+    def url(resume: str | None) -> str:
+        query = f"ticket={ticket()}" + (f"&resume={resume}" if resume else "")
+        return ws_url(gateway, f"/api/realtime/pipecat/ws/{cid}?{query}")
+
+    client = ResumingClient(url)
+    await client.start()
+    client.drop()
+    await async_wait_until(
+        lambda: _metric(gateway, "gateway_sessions_detached_total"), what="the session detached"
+    )
+    # The first connection's ticket, used again: refused before the resume is even read.
+    replayed = ws_url(
+        gateway, f"/api/realtime/pipecat/ws/{cid}?ticket={used[0]}&resume={client.session_id}"
+    )
+    async with connect(replayed) as ws:
+        with pytest.raises(ConnectionClosed):
+            await asyncio.wait_for(ws.recv(), 15)
+    assert ws.close_code == CloseCode.POLICY
+    assert "already used" in (ws.close_reason or "")
+    answer = await client.resume()  # with a ticket of its own
+    assert answer["state"] == "resumed"
+    await client.close()

@@ -51,6 +51,17 @@ def session_key(session_id: str) -> str:
     return f"{PREFIX}:session:{session_id}"
 
 
+def session_relay_channel(session_id: str) -> str:
+    """Where a gateway process asks the one holding a session to resume it over a relayed
+    connection (voice_gateway/sessions/relay.py)."""
+    return f"{PREFIX}:session-relay:{session_id}"
+
+
+def relay_channel(relay_id: str, direction: str) -> str:
+    """One direction (`to-session`, `to-client`) of a relayed connection's frames."""
+    return f"{PREFIX}:relay:{relay_id}:{direction}"
+
+
 def session_control_channel(session_id: str) -> str:
     """Channel a gateway replica listens on to be told to stop one of its sessions."""
     return f"{PREFIX}:session-control:{session_id}"

@@ -26,6 +26,7 @@ from voice_gateway.memory import tune_allocator
 from voice_gateway.server import configure
 from voice_gateway.sessions.gateway import Gateway
 from voice_gateway.sessions.registry import SessionRegistry
+from voice_gateway.sessions.resume import serve_relayed_resumes
 from voice_gateway.sessions.session import Services
 from voice_gateway.settings import Settings
 from voice_gateway.tools.dispatch import ToolDispatcher, encode_job
@@ -81,6 +82,9 @@ def create_app(settings: Settings | None = None) -> ASGIApp:
                 ),
             )
             registry.start(gateway.stop_session)
+            # Resumes of this process's sessions that reached another process (relay.py).
+            relaying = asyncio.create_task(serve_relayed_resumes(gateway), name="relayed")
+            started.callback(relaying.cancel)
             started.push_async_callback(gateway.end_all, EndReason.SHUTDOWN, SHUTDOWN_GRACE_S)
             loop = asyncio.get_running_loop()
             metrics.ASYNCIO_TASKS.set_function(lambda: len(asyncio.all_tasks(loop)))

@@ -84,8 +84,10 @@ class SendTimeout:
 
 
 def send_guard(websocket: WebSocket) -> SendGuard | None:
-    """The guard `SendTimeout` put on this connection (None in an app built without it)."""
-    guard = websocket.scope.get(GUARD_SCOPE_KEY)
+    """The guard `SendTimeout` put on this connection (None in an app built without it, and for
+    a resume relayed from another process, whose guard is on that process's socket)."""
+    scope = getattr(websocket, "scope", None)
+    guard = scope.get(GUARD_SCOPE_KEY) if isinstance(scope, dict) else None
     return guard if isinstance(guard, SendGuard) else None
 
 

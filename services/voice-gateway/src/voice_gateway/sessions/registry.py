@@ -126,6 +126,25 @@ class SessionRegistry:
             await self._redis.srem(SESSIONS_KEY, *expired)  # type: ignore[misc]
         return sessions
 
+    async def get(self, session_id: str) -> SessionInfo | None:
+        """A live session on any replica, or None."""
+        row: Any = await self._redis.hgetall(session_key(session_id))  # type: ignore[misc]
+        if not row:
+            return None
+        info = {_text(k): _text(v) for k, v in row.items()}
+        try:
+            return SessionInfo(
+                session_id=info["session_id"],
+                conversation_id=info["conversation_id"],
+                replica=info["replica"],
+                client=info["client"],
+                brain=info["brain"],
+                wire_format=info["wire_format"],
+                started_at=float(info["started_at"]),
+            )
+        except (KeyError, ValueError):
+            return None
+
     async def request_stop(self, session_id: str, reason: str = EndReason.STOPPED) -> bool:
         """Ask whichever replica holds the session to stop it; False if no such session."""
         if not await self._redis.exists(session_key(session_id)):

@@ -1,22 +1,39 @@
-"""A connection that carries an existing session on (`?resume=<session_id>`): the handshake.
+"""A connection that carries an existing session on (`?resume=<session_id>`): the handshake,
+wherever the session lives.
 
 The client's first frame is a `resume` request (contracts.browser.ResumeRequest): the session's
 resume key, and how many of its frames the client received. Anything else, a session that is
-not here, a key or conversation that does not match, or a count the session never sent, is
+not running, a key or conversation that does not match, or a count the session never sent, is
 refused with `RESUME_REFUSED` and a reason, and the session (if any) is left as it was.
+
+A session held by this process is resumed here; one held by another process (a worker or a
+replica: the registry says it runs) is resumed through it, relayed over Redis (relay.py).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 import structlog
 from fastapi import WebSocket
 from pydantic import ValidationError
+from redis.exceptions import RedisError
 
 from contracts.browser import ResumeRequest
+from contracts.keys import session_relay_channel
 from contracts.session import CloseCode, RefusalKind
+from service_kit.pubsub import Published, follow
 from voice_gateway.sessions.gateway import Gateway
+from voice_gateway.sessions.relay import (
+    RelayClosed,
+    RelayedConnection,
+    RelayRequest,
+    parse_relay_request,
+    refuse_relay,
+    relay_resume,
+)
+from voice_gateway.sessions.session import VoiceSession
 from voice_gateway.transport.admission import Refused
 from voice_gateway.transport.resumable_socket import ResumeRefused
 
@@ -50,6 +67,13 @@ async def _request(websocket: WebSocket) -> ResumeRequest | None:
         raise _refused(f"bad resume request: {problem}"[:120]) from None
 
 
+def _check(session: VoiceSession, conversation_id: str, request: ResumeRequest) -> None:
+    if session.conversation_id != conversation_id:
+        raise ResumeRefused("that session belongs to another conversation")
+    if not session.resume_key_matches(request.resume_key):
+        raise ResumeRefused("wrong resume key")
+
+
 async def resume_session(
     gateway: Gateway, websocket: WebSocket, conversation_id: str, session_id: str, client: str
 ) -> None:
@@ -58,15 +82,81 @@ async def resume_session(
     if request is None:
         return
     session = gateway.sessions.get(session_id)
-    if session is None:
-        raise _refused(f"no session {session_id} to resume: it ended or expired")
-    if session.conversation_id != conversation_id:
-        raise _refused("that session belongs to another conversation")
-    if not session.resume_key_matches(request.resume_key):
-        raise _refused("wrong resume key")
+    if session is not None:
+        try:
+            _check(session, conversation_id, request)
+            await session.resume(websocket, request.received)
+        except ResumeRefused as refused:
+            raise _refused(str(refused)) from None
+        log.info("resume_accepted", session_id=session_id, client=client)
+        await session.wait_released(websocket)
+        return
+    services = gateway.services
     try:
-        await session.resume(websocket, request.received)
+        elsewhere = await services.registry.get(session_id)
+    except (RedisError, OSError):
+        raise _refused("the session registry is unreachable; try again") from None
+    if elsewhere is None:
+        raise _refused(f"no session {session_id} to resume: it ended or expired")
+    if elsewhere.conversation_id != conversation_id:
+        raise _refused("that session belongs to another conversation")
+    log.info("resume_relayed", session_id=session_id, owner=elsewhere.replica, client=client)
+    try:
+        await relay_resume(services.redis, websocket, conversation_id, session_id, request)
+    except RelayClosed as closed:
+        known = closed.code in {c.value for c in CloseCode}
+        code = CloseCode(closed.code) if known else CloseCode.RESUME_REFUSED
+        raise Refused(closed.reason, kind=RefusalKind.RESUME, code=code) from None
+
+
+async def serve_relayed_resumes(gateway: Gateway) -> None:
+    """Run for the process's life: carry on this process's sessions over connections that
+    reached another process (its relayed resumes)."""
+    carrying: set[asyncio.Task[None]] = set()
+
+    async def on_request(message: Published) -> None:
+        parsed = parse_relay_request(message)
+        if parsed is None:
+            return
+        session_id, ask = parsed
+        session = gateway.sessions.get(session_id)
+        if session is None:
+            return  # another process's session
+        task = asyncio.create_task(_carry(gateway, session, ask), name="relayed-resume")
+        carrying.add(task)
+        task.add_done_callback(carrying.discard)
+
+    await follow(
+        gateway.services.redis,
+        on_request,
+        patterns=[session_relay_channel("*")],
+        name="session_relay",
+    )
+
+
+async def _carry(gateway: Gateway, session: VoiceSession, ask: RelayRequest) -> None:
+    """One relayed resume of a session of this process, from the request to its end."""
+    redis, relay_id = gateway.services.redis, ask.relay_id
+    try:
+        _check(session, ask.conversation_id, ask.request)
     except ResumeRefused as refused:
-        raise _refused(str(refused)) from None
-    log.info("resume_accepted", session_id=session_id, client=client)
-    await session.wait_released(websocket)
+        await refuse_relay(redis, relay_id, str(refused))
+        return
+    connection = RelayedConnection(redis, relay_id)
+    try:
+        await connection.open()
+        socket = connection.as_websocket()
+        try:
+            await session.resume(socket, ask.request.received)
+        except ResumeRefused as refused:
+            await refuse_relay(redis, relay_id, str(refused))
+            return
+        log.info("resume_accepted", session_id=session.id, relay_id=relay_id)
+        await session.wait_released(socket)
+    except (RedisError, OSError) as exc:
+        log.warning("relayed_resume_failed", session_id=session.id, error=str(exc))
+    except Exception:  # a task of its own: nobody else would hear of it
+        log.exception("relayed_resume_failed", session_id=session.id)
+    finally:
+        with contextlib.suppress(RedisError, OSError):
+            await connection.close()
