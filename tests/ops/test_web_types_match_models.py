@@ -31,6 +31,7 @@ PAIRS: list[tuple[type[BaseModel], str, Any]] = [
     (browser.Interruption, "InterruptionMessage", MESSAGES_TS),
     (browser.Pong, "PongMessage", MESSAGES_TS),
     (browser.ClientStats, "ClientStatsMessage", MESSAGES_TS),
+    (browser.ResumeRequest, "ResumeMessage", MESSAGES_TS),
     (models.StoredEvent, "StoredEvent", API_TS),
     (progress.RunProgress, "RunProgress", API_TS),
     (models.ConversationSummary, "ConversationSummary", API_TS),

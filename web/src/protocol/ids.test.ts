@@ -24,4 +24,15 @@ describe("conversation ids and URLs", () => {
       "ws://localhost:5173/api/realtime/pipecat/ws/conv-1?format=raw&ticket=t1ck%26t",
     );
   });
+
+  it("names the session to resume, after the ticket", () => {
+    const session = "0123456789abcdef0123456789abcdef";
+    expect(voiceSocketUrl("conv-1", "t1", { protocol: "https:", host: "jetson:8443" }, session)).toBe(
+      `wss://jetson:8443/api/realtime/pipecat/ws/conv-1?format=raw&ticket=t1&resume=${session}`,
+    );
+    expect(voiceSocketUrl("conv-1", null, { protocol: "https:", host: "jetson:8443" }, session)).toBe(
+      `wss://jetson:8443/api/realtime/pipecat/ws/conv-1?format=raw&resume=${session}`,
+    );
+    expect(voiceSocketUrl("conv-1", null, { protocol: "https:", host: "jetson:8443" }, null)).not.toContain("resume");
+  });
 });

@@ -24,10 +24,17 @@ export interface PageLocation {
 }
 
 /** The voice socket's URL, with a ticket (api/tickets.ts) when the stack wants one: never the
- * token itself, which a URL would carry into logs. */
-export function voiceSocketUrl(conversationId: string, ticket: string | null, where: PageLocation): string {
+ * token itself, which a URL would carry into logs. `resume`: the id of a session to carry on over
+ * this socket (docs/protocol.md, Resume); its key goes in the first frame, never in the URL. */
+export function voiceSocketUrl(
+  conversationId: string,
+  ticket: string | null,
+  where: PageLocation,
+  resume: string | null = null,
+): string {
   const scheme = where.protocol === "https:" ? "wss" : "ws";
   const query = new URLSearchParams({ format: "raw" });
   if (ticket) query.set("ticket", ticket);
+  if (resume) query.set("resume", resume);
   return `${scheme}://${where.host}/api/realtime/pipecat/ws/${encodeURIComponent(conversationId)}?${query}`;
 }

@@ -11,6 +11,11 @@ describe("parseServerMessage", () => {
       [{ type: "function_result", call_id: "c1", name: "send_to_nested", ok: true, result: "handed over", timestamp: ts }, "function_result"],
       [{ type: "progress", source: "nested_agent", event_type: "TextMessage", text: "[TEAM a] hi", finished: false, timestamp: ts }, "progress"],
       [{ type: "session", state: "started", session_id: "s", conversation_id: "c", reason: null, timestamp: ts }, "session"],
+      [
+        { type: "session", state: "started", session_id: "s", conversation_id: "c", resume_key: "k".repeat(32), resume_s: 30, timestamp: ts },
+        "session",
+      ],
+      [{ type: "session", state: "resumed", session_id: "s", conversation_id: "c", received: 12, replayed: 3, skipped: 0, timestamp: ts }, "session"],
       [{ type: "error", code: "invalid_json", message: "bad", fatal: false, timestamp: ts }, "error"],
       [{ type: "latency", metric: "voice", ms: 795.2, timestamp: ts }, "latency"],
       [{ type: "speaking", role: "assistant", speaking: true, timestamp: ts }, "speaking"],
@@ -31,6 +36,27 @@ describe("parseServerMessage", () => {
     expect(parseServerMessage(JSON.stringify({ type: "session", state: "stopped", session_id: "s", conversation_id: "c" }))).toMatchObject({ reason: null });
   });
 
+  it("fills the resume fields with null where the state does not carry them", () => {
+    expect(parseServerMessage(JSON.stringify({ type: "session", state: "stopped", session_id: "s", conversation_id: "c", reason: "idle" }))).toEqual({
+      type: "session",
+      timestamp: expect.any(String),
+      state: "stopped",
+      session_id: "s",
+      conversation_id: "c",
+      reason: "idle",
+      resume_key: null,
+      resume_s: null,
+      received: null,
+      replayed: null,
+      skipped: null,
+    });
+    // Values that cannot be true are dropped, not trusted.
+    const started = parseServerMessage(JSON.stringify({ type: "session", state: "started", session_id: "s", conversation_id: "c", resume_key: "", resume_s: -1 }));
+    expect(started).toMatchObject({ resume_key: null, resume_s: null });
+    const resumed = parseServerMessage(JSON.stringify({ type: "session", state: "resumed", session_id: "s", conversation_id: "c", received: 0, replayed: 1.5, skipped: -2 }));
+    expect(resumed).toMatchObject({ state: "resumed", received: 0, replayed: null, skipped: null });
+  });
+
   it("ignores what it does not understand, without throwing", () => {
     const bad = [
       "",
@@ -47,6 +73,9 @@ describe("parseServerMessage", () => {
       JSON.stringify({ type: "function_result", call_id: "c", name: "x", ok: "yes" }),
       JSON.stringify({ type: "progress", source: "somebody", text: "x" }),
       JSON.stringify({ type: "session", state: "paused" }),
+      JSON.stringify({ type: "session", state: "resumed", session_id: "s", conversation_id: "c" }), // no count to act on
+      JSON.stringify({ type: "session", state: "resumed", session_id: "s", conversation_id: "c", received: "12" }),
+      JSON.stringify({ type: "session", state: "resumed", session_id: "s", conversation_id: "c", received: -1 }),
       JSON.stringify({ type: "latency", metric: "voice", ms: "fast" }),
       JSON.stringify({ type: "speaking" }),
       JSON.stringify({ type: "error", code: 1 }),

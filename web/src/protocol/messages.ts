@@ -43,12 +43,22 @@ export interface ProgressMessage extends Base {
   finished: boolean;
 }
 
+/** The first and last message of a session, and the answer to a resume (docs/protocol.md). */
 export interface SessionMessage extends Base {
   type: "session";
-  state: "started" | "stopped";
+  state: "started" | "resumed" | "stopped";
   session_id: string;
   conversation_id: string;
   reason: string | null;
+  // started: the secret a resume shows (keep it in memory only, never log it), and how long after
+  // a dropped connection the session waits for one.
+  resume_key: string | null;
+  resume_s: number | null;
+  // resumed: the client's frames that reached the session (it sends the rest again), the frames
+  // sent again, and the missed frames the session no longer had.
+  received: number | null;
+  replayed: number | null;
+  skipped: number | null;
 }
 
 export interface ErrorMessage extends Base {
@@ -101,7 +111,15 @@ export interface ClientStatsMessage {
   buffer_ms: number;
 }
 
-export type ClientMessage = { type: "ping"; id?: string } | { type: "stop" } | ClientStatsMessage;
+/** The first frame on a connection opened with `?resume=<session_id>` (contracts.browser.ResumeRequest):
+ * `received` counts every frame of the session received so far, on all its connections. */
+export interface ResumeMessage {
+  type: "resume";
+  resume_key: string;
+  received: number;
+}
+
+export type ClientMessage = { type: "ping"; id?: string } | { type: "stop" } | ClientStatsMessage | ResumeMessage;
 
 type Json = Record<string, unknown>;
 
@@ -115,6 +133,16 @@ function timestampOf(m: Json): string {
 
 function boolOr(value: unknown, fallback: boolean): boolean {
   return isBool(value) ? value : fallback;
+}
+
+/** A non-negative finite number, else null. */
+function amount(value: unknown): number | null {
+  return typeof value === "number" && Number.isFinite(value) && value >= 0 ? value : null;
+}
+
+/** A count (a non-negative whole number), else null. */
+function count(value: unknown): number | null {
+  return typeof value === "number" && Number.isSafeInteger(value) && value >= 0 ? value : null;
 }
 
 /** One parsed message, or null for anything the client does not understand. */
@@ -174,7 +202,9 @@ export function toServerMessage(data: unknown): ServerMessage | null {
         finished: boolOr(m.finished, false),
       };
     case "session":
-      if (m.state !== "started" && m.state !== "stopped") return null;
+      if (m.state !== "started" && m.state !== "resumed" && m.state !== "stopped") return null;
+      // A resume answer without its count cannot be acted on.
+      if (m.state === "resumed" && count(m.received) === null) return null;
       return {
         type: "session",
         timestamp,
@@ -182,6 +212,11 @@ export function toServerMessage(data: unknown): ServerMessage | null {
         session_id: isString(m.session_id) ? m.session_id : "",
         conversation_id: isString(m.conversation_id) ? m.conversation_id : "",
         reason: isString(m.reason) ? m.reason : null,
+        resume_key: isString(m.resume_key) && m.resume_key !== "" ? m.resume_key : null,
+        resume_s: amount(m.resume_s),
+        received: count(m.received),
+        replayed: count(m.replayed),
+        skipped: count(m.skipped),
       };
     case "error":
       if (!isString(m.code) || !isString(m.message)) return null;

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { ApiError } from "../api/client";
 import type { ServerMessage } from "../protocol/messages";
-import { PING_INTERVAL_MS, STOP_GRACE_MS, VoiceConnection, type SocketUrl } from "./connection";
+import { PING_INTERVAL_MS, RESUMING_MESSAGE, STOP_GRACE_MS, VoiceConnection, type SocketUrl } from "./connection";
 import { FakeClock, FakeSocket } from "../testing/fakes";
 import { ReconnectPolicy, type ConnectionState } from "./reconnect";
 
@@ -223,6 +223,241 @@ describe("VoiceConnection", () => {
       t.sockets[0]!.open();
       expect(t.connection.state).toBe("connected");
       expect(t.states).toEqual(["connecting", "reconnecting", "reconnecting", "connected"]);
+    });
+  });
+
+  describe("resuming a dropped session", () => {
+    const SESSION = "0123456789abcdef0123456789abcdef";
+    const KEY = "rk-" + "x".repeat(29);
+    const BASE = "ws://host/api/realtime/pipecat/ws/conv-1?format=raw";
+    const resumeUrl: SocketUrl = (resume) => (resume ? `${BASE}&resume=${resume}` : BASE);
+    const started = (resume_s = 30, session_id = SESSION) => ({
+      type: "session",
+      state: "started",
+      session_id,
+      conversation_id: "conv-1",
+      resume_key: KEY,
+      resume_s,
+    });
+    const answer = (received: number, replayed = 0) => ({
+      type: "session",
+      state: "resumed",
+      session_id: SESSION,
+      conversation_id: "conv-1",
+      received,
+      replayed,
+      skipped: 0,
+    });
+    /** A 20 ms frame whose bytes all say which it is. */
+    const frame = (tag: number) => new Uint8Array(960).fill(tag).buffer;
+    const tags = (sent: (string | ArrayBuffer)[]) =>
+      sent.map((f) => (typeof f === "string" ? (JSON.parse(f) as { type: string }).type : new Uint8Array(f)[0]));
+
+    /** Connected, `started` received, and `sent` frames (tags 1..) sent live. */
+    function live(sent = 0, resume_s = 30) {
+      const t = setup(resumeUrl);
+      t.connection.start();
+      t.sockets[0]!.open();
+      t.sockets[0]!.receive(started(resume_s));
+      for (let i = 1; i <= sent; i++) expect(t.connection.sendAudio(frame(i))).toBe(true);
+      return t;
+    }
+
+    it("reconnects at once with ?resume=, asking for the session with the frames it received", () => {
+      const t = live(3);
+      t.sockets[0]!.receive(new ArrayBuffer(1920));
+      t.sockets[0]!.receive("not json"); // a frame all the same
+      t.sockets[0]!.serverClose(1006);
+      expect(t.connection.state).toBe("reconnecting");
+      expect(t.lastMessage()).toBe(RESUMING_MESSAGE);
+      expect(t.sockets).toHaveLength(1);
+      t.clock.advance(0); // not after the backoff's first delay
+      expect(t.sockets.map((s) => s.url)).toEqual([BASE, `${BASE}&resume=${SESSION}`]);
+      t.sockets[1]!.open();
+      expect(t.sockets[1]!.json()).toEqual([{ type: "resume", resume_key: KEY, received: 3 }]);
+      expect(t.connection.state).toBe("reconnecting"); // until the gateway answers
+    });
+
+    it("after the answer, sends again what the gateway did not get, in order, then goes on live", () => {
+      const t = live(3); // tags 1, 2, 3 sent
+      t.sockets[0]!.serverClose(1006);
+      // What the microphone captures meanwhile is kept, not dropped.
+      expect(t.connection.sendAudio(frame(4))).toBe(true);
+      t.clock.advance(0);
+      expect(t.connection.sendAudio(frame(5))).toBe(true); // the resume's socket is opening
+      const next = t.sockets[1]!;
+      next.open();
+      expect(t.connection.sendAudio(frame(6))).toBe(true); // waiting for the answer
+      expect(next.sent).toHaveLength(1); // the request only
+      next.receive(answer(2, 1)); // frames 0 and 1 (tags 1, 2) arrived
+      expect(t.connection.state).toBe("connected");
+      expect(tags(next.sent)).toEqual(["resume", 3, 4, 5, 6]);
+      t.connection.sendAudio(frame(7));
+      expect(tags(next.sent)).toEqual(["resume", 3, 4, 5, 6, 7]);
+      expect(t.states).toEqual(["connecting", "connected", "reconnecting", "connected"]);
+      // The frames sent again flow to the app as any others; the answer itself is not counted.
+      next.receive({ type: "transcription", role: "assistant", text: "what you missed" });
+      next.receive(new ArrayBuffer(1920));
+      expect(t.messages.map((m) => m.type)).toEqual(["session", "session", "transcription"]);
+      expect(t.messages[1]).toMatchObject({ state: "resumed", received: 2 });
+      expect(t.audio).toHaveLength(1);
+      expect(t.connection.frames).toMatchObject({ received: 3, sent: 7, dropped: 0 });
+      // A second drop counts across both connections.
+      next.serverClose(1006);
+      t.clock.advance(0);
+      t.sockets[2]!.open();
+      expect(t.sockets[2]!.json()).toEqual([{ type: "resume", resume_key: KEY, received: 3 }]);
+      t.sockets[2]!.receive(answer(7));
+      expect(tags(t.sockets[2]!.sent)).toEqual(["resume"]); // everything had arrived
+      expect(t.connection.state).toBe("connected");
+    });
+
+    it("keeps pings and stats in the count, and sends them again like audio", () => {
+      const t = live(1);
+      t.clock.advance(PING_INTERVAL_MS); // a ping: frame 1
+      t.connection.sendAudio(frame(2));
+      t.sockets[0]!.serverClose(1006);
+      t.connection.sendStats({ type: "client_stats", played_ms: 500, underruns: 0, underrun_ms: 0, buffer_ms: 60 });
+      t.clock.advance(0);
+      t.sockets[1]!.open();
+      t.sockets[1]!.receive(answer(1));
+      expect(tags(t.sockets[1]!.sent)).toEqual(["resume", "ping", 2, "client_stats"]);
+    });
+
+    it("follows the backoff after the first attempt, and starts a new session once the window passed", () => {
+      const t = live(2, 5); // the gateway waits 5 s
+      t.sockets[0]!.serverClose(1006);
+      t.connection.sendAudio(frame(3));
+      t.clock.advance(0);
+      t.sockets[1]!.serverClose(1006); // still unreachable
+      t.clock.advance(1999);
+      expect(t.sockets).toHaveLength(2);
+      t.clock.advance(1);
+      expect(t.sockets[2]!.url).toBe(`${BASE}&resume=${SESSION}`);
+      t.sockets[2]!.serverClose(1006);
+      expect(t.lastMessage()).toBe(RESUMING_MESSAGE);
+      t.clock.advance(4000); // 6 s after the drop: the session stopped waiting
+      expect(t.sockets).toHaveLength(4);
+      expect(t.sockets[3]!.url).toBe(BASE);
+      expect(t.connection.resuming).toBe(false);
+      expect(t.connection.sendAudio(frame(4))).toBe(false); // no session to keep it for
+      t.sockets[3]!.open();
+      expect(t.connection.state).toBe("connected");
+      expect(t.connection.frames).toMatchObject({ received: 0, sent: 0 });
+      t.connection.sendAudio(frame(5));
+      expect(tags(t.sockets[3]!.sent)).toEqual([5]);
+    });
+
+    it("on 4002 forgets the session and starts a new one at once, counting afresh", () => {
+      const t = live(2);
+      t.sockets[0]!.receive(new ArrayBuffer(1920));
+      t.sockets[0]!.serverClose(1006);
+      t.connection.sendAudio(frame(3));
+      t.clock.advance(0);
+      t.sockets[1]!.open();
+      t.sockets[1]!.serverClose(4002, `no session ${SESSION} to resume: it ended or expired`);
+      expect(t.connection.state).toBe("reconnecting");
+      expect(t.connection.sendAudio(frame(4))).toBe(false);
+      t.clock.advance(0);
+      expect(t.sockets.map((s) => s.url)).toEqual([BASE, `${BASE}&resume=${SESSION}`, BASE]);
+      const fresh = t.sockets[2]!;
+      fresh.open();
+      expect(t.connection.state).toBe("connected");
+      expect(t.connection.frames).toMatchObject({ received: 0, sent: 0, kept: 0 });
+      fresh.receive(started(30, "fedcba9876543210fedcba9876543210"));
+      t.connection.sendAudio(frame(5));
+      expect(tags(fresh.sent)).toEqual([5]);
+      // The new session resumes with its own id and count.
+      fresh.serverClose(1006);
+      t.clock.advance(0);
+      expect(t.sockets[3]!.url).toBe(`${BASE}&resume=fedcba9876543210fedcba9876543210`);
+      t.sockets[3]!.open();
+      expect(t.sockets[3]!.json()).toEqual([{ type: "resume", resume_key: KEY, received: 1 }]);
+    });
+
+    it("on 4003 does not reconnect: another connection carries the session on", () => {
+      const t = live(1);
+      t.sockets[0]!.serverClose(4003, "resumed on another connection");
+      expect(t.connection.state).toBe("closed");
+      expect(t.lastMessage()).toMatch(/another connection/);
+      expect(t.connection.sendAudio(frame(2))).toBe(false);
+      t.clock.advance(60_000);
+      expect(t.sockets).toHaveLength(1);
+    });
+
+    it("does not resume a session that said it stopped", () => {
+      const t = live(1);
+      t.sockets[0]!.receive({ type: "session", state: "stopped", session_id: SESSION, conversation_id: "conv-1", reason: "upstream_error" });
+      t.sockets[0]!.serverClose(1011, "upstream_error");
+      expect(t.connection.state).toBe("reconnecting");
+      expect(t.lastMessage()).toMatch(/retrying in 1.0 s/);
+      expect(t.connection.sendAudio(frame(2))).toBe(false);
+      t.clock.advance(999);
+      expect(t.sockets).toHaveLength(1);
+      t.clock.advance(1);
+      expect(t.sockets[1]!.url).toBe(BASE);
+    });
+
+    it("does not resume a session that ended as somebody meant", () => {
+      const t = live(1);
+      t.sockets[0]!.receive({ type: "session", state: "stopped", session_id: SESSION, conversation_id: "conv-1", reason: "resume_expired" });
+      t.sockets[0]!.serverClose(1000, "resume_expired");
+      expect(t.connection.state).toBe("closed");
+      t.clock.advance(60_000);
+      expect(t.sockets).toHaveLength(1);
+    });
+
+    it("keeps at most the window's audio while away: the oldest go, and are counted", () => {
+      const t = live(10, 1); // one second: 50 frames of 20 ms; tags 1..10 sent
+      t.sockets[0]!.serverClose(1006);
+      for (let i = 11; i <= 70; i++) t.connection.sendAudio(frame(i)); // 1.2 s captured
+      expect(t.connection.frames).toMatchObject({ sent: 70, kept: 50, dropped: 10 }); // 11..20 went
+      t.clock.advance(0);
+      t.sockets[1]!.open();
+      t.sockets[1]!.receive(answer(10)); // all ten sent frames arrived
+      expect(tags(t.sockets[1]!.sent)).toEqual(["resume", ...Array.from({ length: 50 }, (_, i) => i + 21)]);
+      // Numbered on as the gateway counts them: a later resume lines up.
+      t.sockets[1]!.serverClose(1006);
+      t.clock.advance(0);
+      t.sockets[2]!.open();
+      t.sockets[2]!.receive(answer(58)); // the first 48 of the 50 sent again arrived
+      expect(tags(t.sockets[2]!.sent)).toEqual(["resume", 69, 70]);
+    });
+
+    it("Stop while resuming opens nothing more", () => {
+      const t = live(1);
+      t.sockets[0]!.serverClose(1006);
+      t.connection.stop();
+      expect(t.connection.state).toBe("closed");
+      t.clock.advance(60_000);
+      expect(t.sockets).toHaveLength(1);
+      expect(t.clock.pending).toBe(0);
+    });
+
+    it("Stop before the gateway answered sends `stop` after the request", () => {
+      const t = live(1);
+      t.sockets[0]!.serverClose(1006);
+      t.clock.advance(0);
+      t.sockets[1]!.open();
+      t.connection.stop();
+      expect(t.sockets[1]!.json().map((m) => m.type)).toEqual(["resume", "stop"]);
+      t.sockets[1]!.serverClose(1000, "client_closed");
+      expect(t.connection.state).toBe("closed");
+      t.clock.advance(60_000);
+      expect(t.sockets).toHaveLength(2);
+    });
+
+    it("a session that gave no resume key is reconnected as before", () => {
+      const t = setup(resumeUrl);
+      t.connection.start();
+      t.sockets[0]!.open();
+      t.sockets[0]!.receive({ type: "session", state: "started", session_id: SESSION, conversation_id: "conv-1" });
+      t.sockets[0]!.serverClose(1006);
+      expect(t.connection.sendAudio(frame(1))).toBe(false);
+      t.clock.advance(999);
+      expect(t.sockets).toHaveLength(1);
+      t.clock.advance(1);
+      expect(t.sockets[1]!.url).toBe(BASE);
     });
   });
 });

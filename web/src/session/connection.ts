@@ -1,18 +1,36 @@
 /**
  * The voice WebSocket with its lifecycle: connect, ping, reconnect with backoff (same
- * conversation), and a clean stop (`stop` message, then close). Timers, the clock and the
+ * conversation), resume, and a clean stop (`stop` message, then close). Timers, the clock and the
  * socket constructor are injected so the whole machine runs under test without a network.
  *
  * The URL is made anew for every attempt, and may take a round trip to make: with a token set it
  * carries a fresh ticket (single use, short-lived), so a reconnect cannot reuse the last one.
+ *
+ * **Resume** (docs/protocol.md). Once the gateway's `started` message gave a resume key, a
+ * connection lost without a normal close does not end the session: the first attempt goes at
+ * once, with `?resume=<session_id>`, and its first frame asks for the session back, saying how
+ * many frames came from it so far. Meanwhile audio and messages are kept (resumeLog.ts); after
+ * the gateway's `resumed` answer, everything it did not get goes again, in order, before anything
+ * new. A refused resume (4002), or the session's window passing, starts a new session in the same
+ * conversation; a connection taken over by a resume elsewhere (4003) is not reconnected.
  */
 import { ApiError } from "../api/client";
-import { parseServerMessage, type ClientMessage, type ClientStatsMessage, type ServerMessage } from "../protocol/messages";
+import {
+  parseServerMessage,
+  type ClientMessage,
+  type ClientStatsMessage,
+  type ServerMessage,
+  type SessionMessage,
+} from "../protocol/messages";
+import { CloseCode } from "../protocol/vocabulary";
 import { ReconnectPolicy, type ConnectionState } from "./reconnect";
+import { ResumeLog, type Frame } from "./resumeLog";
 
 export const PING_INTERVAL_MS = 15_000;
 // After `stop`, how long to wait for the gateway's final `session` message before closing anyway.
 export const STOP_GRACE_MS = 1_500;
+// What the state says while a dropped session is being carried on.
+export const RESUMING_MESSAGE = "Connection lost; resuming…";
 
 export interface SocketLike {
   binaryType: BinaryType;
@@ -54,8 +72,20 @@ const OPEN = 1;
 // (the ticket request failed on the way) is treated as, so the same backoff applies.
 const ABNORMAL_CLOSURE = 1006;
 
-/** The socket's URL for one attempt: at once, or after a round trip (a ticket to ask for). */
-export type SocketUrl = () => string | Promise<string>;
+/** The socket's URL for one attempt: at once, or after a round trip (a ticket to ask for).
+ * `resume`: the id of the session this attempt carries on (`?resume=`), or null for a new one. */
+export type SocketUrl = (resume: string | null) => string | Promise<string>;
+
+/** What a session's `started` message gave to resume it with: in memory only, never logged. */
+interface Resumable {
+  sessionId: string;
+  key: string;
+  windowMs: number;
+}
+
+// Where the current socket is: a new session's connection is live once open; a resume's, once
+// the gateway answered the request. Frames go out only while live.
+type Phase = "down" | "opening" | "awaiting" | "live";
 
 export class VoiceConnection {
   private socket: SocketLike | null = null;
@@ -67,6 +97,11 @@ export class VoiceConnection {
   private stopTimer: unknown = null;
   private pings = 0;
   private attempt = 0; // a URL that arrives after a newer attempt started (or a Stop) is dropped
+  private phase: Phase = "down";
+  private readonly log = new ResumeLog();
+  private resumable: Resumable | null = null; // the session to carry on after a drop
+  private resumeAttempt = false; // the current attempt carries `resumable` on
+  private droppedAt: number | null = null; // when the resumable session's connection was lost
 
   constructor(
     private readonly url: SocketUrl,
@@ -79,8 +114,20 @@ export class VoiceConnection {
     return this.stateValue;
   }
 
+  /** Frames go out now (a resumed connection once the gateway answered). */
   get isOpen(): boolean {
-    return this.stateValue === "connected" && this.socket?.readyState === OPEN;
+    return this.phase === "live" && this.socket?.readyState === OPEN;
+  }
+
+  /** A dropped session is being carried on (its frames are kept, the player may go on). */
+  get resuming(): boolean {
+    return this.resumable !== null && this.droppedAt !== null;
+  }
+
+  /** Frames received from this session, and frames sent or kept for it (for tests and stats). */
+  get frames(): { received: number; sent: number; kept: number; dropped: number } {
+    const log = this.log;
+    return { received: log.received, sent: log.sent, kept: log.kept, dropped: log.dropped };
   }
 
   start(): void {
@@ -89,6 +136,7 @@ export class VoiceConnection {
     }
     this.userStopped = false;
     this.policy.reset();
+    this.forgetSession(); // Start is a new session
     this.setState("connecting", null);
     this.open();
   }
@@ -96,6 +144,8 @@ export class VoiceConnection {
   /** The person pressed Stop: no reconnect, whatever the close code. */
   stop(): void {
     this.userStopped = true;
+    // A session left waiting for its resume (no connection now) expires on its own.
+    this.forgetSession();
     if (this.retryTimer !== null) {
       this.cancelRetry();
       return;
@@ -103,7 +153,8 @@ export class VoiceConnection {
     // A URL still on its way (a ticket being asked for) is dropped when it arrives.
     const socket = this.socket;
     if (socket && socket.readyState === OPEN) {
-      this.sendJson({ type: "stop" });
+      // Straight out, even on a resume not answered yet: it comes after the request.
+      socket.send(JSON.stringify({ type: "stop" } satisfies ClientMessage));
       this.stopTimer = this.deps.setTimeout(() => socket.close(1000, "client stopped"), STOP_GRACE_MS);
     } else if (socket) {
       socket.close(1000, "client stopped");
@@ -112,20 +163,41 @@ export class VoiceConnection {
     }
   }
 
-  /** Sends one audio frame; false when the socket is not open (the frame is dropped). */
+  /** Sends one audio frame, or keeps it while a dropped session is being resumed; false when
+   * it is dropped (no connection, and no session to carry it to). */
   sendAudio(bytes: ArrayBuffer): boolean {
-    if (!this.isOpen || this.userStopped) return false;
-    this.socket!.send(bytes);
-    return true;
+    return this.send(bytes);
   }
 
-  /** What the listener heard of a turn (dropped when the socket is not open). */
+  /** What the listener heard of a turn (kept while resuming, else dropped when not open). */
   sendStats(message: ClientStatsMessage): void {
     this.sendJson(message);
   }
 
   private sendJson(message: ClientMessage): void {
-    if (this.socket?.readyState === OPEN) this.socket.send(JSON.stringify(message));
+    this.send(JSON.stringify(message));
+  }
+
+  /** Every frame of the session goes through the log: numbered, kept, carried in order. */
+  private send(frame: Frame): boolean {
+    if (this.userStopped) return false;
+    if (this.isOpen) {
+      this.log.keep(frame);
+      this.flush();
+      return true;
+    }
+    if (this.resumable !== null) {
+      this.log.keep(frame); // sent on the resume, after what the gateway did not get
+      return true;
+    }
+    return false;
+  }
+
+  /** Sends the kept frames no connection carried yet, in order. */
+  private flush(): void {
+    const socket = this.socket;
+    if (socket === null || !this.isOpen) return;
+    for (let frame = this.log.next(); frame !== null; frame = this.log.next()) socket.send(frame);
   }
 
   private setState(state: ConnectionState, message: string | null): void {
@@ -136,9 +208,16 @@ export class VoiceConnection {
   private open(): void {
     this.sessionStopReason = null;
     const attempt = ++this.attempt;
+    if (this.resumable !== null && this.droppedAt !== null && this.deps.now() - this.droppedAt >= this.resumable.windowMs) {
+      // The session stopped waiting (what was kept goes with it): a new one, same conversation.
+      this.forgetSession();
+      this.setState("reconnecting", "The session could not be resumed in time; starting a new one…");
+    }
+    const resume = this.resumable !== null && this.droppedAt !== null ? this.resumable.sessionId : null;
+    this.resumeAttempt = resume !== null;
     let target: string | Promise<string>;
     try {
-      target = this.url();
+      target = this.url(resume);
     } catch (error) {
       this.setState("error", `Cannot open the voice connection: ${String(error)}`);
       return;
@@ -178,26 +257,39 @@ export class VoiceConnection {
     }
     socket.binaryType = "arraybuffer";
     this.socket = socket;
+    this.phase = "opening";
     socket.onopen = () => {
       if (this.socket !== socket) return;
       this.policy.opened(this.deps.now());
-      this.setState("connected", null);
-      this.pingTimer = this.deps.setInterval(() => {
-        this.sendJson({ type: "ping", id: `p${++this.pings}` });
-      }, PING_INTERVAL_MS);
+      const resumable = this.resumable;
+      if (this.resumeAttempt && resumable !== null) {
+        // The request is the first frame, and not one of the session's: it is not kept.
+        this.phase = "awaiting";
+        const request: ClientMessage = { type: "resume", resume_key: resumable.key, received: this.log.received };
+        socket.send(JSON.stringify(request));
+        return;
+      }
+      this.log.reset(); // a new session: its frames are counted from its first connection
+      this.goLive();
     };
     socket.onmessage = (event: MessageEvent) => {
       if (this.socket !== socket) return;
-      if (typeof event.data === "string") {
-        const message = parseServerMessage(event.data);
-        if (message === null) return;
-        if (message.type === "session" && message.state === "stopped") {
-          this.sessionStopReason = message.reason ?? "";
-          if (this.userStopped) socket.close(1000, "client stopped");
+      const data: unknown = event.data;
+      if (this.phase === "awaiting" && typeof data === "string") {
+        const answer = parseServerMessage(data);
+        if (answer?.type === "session" && answer.state === "resumed") {
+          this.resumed(answer);
+          return;
         }
+      }
+      this.log.countReceived(); // every frame of the session, understood or not
+      if (typeof data === "string") {
+        const message = parseServerMessage(data);
+        if (message === null) return;
+        if (message.type === "session") this.sessionMessage(socket, message);
         this.events.onMessage(message);
-      } else if (event.data instanceof ArrayBuffer) {
-        this.events.onAudio(event.data);
+      } else if (data instanceof ArrayBuffer) {
+        this.events.onAudio(data);
       }
     };
     socket.onclose = (event: CloseEvent) => {
@@ -207,11 +299,66 @@ export class VoiceConnection {
     socket.onerror = () => undefined; // the close event that follows carries what we act on
   }
 
+  /** Live: frames flow, pings go, and the state says connected. */
+  private goLive(): void {
+    this.phase = "live";
+    this.droppedAt = null;
+    this.setState("connected", null);
+    this.pingTimer = this.deps.setInterval(() => {
+      this.sendJson({ type: "ping", id: `p${++this.pings}` });
+    }, PING_INTERVAL_MS);
+    this.flush();
+  }
+
+  /** The gateway carries the session on here: what it did not get goes again, then live. */
+  private resumed(answer: SessionMessage): void {
+    this.log.rewind(answer.received ?? 0);
+    this.goLive();
+    this.events.onMessage(answer); // shows nothing: the session goes on as it was
+  }
+
+  private sessionMessage(socket: SocketLike, message: SessionMessage): void {
+    if (message.state === "started") {
+      const windowS = message.resume_s ?? 0;
+      this.resumable =
+        message.resume_key !== null && message.session_id !== "" && windowS > 0
+          ? { sessionId: message.session_id, key: message.resume_key, windowMs: windowS * 1000 }
+          : null;
+      if (windowS > 0) this.log.setWindow(windowS);
+    } else if (message.state === "stopped") {
+      this.sessionStopReason = message.reason ?? "";
+      this.resumable = null; // over: nothing to resume
+      if (this.userStopped) socket.close(1000, "client stopped");
+    }
+  }
+
+  /** No session to carry on: the next connection starts a new one, with fresh counts. */
+  private forgetSession(): void {
+    this.resumable = null;
+    this.droppedAt = null;
+    this.log.reset();
+  }
+
   private onClosed(code: number, reason: string): void {
+    const wasResume = this.resumeAttempt;
     this.socket = null;
+    this.phase = "down";
+    this.resumeAttempt = false;
     if (this.pingTimer !== null) this.deps.clearInterval(this.pingTimer);
     if (this.stopTimer !== null) this.deps.clearTimeout(this.stopTimer);
     this.pingTimer = this.stopTimer = null;
+    if (!this.userStopped && code === CloseCode.REPLACED) {
+      // Another connection carries this session on now: this one must not take it back.
+      this.forgetSession();
+      this.setState("closed", "This session went on over another connection.");
+      return;
+    }
+    if (!this.userStopped && wasResume && code === CloseCode.RESUME_REFUSED) {
+      // The session ended or expired while we were away: a new one, in the same conversation.
+      this.forgetSession();
+      this.retry(0, `The session could not be resumed${reason ? ` (${reason})` : ""}; starting a new one…`);
+      return;
+    }
     const decision = this.policy.closed(this.deps.now(), {
       code,
       reason,
@@ -219,16 +366,31 @@ export class VoiceConnection {
       sessionStopReason: this.sessionStopReason,
     });
     if (decision.kind === "reconnect") {
-      this.setState("reconnecting", `Connection lost; retrying in ${(decision.delayMs / 1000).toFixed(1)} s.`);
-      this.retryTimer = this.deps.setTimeout(() => {
-        this.retryTimer = null;
-        this.open();
-      }, decision.delayMs);
-    } else if (decision.kind === "closed") {
+      if (this.resumable === null) {
+        this.log.reset();
+        this.retry(decision.delayMs, `Connection lost; retrying in ${(decision.delayMs / 1000).toFixed(1)} s.`);
+      } else if (this.droppedAt === null) {
+        this.droppedAt = this.deps.now();
+        this.retry(0, RESUMING_MESSAGE); // the first attempt goes at once
+      } else {
+        this.retry(decision.delayMs, RESUMING_MESSAGE);
+      }
+      return;
+    }
+    this.forgetSession();
+    if (decision.kind === "closed") {
       this.setState("closed", decision.message);
     } else {
       this.setState("error", decision.message);
     }
+  }
+
+  private retry(delayMs: number, message: string): void {
+    this.setState("reconnecting", message);
+    this.retryTimer = this.deps.setTimeout(() => {
+      this.retryTimer = null;
+      this.open();
+    }, delayMs);
   }
 
   private cancelRetry(): void {

@@ -160,6 +160,52 @@ describe("VoiceSession", () => {
     expect(session.getSnapshot().view.lines.map((l) => l.text)).toEqual(["before the drop", "after"]);
   });
 
+  it("resumes a dropped session: playback goes on, what was missed and said meanwhile flows", async () => {
+    const { session, sockets, clock, audio } = await setup();
+    const id = "0123456789abcdef0123456789abcdef";
+    sockets[0]!.open();
+    sockets[0]!.receive({ type: "session", state: "started", session_id: id, conversation_id: "conv-test", resume_key: "k".repeat(32), resume_s: 30 });
+    sockets[0]!.receive({ type: "transcription", role: "user", text: "before the drop" });
+    sockets[0]!.receive(new ArrayBuffer(1920));
+    audio().sink(frame(1000));
+    sockets[0]!.serverClose(1006);
+    const during = session.getSnapshot();
+    expect(during.state).toBe("reconnecting");
+    expect(during.running).toBe(true);
+    expect(during.error).toBeNull();
+    expect(audio().clears).toBe(0); // what was received plays on
+    audio().sink(frame(2000)); // kept for the resume
+    expect(stats.framesSent).toBe(2);
+    clock.advance(0);
+    expect(sockets[1]!.url).toBe(`ws://localhost:3000/api/realtime/pipecat/ws/conv-test?format=raw&resume=${id}`);
+    sockets[1]!.open();
+    expect(sockets[1]!.json()[0]).toEqual({ type: "resume", resume_key: "k".repeat(32), received: 3 });
+    sockets[1]!.receive({ type: "session", state: "resumed", session_id: id, conversation_id: "conv-test", received: 1, replayed: 2, skipped: 0 });
+    expect(session.getSnapshot().state).toBe("connected");
+    const again = sockets[1]!.sent.slice(1) as ArrayBuffer[];
+    expect(again.map((b) => new Int16Array(b)[0])).toEqual([2000]);
+    sockets[1]!.receive({ type: "transcription", role: "assistant", text: "missed while away" });
+    sockets[1]!.receive(new ArrayBuffer(1920));
+    expect(session.getSnapshot().view.lines.map((l) => l.text)).toEqual(["before the drop", "missed while away"]);
+    expect(audio().played).toHaveLength(2);
+    expect(audio().clears).toBe(0);
+  });
+
+  it("starts a new session when the resume is refused, and drops the old playback", async () => {
+    const { session, sockets, clock, audio } = await setup();
+    sockets[0]!.open();
+    sockets[0]!.receive({ type: "session", state: "started", session_id: "0123456789abcdef0123456789abcdef", conversation_id: "conv-test", resume_key: "k".repeat(32), resume_s: 30 });
+    sockets[0]!.serverClose(1006);
+    clock.advance(0);
+    sockets[1]!.open();
+    sockets[1]!.serverClose(4002, "wrong resume key");
+    expect(audio().clears).toBe(1);
+    clock.advance(0);
+    expect(sockets[2]!.url).toBe("ws://localhost:3000/api/realtime/pipecat/ws/conv-test?format=raw");
+    sockets[2]!.open();
+    expect(session.getSnapshot()).toMatchObject({ state: "connected", running: true, error: null });
+  });
+
   it("on Stop sends `stop`, releases the audio and ends in closed", async () => {
     const { session, sockets, audio } = await setup();
     sockets[0]!.open();
@@ -215,6 +261,22 @@ describe("VoiceSession with an access token", () => {
     expect(sockets[1]!.url).toBe("ws://localhost:3000/api/realtime/pipecat/ws/conv-test?format=raw&ticket=t2");
     expect(session.getSnapshot().state).toBe("reconnecting");
     for (const socket of sockets) expect(socket.url).not.toContain("s3cret");
+  });
+
+  it("resumes with a ticket of its own, the session id beside it", async () => {
+    setToken("s3cret");
+    let issued = 0;
+    vi.stubGlobal("fetch", async () => new Response(JSON.stringify({ ticket: `t${++issued}`, expires_in_s: 30 }), { status: 200 }));
+    const { sockets, clock } = await setup();
+    await vi.waitFor(() => expect(sockets).toHaveLength(1));
+    sockets[0]!.open();
+    const id = "0123456789abcdef0123456789abcdef";
+    sockets[0]!.receive({ type: "session", state: "started", session_id: id, conversation_id: "conv-test", resume_key: "k".repeat(32), resume_s: 30 });
+    sockets[0]!.serverClose(1006);
+    clock.advance(0);
+    await vi.waitFor(() => expect(sockets).toHaveLength(2));
+    expect(sockets[1]!.url).toBe(`ws://localhost:3000/api/realtime/pipecat/ws/conv-test?format=raw&ticket=t2&resume=${id}`);
+    expect(sockets[1]!.url).not.toContain("k".repeat(32)); // the key goes in the first frame only
   });
 
   it("says the token is wrong when the gateway refuses it a ticket, and opens nothing", async () => {

@@ -74,10 +74,12 @@ export class VoiceSession {
     connectionDeps: ConnectionDeps = browserDeps,
     private readonly loadHistory: (id: string) => Promise<{ events: StoredEvent[] } | null> = loadConversation,
   ) {
-    // A fresh ticket for every attempt (reconnects too), asked for right before the socket opens.
-    const url = (ticket: string | null) => voiceSocketUrl(conversationId, ticket, window.location);
+    // A fresh ticket for every attempt (reconnects and resumes too), asked for right before the
+    // socket opens.
+    const url = (ticket: string | null, resume: string | null) =>
+      voiceSocketUrl(conversationId, ticket, window.location, resume);
     this.connection = new VoiceConnection(
-      () => ticketIfNeeded(conversationId, TicketPurpose.VOICE)?.then(url) ?? url(null),
+      (resume) => ticketIfNeeded(conversationId, TicketPurpose.VOICE)?.then((t) => url(t, resume)) ?? url(null, resume),
       {
         onState: (state, message) => this.onState(state, message),
         onMessage: (message) => this.onMessage(message),
@@ -225,7 +227,9 @@ export class VoiceSession {
   private onState(state: ConnectionState, message: string | null): void {
     stats.state = state;
     const patch: Partial<SessionSnapshot> = { state };
-    if (state === "reconnecting") {
+    // A session being resumed goes on: what was received plays on, and what was missed comes
+    // again. Only a new session's audio starts from nothing.
+    if (state === "reconnecting" && !this.connection.resuming) {
       this.audio?.clearPlayback();
       patch.assistantSpeaking = false;
     }
@@ -255,6 +259,10 @@ export class VoiceSession {
         return;
       case "error":
         this.update({ error: message.fatal ? `${message.message} (${message.code})` : message.message });
+        return;
+      case "session":
+        // started/resumed/stopped: the connection acts on them (resume keys stay there); the
+        // view shows nothing, and a resume leaves it as it was.
         return;
       case "transcription":
       case "function_call":
