@@ -19,6 +19,8 @@ from typing import Any
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
+from harness.voice_clients import VoiceClient
+
 
 @dataclass
 class Received:
@@ -33,6 +35,9 @@ class ResumingClient:
     # url(resume) -> the socket's address; `resume` is the session id to carry on, or None.
     url: Callable[[str | None], str]
     connect_options: dict[str, Any] = field(default_factory=dict)
+    # The wire format (raw or rtvi): how frames are read. Audio to send is encoded by the
+    # caller (`codec.audio(pcm)`); the resume request and answer are JSON text in both.
+    codec: VoiceClient = field(default_factory=lambda: VoiceClient("raw"))
     received: list[Received] = field(default_factory=list)
     sent: list[bytes | str] = field(default_factory=list)  # every frame, in order
     session_id: str | None = None
@@ -47,11 +52,15 @@ class ResumingClient:
     # -- what it heard -------------------------------------------------------------------------
 
     def messages(self, type_: str | None = None) -> list[dict[str, Any]]:
-        found = [json.loads(r.frame) for r in self.received if isinstance(r.frame, str)]
+        found = [m for r in self.received if (m := self.codec.decode(r.frame).message)]
         return [m for m in found if type_ is None or m.get("type") == type_]
 
     def audio_bytes(self) -> int:
-        return sum(len(r.frame) for r in self.received if isinstance(r.frame, bytes))
+        return sum(len(self.codec.decode(r.frame).audio or b"") for r in self.received)
+
+    def audio_at(self) -> list[float]:
+        """When each audio frame came."""
+        return [r.at for r in self.received if self.codec.decode(r.frame).audio]
 
     @property
     def connected(self) -> bool:
@@ -62,6 +71,8 @@ class ResumingClient:
     async def start(self) -> None:
         """A new session: connected once the gateway's `started` message has come."""
         await self._open(None)
+        for frame in self.codec.hello():
+            await self.send(frame)
         started = await self.wait_for(lambda: self.messages("session"), "the started message")
         self.session_id = started[0]["session_id"]
         self.resume_key = started[0]["resume_key"]

@@ -24,6 +24,7 @@ from harness.events import streamed_events
 from harness.resuming_client import ResumingClient
 from harness.services import StartGateway, ws_url
 from harness.speech import frames, silence, speech_pcm
+from harness.voice_clients import VoiceClient
 from harness.waiting import async_wait_until
 from stack import ManagedProcess
 
@@ -276,4 +277,44 @@ async def test_with_a_token_a_resume_needs_a_fresh_ticket(start_gateway: StartGa
     assert "already used" in (ws.close_reason or "")
     answer = await client.resume()  # with a ticket of its own
     assert answer["state"] == "resumed"
+    await client.close()
+
+
+async def test_the_rtvi_format_resumes_too(
+    start_gateway: StartGateway, realtime: FakeRealtimeServer
+) -> None:
+    gateway = start_gateway()
+    cid = "conv-resume-rtvi"
+    codec = VoiceClient("rtvi")
+
+    def url(resume: str | None) -> str:
+        query = "format=rtvi" + (f"&resume={resume}" if resume else "")
+        return ws_url(gateway, f"/api/realtime/pipecat/ws/{cid}?{query}")
+
+    client = ResumingClient(url, codec=codec)
+    await client.start()
+
+    async def say(text: str) -> None:
+        for frame in frames(speech_pcm(text) + silence(1000)):
+            await client.send(codec.audio(frame))
+            await asyncio.sleep(0.02)
+
+    await say("Hello there.")
+    await client.wait_for(client.audio_bytes, "an answer")
+    client.drop()
+    await async_wait_until(
+        lambda: _metric(gateway, "gateway_sessions_detached_total"), what="the session detached"
+    )
+    for frame in frames(speech_pcm("Still there?")):
+        await client.send(codec.audio(frame))  # captured while away
+    answer = await client.resume()
+    assert answer["state"] == "resumed"
+    await say("")
+    [upstream] = realtime.connections()
+    sent_audio = sum(len(codec.decode(f).audio or b"") for f in client.sent if isinstance(f, bytes))
+    await async_wait_until(
+        lambda: _true(upstream.audio_in_bytes == sent_audio),
+        what=f"all {sent_audio} bytes of the client's audio upstream",
+    )
+    await client.wait_for(lambda: len(client.messages("transcription")) >= 4, "the next answer")
     await client.close()
