@@ -28,8 +28,9 @@ PURE_PYTHON_SDISTS = {"docopt"}
 
 
 def _tags(arch: str) -> set[Tag]:
-    platforms = [f"manylinux_2_{minor}_{arch}" for minor in range(GLIBC_MINOR, 16, -1)]
-    platforms += [f"manylinux2014_{arch}", f"linux_{arch}"]
+    # Down to manylinux1 (glibc 2.5): pyrnnoise's only x86_64 wheel carries that old tag.
+    platforms = [f"manylinux_2_{minor}_{arch}" for minor in range(GLIBC_MINOR, 4, -1)]
+    platforms += [f"manylinux{year}_{arch}" for year in (2014, 2010, 1)] + [f"linux_{arch}"]
     return set(cpython_tags((3, 11), platforms=platforms)) | set(
         compatible_tags((3, 11), "cp311", platforms)
     )
