@@ -30,6 +30,15 @@ def test_timestamps_are_normalised_to_utc() -> None:
     assert event.timestamp.tzinfo == UTC
 
 
+def test_a_timestamp_out_of_range_in_utc_is_a_validation_error() -> None:
+    # Year 1 at +14:00 is before year 1 in UTC: a clear refusal, not an OverflowError that
+    # would crash whoever parses it (the stream consumer, the API).
+    raw = '{"conversation_id": "c", "source": "voice", "type": "t",'
+    raw += ' "timestamp": "0001-01-01T00:00:00+14:00"}'
+    with pytest.raises(ValidationError, match="out of range"):
+        ConversationEvent.from_stream_fields({EVENTS_STREAM_FIELD: raw})
+
+
 @pytest.mark.parametrize(
     "fields",
     [

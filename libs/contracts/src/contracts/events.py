@@ -73,7 +73,10 @@ class ConversationEvent(BaseModel):
     @field_validator("timestamp")
     @classmethod
     def _to_utc(cls, value: datetime) -> datetime:
-        return value.astimezone(UTC)
+        try:
+            return value.astimezone(UTC)
+        except OverflowError:  # e.g. 0001-01-01T00:00+14:00 is before year 1 in UTC
+            raise ValueError("timestamp is out of range once converted to UTC") from None
 
     def to_stream_fields(self) -> dict[str, str]:
         """The Redis stream entry for this event (one JSON field, parsed in one call)."""
