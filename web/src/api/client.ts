@@ -1,7 +1,7 @@
 /** The event-store's conversation API, same origin, with the optional bearer token (in a
  * header, never in a URL: sockets get a ticket instead, api/tickets.ts). */
 import { getToken } from "./token";
-import type { ConversationDetail, ConversationSummary, StoredEvent } from "./types";
+import type { ConversationDetail, ConversationSummary, Recording, StoredEvent } from "./types";
 
 export const CONVERSATIONS = "/api/realtime/conversations";
 const PAGE = 1000; // the API's largest page
@@ -105,6 +105,53 @@ export async function downloadExport(id: string, format: ExportFormat): Promise<
   const anchor = document.createElement("a");
   anchor.href = href;
   anchor.download = `conversation-${id}.${format === "markdown" ? "md" : format === "json" ? "json" : "txt"}`;
+  document.body.appendChild(anchor);
+  anchor.click();
+  anchor.remove();
+  setTimeout(() => URL.revokeObjectURL(href), 10_000);
+}
+
+// --- recordings --------------------------------------------------------------------------------
+
+/** A conversation's recorded sessions, oldest first. */
+export function listRecordings(id: string): Promise<Recording[]> {
+  return request(`${one(id)}/recordings`);
+}
+
+/** A finished recording's audio (FLAC; the server answers `Range` requests, for seeking). */
+export function recordingUrl(id: string, recordingId: string): string {
+  return `${one(id)}/recordings/${encodeURIComponent(recordingId)}`;
+}
+
+export function recordingFilename(id: string, recordingId: string): string {
+  return `recording-${id}-${recordingId}.flac`;
+}
+
+async function recordingBlob(id: string, recordingId: string): Promise<Blob> {
+  const response = await fetch(recordingUrl(id, recordingId), { headers: headers() });
+  if (!response.ok) {
+    throw new ApiError(
+      response.status,
+      response.status === 401 || response.status === 403
+        ? "Access token required or invalid: set it in Settings."
+        : `Recording unavailable (${response.status}).`,
+    );
+  }
+  return response.blob();
+}
+
+/** The audio as an object URL, fetched with the bearer header (an `<audio>` element cannot send
+ * it). The caller revokes it. */
+export async function recordingObjectUrl(id: string, recordingId: string): Promise<string> {
+  return URL.createObjectURL(await recordingBlob(id, recordingId));
+}
+
+/** Saves a recording with the bearer header (a plain link cannot carry it). */
+export async function downloadRecording(id: string, recordingId: string): Promise<void> {
+  const href = URL.createObjectURL(await recordingBlob(id, recordingId));
+  const anchor = document.createElement("a");
+  anchor.href = href;
+  anchor.download = recordingFilename(id, recordingId);
   document.body.appendChild(anchor);
   anchor.click();
   anchor.remove();

@@ -35,3 +35,20 @@ export interface ConversationSummary {
 export interface ConversationDetail extends ConversationSummary {
   events: StoredEvent[];
 }
+
+/** One recorded voice session (services/event-store/src/event_store/recordings/models.py):
+ * stereo, left the user and right the assistant. `started_at` is on the clock of the events'
+ * timestamps, so the audio at `t` seconds was heard at `started_at + t`. */
+export interface Recording {
+  id: string;
+  conversation_id: string;
+  session_id: string | null;
+  started_at: string;
+  finished_at: string | null;
+  duration_s: number;
+  bytes: number; // on disk: raw audio so far while recording, the FLAC file once finished
+  format: string;
+  sample_rate: number;
+  channels: number;
+  state: "recording" | "finished";
+}

@@ -2,7 +2,8 @@
 import { cleanup, fireEvent, render, screen, waitFor } from "@testing-library/react";
 import { MemoryRouter, Route, Routes } from "react-router-dom";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import type { ConversationDetail } from "../api/types";
+import { setToken } from "../api/token";
+import type { ConversationDetail, Recording } from "../api/types";
 import { HistoryPage } from "./HistoryPage";
 
 const detail: ConversationDetail = {
@@ -22,12 +23,16 @@ const detail: ConversationDetail = {
 
 type Call = { url: string; method: string; body: unknown };
 let calls: Call[] = [];
+let recordings: Recording[] = [];
 
 beforeEach(() => {
   calls = [];
+  recordings = [];
   vi.stubGlobal("fetch", async (url: string, init: RequestInit = {}) => {
     const method = init.method ?? "GET";
     calls.push({ url, method, body: init.body ? JSON.parse(String(init.body)) : null });
+    if (url.endsWith("/recordings")) return new Response(JSON.stringify(recordings), { status: 200 });
+    if (url.includes("/recordings/")) return new Response(new Uint8Array([102, 76, 97, 67]), { status: 200 });
     if (method === "PUT") return new Response(JSON.stringify({ ...detail, name: "Haiku day", events: undefined }), { status: 200 });
     if (method === "DELETE") return new Response(null, { status: 204 });
     return new Response(JSON.stringify(detail), { status: 200 });
@@ -37,6 +42,7 @@ beforeEach(() => {
 afterEach(() => {
   cleanup();
   vi.unstubAllGlobals();
+  setToken("");
 });
 
 function renderAt(path: string) {
@@ -88,5 +94,87 @@ describe("HistoryPage", () => {
     vi.stubGlobal("fetch", async () => new Response(JSON.stringify({ detail: "a valid token is required" }), { status: 401 }));
     renderAt("/history/conv-1");
     await waitFor(() => expect(screen.getByTestId("error-banner").textContent).toMatch(/token required or invalid/i));
+  });
+
+  describe("with a recording", () => {
+    const recording: Recording = {
+      id: "f".repeat(32),
+      conversation_id: "conv-1",
+      session_id: "a".repeat(32),
+      started_at: "2026-12-02T07:59:58Z", // 2 s before the first event
+      finished_at: "2026-12-02T08:00:10Z",
+      duration_s: 12,
+      bytes: 48000,
+      format: "flac",
+      sample_rate: 24000,
+      channels: 2,
+      state: "finished",
+    };
+
+    const original = {
+      createObjectURL: URL.createObjectURL,
+      revokeObjectURL: URL.revokeObjectURL,
+      scrollIntoView: Element.prototype.scrollIntoView,
+    };
+    afterEach(() => {
+      URL.createObjectURL = original.createObjectURL;
+      URL.revokeObjectURL = original.revokeObjectURL;
+      Element.prototype.scrollIntoView = original.scrollIntoView;
+    });
+
+    function playAt(audio: HTMLAudioElement, seconds: number) {
+      Object.defineProperty(audio, "currentTime", { configurable: true, value: seconds });
+      fireEvent.timeUpdate(audio);
+    }
+
+    it("plays it, highlights the transcript line being said and scrolls it into view", async () => {
+      recordings = [recording, { ...recording, id: "e".repeat(32), state: "recording", finished_at: null }];
+      const scrolled: string[] = [];
+      Element.prototype.scrollIntoView = function (this: Element) {
+        scrolled.push(this.textContent ?? "");
+      };
+      renderAt("/history/conv-1");
+      const audio = (await screen.findByTestId("recording-audio")) as HTMLAudioElement;
+      const url = `/api/realtime/conversations/conv-1/recordings/${"f".repeat(32)}`;
+      await waitFor(() => expect(audio.getAttribute("src")).toBe(url));
+      expect(screen.getByTestId("recording-in-progress").textContent).toMatch(/still being recorded/);
+      const download = screen.getByTestId("recording-download");
+      expect(download.getAttribute("href")).toMatch(new RegExp(`${url}$`));
+      expect(download.getAttribute("download")).toBe(`recording-conv-1-${"f".repeat(32)}.flac`);
+
+      const highlighted = () => screen.getAllByTestId("history-event").filter((e) => e.getAttribute("aria-current") === "true");
+      expect(highlighted()).toEqual([]);
+      playAt(audio, 1.5); // 07:59:59.5: "hello there" (stamped at 08:00:00) is being said
+      await waitFor(() => expect(highlighted().map((e) => e.dataset.kind)).toEqual(["transcript"]));
+      expect(highlighted()[0]!.textContent).toContain("hello there");
+      expect(highlighted()[0]!.className).toContain("playing");
+      expect(scrolled.some((text) => text.includes("hello there"))).toBe(true);
+      playAt(audio, 8); // 08:00:06: nothing is being said
+      await waitFor(() => expect(highlighted()).toEqual([]));
+    });
+
+    it("fetches the audio with the token when one is set (an element cannot send the header)", async () => {
+      setToken("secret");
+      const objectUrls: Blob[] = [];
+      URL.createObjectURL = (blob: Blob) => {
+        objectUrls.push(blob);
+        return "blob:recording";
+      };
+      URL.revokeObjectURL = () => undefined;
+      recordings = [recording];
+      renderAt("/history/conv-1");
+      const audio = await screen.findByTestId("recording-audio");
+      await waitFor(() => expect(audio.getAttribute("src")).toBe("blob:recording"));
+      expect(objectUrls).toHaveLength(1);
+      const fetched = calls.find((c) => c.url.endsWith(`/recordings/${"f".repeat(32)}`));
+      expect(fetched?.method).toBe("GET");
+    });
+
+    it("shows nothing when the conversation has no recording", async () => {
+      renderAt("/history/conv-1");
+      await screen.findAllByTestId("history-event");
+      expect(calls.map((c) => c.url)).toContain("/api/realtime/conversations/conv-1/recordings");
+      expect(screen.queryByTestId("recording")).toBeNull();
+    });
   });
 });

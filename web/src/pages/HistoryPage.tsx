@@ -1,18 +1,21 @@
-import { useEffect, useState } from "react";
+import { useEffect, useMemo, useRef, useState } from "react";
 import { Link, useNavigate, useParams } from "react-router-dom";
 import {
   deleteConversation,
   downloadExport,
   exportUrl,
+  listRecordings,
   loadConversation,
   renameConversation,
   type ExportFormat,
 } from "../api/client";
 import { getToken } from "../api/token";
-import type { ConversationDetail } from "../api/types";
+import type { ConversationDetail, Recording } from "../api/types";
 import { ErrorBanner } from "../components/ErrorBanner";
+import { RecordingPlayer } from "../components/RecordingPlayer";
 import { describeEvent } from "./describeEvent";
 import { formatTime, formatWhen } from "./format";
+import { lineAt, transcriptLines } from "./recordingSync";
 
 const messageOf = (e: unknown) => (e instanceof Error ? e.message : String(e));
 
@@ -25,6 +28,12 @@ export function HistoryPage() {
   const [name, setName] = useState("");
   const [confirming, setConfirming] = useState(false);
   const [showAll, setShowAll] = useState(true);
+  // Recordings, and when the audio at the player's position was heard (the transcript follows).
+  const [recordings, setRecordings] = useState<Recording[]>([]);
+  const [position, setPosition] = useState<number | null>(null);
+  const lines = useMemo(() => transcriptLines(detail?.events ?? []), [detail]);
+  const playing = position === null ? null : lineAt(lines, position);
+  const items = useRef(new Map<number, HTMLLIElement>());
 
   useEffect(() => {
     let live = true;
@@ -35,10 +44,18 @@ export function HistoryPage() {
         setDetail(null);
         setError(messageOf(e));
       });
+    // A store without recordings (or that refuses the list) just shows none.
+    listRecordings(conversationId)
+      .then((r) => live && setRecordings(Array.isArray(r) ? r : []))
+      .catch(() => live && setRecordings([]));
     return () => {
       live = false;
     };
   }, [conversationId]);
+
+  useEffect(() => {
+    if (playing !== null) items.current.get(playing)?.scrollIntoView?.({ block: "nearest", behavior: "smooth" });
+  }, [playing]);
 
   if (detail === undefined) {
     return (
@@ -183,6 +200,13 @@ export function HistoryPage() {
         </label>
       </div>
 
+      <RecordingPlayer
+        conversationId={detail.id}
+        recordings={recordings}
+        onPosition={setPosition}
+        onError={(message) => setError(message)}
+      />
+
       <ol className="history" aria-label="Events">
         {events.length === 0 && <li className="empty">No events.</li>}
         {events.map((event) => {
@@ -190,7 +214,12 @@ export function HistoryPage() {
           return (
             <li
               key={event.id}
-              className={`history-event tone-${line.tone}`}
+              ref={(item) => {
+                if (item) items.current.set(event.id, item);
+                else items.current.delete(event.id);
+              }}
+              className={`history-event tone-${line.tone}${event.id === playing ? " playing" : ""}`}
+              aria-current={event.id === playing ? "true" : undefined}
               data-testid="history-event"
               data-kind={event.type}
               data-source={event.source}

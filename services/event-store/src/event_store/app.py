@@ -3,12 +3,13 @@
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
+from datetime import timedelta
 
 import structlog
 from fastapi import Depends, FastAPI
 from redis.asyncio import Redis
 
-from event_store.api import conversations, health, stream
+from event_store.api import conversations, health, recordings, stream
 from event_store.api.auth import require_token
 from event_store.api.deps import Services
 from event_store.api.middleware import BodyLimitMiddleware, MetricsMiddleware, OriginMiddleware
@@ -17,6 +18,7 @@ from event_store.database import Database
 from event_store.disk_space import DiskFullError
 from event_store.hub import EventHub
 from event_store.ingest import StreamIngestor
+from event_store.recordings.store import RecordingStore
 from event_store.repository import Repository
 from event_store.settings import Settings
 from event_store.writer import EventWriter
@@ -55,6 +57,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             redis=redis,
             space=db.space,
         )
+        app.state.recordings = recording_store = RecordingStore(
+            repo,
+            settings.db_path.parent / "recordings",
+            db.space,
+            max_bytes=settings.recordings_max_mb * 1024 * 1024,
+            max_age=timedelta(days=settings.recordings_max_days),
+        )
+        # Finishes what a gone gateway left, applies retention; now, then every minute.
+        recordings_upkeep = asyncio.create_task(recording_store.run(), name="recordings")
         tasks = [
             asyncio.create_task(ingestor.run(), name="ingest"),
             asyncio.create_task(ingestor.maintain(), name="maintain"),
@@ -65,6 +76,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             # Let the batch in hand commit and be acknowledged, then close.
             ingestor.stop()
+            recordings_upkeep.cancel()
+            with suppress(asyncio.CancelledError):
+                await recordings_upkeep
             _, pending = await asyncio.wait(tasks, timeout=SHUTDOWN_GRACE_S)
             for task in pending:
                 task.cancel()
@@ -82,6 +96,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     protected = [Depends(require_token)]  # open when GATEWAY_TOKEN is unset
     app.include_router(conversations.router, dependencies=protected)
+    app.include_router(recordings.router, dependencies=protected)
     # The live stream checks its socket itself: a ticket in its URL, or the header.
     app.include_router(stream.router)
     app.include_router(conversations.admin_router, dependencies=protected)

@@ -48,3 +48,12 @@ DISK_FULL = Gauge(
 DISK_FREE_BYTES = Gauge(
     "event_store_disk_free_bytes", "Free space on the database's filesystem, at the last check"
 )
+RECORDINGS_DELETED = Counter(
+    "event_store_recordings_deleted_total",
+    "Recordings deleted: over EVENT_STORE_RECORDINGS_MAX_MB (size) or _MAX_DAYS (age), with their"
+    " conversation (conversation), or files no row names any more (orphan)",
+    ["reason"],
+)
+RECORDINGS_BYTES = Gauge(
+    "event_store_recordings_bytes", "Disk space the recordings take (finished and in progress)"
+)

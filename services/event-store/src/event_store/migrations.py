@@ -47,6 +47,25 @@ MIGRATIONS: tuple[str, ...] = (
         raw TEXT NOT NULL
     );
     """,
+    # 3: session recordings (event_store/recordings/); their audio lives beside the database.
+    """
+    CREATE TABLE IF NOT EXISTS recordings (
+        id TEXT PRIMARY KEY,
+        conversation_id TEXT NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
+        session_id TEXT,
+        started_at TEXT NOT NULL,
+        finished_at TEXT,
+        duration_s REAL NOT NULL DEFAULT 0,
+        bytes INTEGER NOT NULL DEFAULT 0,
+        format TEXT NOT NULL,
+        sample_rate INTEGER NOT NULL,
+        channels INTEGER NOT NULL,
+        state TEXT NOT NULL CHECK (state IN ('recording', 'finished'))
+    );
+    CREATE INDEX IF NOT EXISTS recordings_conversation
+        ON recordings(conversation_id, started_at);
+    CREATE INDEX IF NOT EXISTS recordings_started_at ON recordings(started_at);
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

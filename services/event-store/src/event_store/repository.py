@@ -16,6 +16,7 @@ from event_store.models import (
     StoredDeadLetter,
     StoredEvent,
 )
+from event_store.recordings.models import Recording
 
 
 def _ts(value: datetime) -> str:
@@ -231,3 +232,68 @@ class Repository:
             "SELECT * FROM dead_letters WHERE id > ? ORDER BY id LIMIT ?", (after or 0, limit)
         ) as cur:
             return [StoredDeadLetter(**dict(row)) for row in await cur.fetchall()]
+
+    # --- recordings (event_store/recordings/) ------------------------------------------------
+
+    async def insert_recording(self, recording: Recording) -> None:
+        """A new recording; its conversation is created if it does not exist yet (the gateway
+        may start recording before the session's first event is ingested)."""
+        started = _ts(recording.started_at)
+        async with self._db.transaction() as conn:
+            await conn.execute(
+                "INSERT INTO conversations (id, created_at, updated_at, metadata)"
+                " VALUES (?, ?, ?, '{}') ON CONFLICT(id) DO NOTHING",
+                (recording.conversation_id, started, started),
+            )
+            await conn.execute(
+                "INSERT INTO recordings (id, conversation_id, session_id, started_at,"
+                " duration_s, bytes, format, sample_rate, channels, state)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    recording.id,
+                    recording.conversation_id,
+                    recording.session_id,
+                    started,
+                    recording.duration_s,
+                    recording.bytes,
+                    recording.format,
+                    recording.sample_rate,
+                    recording.channels,
+                    recording.state,
+                ),
+            )
+
+    async def get_recording(self, conversation_id: str, recording_id: str) -> Recording | None:
+        async with self._db.reader.execute(
+            "SELECT * FROM recordings WHERE id = ? AND conversation_id = ?",
+            (recording_id, conversation_id),
+        ) as cur:
+            row = await cur.fetchone()
+        return Recording(**dict(row)) if row else None
+
+    async def list_recordings(self, conversation_id: str | None = None) -> list[Recording]:
+        """One conversation's recordings (every recording when None), oldest first."""
+        async with self._db.reader.execute(
+            "SELECT * FROM recordings WHERE ? IS NULL OR conversation_id = ?"
+            " ORDER BY started_at, id",
+            (conversation_id, conversation_id),
+        ) as cur:
+            return [Recording(**dict(row)) for row in await cur.fetchall()]
+
+    async def finish_recording(
+        self, recording_id: str, *, duration_s: float, size: int, finished_at: datetime
+    ) -> bool:
+        """False when the recording is gone, or no longer recording."""
+        async with self._db.transaction() as conn:
+            cur = await conn.execute(
+                "UPDATE recordings SET state = 'finished', duration_s = ?, bytes = ?,"
+                " finished_at = ? WHERE id = ? AND state = 'recording'",
+                (duration_s, size, _ts(finished_at), recording_id),
+            )
+            return cur.rowcount == 1
+
+    async def delete_recordings(self, recording_ids: Sequence[str]) -> None:
+        async with self._db.transaction() as conn:
+            await conn.executemany(
+                "DELETE FROM recordings WHERE id = ?", [(rid,) for rid in recording_ids]
+            )

@@ -36,6 +36,10 @@ class Settings(BaseSettings):
     # Writes stop (entries wait in Redis, readiness says "disk full") while the database's
     # disk has less than this free: room is left for Redis's append-only file and the logs.
     min_free_mb: int = Field(default=64, ge=0, le=1_000_000)
+    # Session recordings (beside the database, in `recordings/`): the oldest finished ones are
+    # deleted first once they take more than this much disk, and any older than this many days.
+    recordings_max_mb: int = Field(default=2048, ge=1, le=10_000_000)
+    recordings_max_days: float = Field(default=30, gt=0, le=36_500)
 
     # The stack's one shared secret (the gateway's variable, so one value protects both): when
     # set, every route but health and metrics needs `Authorization: Bearer <token>` (the live

@@ -12,6 +12,7 @@ from contracts import ConversationEvent
 from contracts.events import SourceName, TypeName
 from event_store import transcript
 from event_store.api.deps import After, ConversationDep, ConversationIdPath, RepoDep, ServicesDep
+from event_store.api.recordings import RecordingsDep
 from event_store.api.responses import errors, text_content
 from event_store.api.schemas import ConversationCreate, ConversationUpdate, EventAppend
 from event_store.models import (
@@ -62,10 +63,13 @@ async def list_conversations(
 
 @router.post("/cleanup")
 async def cleanup_inactive(
-    repo: RepoDep, inactive_minutes: Annotated[int, Query(ge=1, le=525_600)] = 30
+    repo: RepoDep,
+    recordings: RecordingsDep,
+    inactive_minutes: Annotated[int, Query(ge=1, le=525_600)] = 30,
 ) -> CleanupResult:
-    """Delete conversations with no activity for `inactive_minutes`."""
+    """Delete conversations with no activity for `inactive_minutes` (and their recordings)."""
     deleted = await repo.delete_inactive(inactive_minutes)
+    await recordings.conversations_deleted(deleted)  # the files, once the rows are gone
     log.info("conversations_cleaned_up", deleted=len(deleted), inactive_minutes=inactive_minutes)
     return CleanupResult(
         deleted_count=len(deleted), deleted_ids=deleted, inactive_minutes=inactive_minutes
@@ -93,9 +97,12 @@ async def update_conversation(
 
 
 @router.delete("/{conversation_id}", status_code=204, responses=errors(404, 507))
-async def delete_conversation(conversation_id: ConversationIdPath, repo: RepoDep) -> Response:
+async def delete_conversation(
+    conversation_id: ConversationIdPath, repo: RepoDep, recordings: RecordingsDep
+) -> Response:
     if not await repo.delete_conversation(conversation_id):
         raise HTTPException(404, f"conversation {conversation_id!r} not found")
+    await recordings.conversations_deleted([conversation_id])  # the files, once the rows are gone
     log.info("conversation_deleted", conversation_id=conversation_id)
     return Response(status_code=204)
 

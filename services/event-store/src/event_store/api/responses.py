@@ -27,6 +27,11 @@ def errors(*codes: int) -> dict[int | str, dict[str, Any]]:
     return {code: {"model": ErrorDetail, "description": _DESCRIPTIONS[code]} for code in codes}
 
 
+def error(code: int, description: str) -> dict[int | str, dict[str, Any]]:
+    """`responses=` entry for a status whose meaning is the route's own."""
+    return {code: {"model": ErrorDetail, "description": description}}
+
+
 def text_content(*media_types: str, json: bool = False) -> dict[str, Any]:
     """A 200 that comes as text in these media types (and as a JSON object, if `json`)."""
     content: dict[str, Any] = {media: {"schema": {"type": "string"}} for media in media_types}
