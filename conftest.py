@@ -37,6 +37,7 @@ _GROUPS = {
     "tests/integration/test_voice_gateway_barge_in.py": "speech",
     "tests/e2e/test_browser.py": "speech",
     "tests/e2e/test_browser_resume.py": "speech",
+    "tests/e2e/test_browser_devices.py": "speech",
     "tests/fuzz/test_voice_endpoint_fuzz.py": "speech",
     "tests/faults/test_slow_peers.py": "speech",
 }

@@ -68,7 +68,7 @@ async def test_the_browser_opens_its_voice_socket_with_a_ticket(
         assert asked.post_data_json == {"conversation_id": conversation_id, "purpose": "voice"}
     [socket_url] = sockets
     query = parse_qs(urlsplit(socket_url).query)
-    assert set(query) == {"format", "ticket"}, socket_url
+    assert set(query) == {"format", "ticket", "device"}, socket_url
     [ticket] = query["ticket"]
     assert TOKEN not in socket_url
 

@@ -13,6 +13,7 @@ from pydantic import BaseModel
 
 from contracts import browser, progress, tickets
 from event_store import models
+from event_store.recordings.models import Recording
 from harness.deploy_files import ROOT
 
 MESSAGES_TS = ROOT / "web" / "src" / "protocol" / "messages.ts"
@@ -25,6 +26,7 @@ PAIRS: list[tuple[type[BaseModel], str, Any]] = [
     (browser.FunctionResult, "FunctionResultMessage", MESSAGES_TS),
     (browser.Progress, "ProgressMessage", MESSAGES_TS),
     (browser.SessionState, "SessionMessage", MESSAGES_TS),
+    (browser.Floor, "FloorMessage", MESSAGES_TS),
     (browser.Error, "ErrorMessage", MESSAGES_TS),
     (browser.Latency, "LatencyMessage", MESSAGES_TS),
     (browser.Speaking, "SpeakingMessage", MESSAGES_TS),
@@ -36,6 +38,7 @@ PAIRS: list[tuple[type[BaseModel], str, Any]] = [
     (progress.RunProgress, "RunProgress", API_TS),
     (models.ConversationSummary, "ConversationSummary", API_TS),
     (models.ConversationDetail, "ConversationDetail", API_TS),
+    (Recording, "Recording", API_TS),
     (tickets.TicketGrant, "TicketGrant", TICKETS_TS),
 ]
 

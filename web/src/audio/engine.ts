@@ -6,6 +6,9 @@
  * sent); the assistant meter and `playbackRms`/`playbackPeak` read the playback worklet's output
  * BEFORE the speaker gain, so they show the assistant talking even when the speaker is muted;
  * `outputRms`/`outputPeak` read AFTER the gain and prove that mute really silences.
+ *
+ * Without a microphone (a device that joined a session as a listener) the microphone is never
+ * asked for: no getUserMedia, no capture worklet; only the playback half is built.
  */
 import captureWorkletUrl from "./capture.worklet.ts?worker&url";
 import playbackWorkletUrl from "./playback.worklet.ts?worker&url";
@@ -52,11 +55,11 @@ export class AudioEngine {
 
   private constructor(
     private readonly context: AudioContext,
-    private readonly stream: MediaStream,
+    private readonly stream: MediaStream | null,
     private readonly playback: AudioWorkletNode,
-    private readonly capture: AudioWorkletNode,
+    private readonly capture: AudioWorkletNode | null,
     private readonly speaker: GainNode,
-    private readonly micMeter: Meter,
+    private readonly micMeter: Meter | null,
     private readonly assistantMeter: Meter,
     private readonly outputMeter: Meter,
     private readonly sink: FrameSink,
@@ -66,51 +69,59 @@ export class AudioEngine {
       context.sampleRate === WIRE_SAMPLE_RATE
         ? null
         : new LinearResampler(WIRE_SAMPLE_RATE, context.sampleRate);
-    capture.port.onmessage = (event: MessageEvent<Int16Array>) => this.onFrame(event.data);
+    if (capture) capture.port.onmessage = (event: MessageEvent<Int16Array>) => this.onFrame(event.data);
     playback.port.onmessage = (event: MessageEvent<PlaybackReport>) => this.onPlayback(event.data);
     this.levelTimer = setInterval(() => this.measure(), LEVEL_INTERVAL_MS);
   }
 
-  /** Asks for the microphone and builds the graph; call from a user gesture (autoplay rules). */
+  /** Asks for the microphone (unless `microphone` is false) and builds the graph; call from a
+   * user gesture (autoplay rules). */
   static async start(
     sink: FrameSink,
-    options: { micMuted: boolean; speakerMuted: boolean; onHeard?: HeardSink },
+    options: { micMuted: boolean; speakerMuted: boolean; onHeard?: HeardSink; microphone?: boolean },
   ) {
+    const withMicrophone = options.microphone ?? true;
     const context = new AudioContext({ sampleRate: WIRE_SAMPLE_RATE, latencyHint: "interactive" });
     // Resumed before the first await, while the click's user activation is certainly valid.
     const resumed = context.resume();
     let stream: MediaStream | null = null;
     try {
       const loading = Promise.all([
-        context.audioWorklet.addModule(captureWorkletUrl),
+        withMicrophone ? context.audioWorklet.addModule(captureWorkletUrl) : null,
         context.audioWorklet.addModule(playbackWorkletUrl),
       ]);
-      stream = await navigator.mediaDevices.getUserMedia({
-        audio: {
-          channelCount: 1,
-          echoCancellation: true,
-          noiseSuppression: true,
-          autoGainControl: true,
-        },
-      });
+      if (withMicrophone) {
+        stream = await navigator.mediaDevices.getUserMedia({
+          audio: {
+            channelCount: 1,
+            echoCancellation: true,
+            noiseSuppression: true,
+            autoGainControl: true,
+          },
+        });
+      }
       await loading;
       await resumed;
 
-      const source = context.createMediaStreamSource(stream);
-      const capture = new AudioWorkletNode(context, CAPTURE_PROCESSOR, {
-        numberOfInputs: 1,
-        numberOfOutputs: 1,
-        channelCount: 1,
-        channelCountMode: "explicit",
-        channelInterpretation: "speakers",
-      });
-      // The capture node outputs nothing audible; connecting it through a silent gain keeps the
-      // graph pulling it in every browser.
-      const sinkGain = context.createGain();
-      sinkGain.gain.value = 0;
-      const micMeter = new Meter(context);
-      source.connect(capture).connect(sinkGain).connect(context.destination);
-      source.connect(micMeter.node);
+      let capture: AudioWorkletNode | null = null;
+      let micMeter: Meter | null = null;
+      if (stream !== null) {
+        const source = context.createMediaStreamSource(stream);
+        capture = new AudioWorkletNode(context, CAPTURE_PROCESSOR, {
+          numberOfInputs: 1,
+          numberOfOutputs: 1,
+          channelCount: 1,
+          channelCountMode: "explicit",
+          channelInterpretation: "speakers",
+        });
+        // The capture node outputs nothing audible; connecting it through a silent gain keeps the
+        // graph pulling it in every browser.
+        const sinkGain = context.createGain();
+        sinkGain.gain.value = 0;
+        micMeter = new Meter(context);
+        source.connect(capture).connect(sinkGain).connect(context.destination);
+        source.connect(micMeter.node);
+      }
 
       const playback = new AudioWorkletNode(context, PLAYBACK_PROCESSOR, {
         numberOfInputs: 0,
@@ -186,7 +197,7 @@ export class AudioEngine {
     this.micMuted = muted;
     stats.micMuted = muted;
     // The browser's own recording indicator and any processing stop too.
-    for (const track of this.stream.getAudioTracks()) track.enabled = !muted;
+    for (const track of this.stream?.getAudioTracks() ?? []) track.enabled = !muted;
   }
 
   setSpeakerMuted(muted: boolean): void {
@@ -216,7 +227,7 @@ export class AudioEngine {
   }
 
   private measure(): void {
-    const mic = this.micMuted ? 0 : this.micMeter.rms();
+    const mic = this.micMuted || this.micMeter === null ? 0 : this.micMeter.rms();
     const assistant = this.assistantMeter.rms();
     const output = this.outputMeter.rms();
     stats.playbackRms = assistant;
@@ -230,9 +241,9 @@ export class AudioEngine {
     if (this.closed) return;
     this.closed = true;
     clearInterval(this.levelTimer);
-    this.capture.port.onmessage = null;
+    if (this.capture) this.capture.port.onmessage = null;
     this.playback.port.onmessage = null;
-    for (const track of this.stream.getTracks()) track.stop();
+    for (const track of this.stream?.getTracks() ?? []) track.stop();
     stats.queuedMs = 0;
     stats.playbackRms = 0;
     stats.outputRms = 0;

@@ -8,6 +8,7 @@ export function MuteToggle(props: {
   on: string;
   off: string;
   testId: string;
+  disabled?: boolean;
 }) {
   return (
     <button
@@ -15,6 +16,7 @@ export function MuteToggle(props: {
       className="toggle"
       aria-pressed={props.muted}
       onClick={props.onToggle}
+      disabled={props.disabled}
       data-testid={props.testId}
     >
       {props.icon} {props.muted ? props.off : props.on}

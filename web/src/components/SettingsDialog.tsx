@@ -1,13 +1,16 @@
 import { useEffect, useRef, useState } from "react";
 import { getToken, setToken } from "../api/token";
+import { defaultDeviceName, getStoredDeviceName, setDeviceName } from "../session/deviceName";
 
-/** The access token (when the operator set GATEWAY_TOKEN), stored in this browser. */
+/** The access token (when the operator set GATEWAY_TOKEN) and this device's name, stored in this
+ * browser. */
 export function SettingsDialog() {
   const dialog = useRef<HTMLDialogElement>(null);
   const [value, setValue] = useState(getToken);
-  const [saved, setSaved] = useState(false);
+  const [device, setDevice] = useState(getStoredDeviceName);
+  const [saved, setSaved] = useState<string | null>(null);
 
-  useEffect(() => setSaved(false), [value]);
+  useEffect(() => setSaved(null), [value, device]);
 
   return (
     <>
@@ -16,6 +19,7 @@ export function SettingsDialog() {
         className="ghost"
         onClick={() => {
           setValue(getToken());
+          setDevice(getStoredDeviceName());
           dialog.current?.showModal?.();
         }}
         data-testid="open-settings"
@@ -27,7 +31,9 @@ export function SettingsDialog() {
           method="dialog"
           onSubmit={() => {
             setToken(value.trim());
-            setSaved(true);
+            const name = setDeviceName(device);
+            setDevice(getStoredDeviceName());
+            setSaved(`Saved. This device is “${name}”.`);
           }}
         >
           <h2 id="settings-title">Settings</h2>
@@ -42,6 +48,21 @@ export function SettingsDialog() {
             data-testid="token-input"
           />
           <p className="hint">Kept in this browser only. Sent as a bearer token and on the voice connection.</p>
+          <label htmlFor="device-name-input">Device name</label>
+          <input
+            id="device-name-input"
+            type="text"
+            autoComplete="off"
+            maxLength={64}
+            value={device}
+            onChange={(e) => setDevice(e.target.value)}
+            placeholder={defaultDeviceName(typeof navigator === "undefined" ? "" : navigator.userAgent)}
+            data-testid="device-name-input"
+          />
+          <p className="hint">
+            How the transcript names this device when several share a conversation: letters, digits, spaces and{" "}
+            <code>_ . &apos; -</code>, up to 32. Empty: the browser and platform.
+          </p>
           <div className="row end">
             <button type="button" className="ghost" onClick={() => dialog.current?.close()}>
               Cancel
@@ -50,7 +71,7 @@ export function SettingsDialog() {
               Save
             </button>
           </div>
-          {saved && <p role="status">Saved.</p>}
+          {saved && <p role="status">{saved}</p>}
         </form>
       </dialog>
     </>

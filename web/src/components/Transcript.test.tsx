@@ -56,4 +56,28 @@ describe("Transcript with tool cards", () => {
     render(<Transcript view={view} empty="nothing yet" />);
     expect(screen.getByTestId("tool-card").dataset.status).toBe("running");
   });
+
+  it("names the device on user lines only when more than one took part", () => {
+    const msg = (m: object) => parseServerMessage(JSON.stringify(m))!;
+    const alone = [
+      msg({ type: "session", state: "started", session_id: "s", conversation_id: "c", device: "Laptop" }),
+      msg({ type: "transcription", role: "user", text: "hello", device: "Laptop" }),
+      msg({ type: "transcription", role: "assistant", text: "Hi!" }),
+    ].reduce(applyMessage, emptyConversation);
+    const { rerender } = render(<Transcript view={alone} empty="" thisDevice="Laptop" />);
+    expect(screen.getAllByTestId("line-speaker").map((s) => s.textContent)).toEqual(["You", "Assistant"]);
+
+    const shared = [
+      msg({ type: "floor", device: "Phone" }),
+      msg({ type: "transcription", role: "user", text: "and me", device: "Phone" }),
+    ].reduce(applyMessage, alone);
+    rerender(<Transcript view={shared} empty="" thisDevice="Laptop" />);
+    expect(screen.getAllByTestId("line-speaker").map((s) => s.textContent)).toEqual(["Laptop (you)", "Assistant", "Phone"]);
+    const users = screen.getAllByTestId("transcript-line").filter((l) => l.dataset.role === "user");
+    expect(users.map((l) => l.dataset.device)).toEqual(["Laptop", "Phone"]);
+
+    // On the phone's page, the same lines: its own marked, the laptop's named.
+    rerender(<Transcript view={shared} empty="" thisDevice="Phone" />);
+    expect(screen.getAllByTestId("line-speaker").map((s) => s.textContent)).toEqual(["Laptop", "Assistant", "Phone (you)"]);
+  });
 });

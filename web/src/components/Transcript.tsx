@@ -1,5 +1,5 @@
 import { useEffect, useRef } from "react";
-import type { ConversationView } from "../session/conversation";
+import { showsDevices, type ConversationView, type TranscriptLine } from "../session/conversation";
 import { ToolCard } from "./ToolCard";
 
 type Item = { order: number } & (
@@ -7,8 +7,26 @@ type Item = { order: number } & (
   | { kind: "card"; card: ConversationView["cards"][number] }
 );
 
-/** Lines and tool cards in the order they happened; a polite live region for screen readers. */
-export function Transcript({ view, empty }: { view: ConversationView; empty: string }) {
+/** Who spoke a line. With several devices in the conversation, a user line names its device
+ * ("Phone", or "Laptop (you)" for this one); else "You". */
+function speakerOf(line: TranscriptLine, named: boolean, thisDevice: string | null): string {
+  if (line.role === "assistant") return "Assistant";
+  if (!named || line.device === null) return "You";
+  return line.device === thisDevice ? `${line.device} (you)` : line.device;
+}
+
+/** Lines and tool cards in the order they happened; a polite live region for screen readers.
+ * `thisDevice`: this page's device name in the session, to tell its own lines apart. */
+export function Transcript({
+  view,
+  empty,
+  thisDevice = null,
+}: {
+  view: ConversationView;
+  empty: string;
+  thisDevice?: string | null;
+}) {
+  const named = showsDevices(view);
   const end = useRef<HTMLDivElement>(null);
   const items: Item[] = [
     ...view.lines.map((line): Item => ({ kind: "line", line, order: line.order })),
@@ -42,8 +60,11 @@ export function Transcript({ view, empty }: { view: ConversationView; empty: str
             className={`line role-${item.line.role}${item.line.final ? "" : " partial"}`}
             data-testid="transcript-line"
             data-role={item.line.role}
+            data-device={item.line.device ?? undefined}
           >
-            <span className="speaker">{item.line.role === "user" ? "You" : "Assistant"}</span>
+            <span className="speaker" data-testid="line-speaker">
+              {speakerOf(item.line, named, thisDevice)}
+            </span>
             <span className="text">{item.line.text}</span>
           </p>
         ) : (

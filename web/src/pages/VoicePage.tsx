@@ -1,6 +1,7 @@
 import { useEffect, useMemo, useState, useSyncExternalStore } from "react";
 import { Link, useLocation, useParams } from "react-router-dom";
 import { ErrorBanner } from "../components/ErrorBanner";
+import { FloorIndicator } from "../components/FloorIndicator";
 import { MicIcon, PowerIcon, SpeakerIcon } from "../components/Icons";
 import { LevelMeter } from "../components/LevelMeter";
 import { MuteToggle } from "../components/MuteToggle";
@@ -8,6 +9,8 @@ import { ShortcutsHelp } from "../components/ShortcutsHelp";
 import { Transcript } from "../components/Transcript";
 import { AudioEngine } from "../audio/engine";
 import { isConversationId } from "../protocol/ids";
+import type { DeviceRole } from "../protocol/messages";
+import { getDeviceName, subscribeDeviceName } from "../session/deviceName";
 import { VoiceSession } from "../session/voiceSession";
 import { useShortcuts } from "./useShortcuts";
 
@@ -34,7 +37,10 @@ function Conversation({ conversationId }: { conversationId: string }) {
     [conversationId],
   );
   const snap = useSyncExternalStore(session.subscribe, session.getSnapshot);
+  const deviceName = useSyncExternalStore(subscribeDeviceName, getDeviceName);
   const [helpOpen, setHelpOpen] = useState(false);
+  const [joinAs, setJoinAs] = useState<DeviceRole>("speaker");
+  const listening = snap.running && snap.joined === "listener";
 
   useEffect(() => {
     if (fresh) session.markNew();
@@ -60,6 +66,10 @@ function Conversation({ conversationId }: { conversationId: string }) {
         <div>
           <h1 id="voice-title">Conversation</h1>
           <p className="muted small mono">{conversationId}</p>
+          <p className="muted small" data-testid="device-line">
+            This device: <strong data-testid="device-name">{snap.device ?? deviceName}</strong>
+            {snap.running && snap.joined && ` · joined the live session as a ${snap.joined}`}
+          </p>
         </div>
         <Link to={`/history/${encodeURIComponent(conversationId)}`} className="button ghost">
           History
@@ -77,15 +87,37 @@ function Conversation({ conversationId }: { conversationId: string }) {
           onClick={() => session.toggle()}
           data-testid="start-stop"
         >
-          <PowerIcon running={snap.running} /> {snap.running ? "Stop" : "Start"}
+          <PowerIcon running={snap.running} /> {snap.running ? (snap.joined ? "Leave" : "Stop") : "Start"}
         </button>
+        {!snap.running && (
+          <span className="join" role="group" aria-label="Join from this device">
+            <button
+              type="button"
+              onClick={() => void session.join(joinAs)}
+              data-testid="join"
+              title="Join the session another device is running in this conversation"
+            >
+              Join the live session
+            </button>
+            <select
+              value={joinAs}
+              onChange={(e) => setJoinAs(e.target.value === "listener" ? "listener" : "speaker")}
+              aria-label="Join as"
+              data-testid="join-role"
+            >
+              <option value="speaker">as a speaker</option>
+              <option value="listener">as a listener</option>
+            </select>
+          </span>
+        )}
         <MuteToggle
-          muted={snap.micMuted}
+          muted={snap.micMuted || listening}
           onToggle={() => session.toggleMic()}
-          icon={<MicIcon off={snap.micMuted} />}
+          icon={<MicIcon off={snap.micMuted || listening} />}
           on="Mic on"
-          off="Mic muted"
+          off={listening ? "No mic (listener)" : "Mic muted"}
           testId="mic-mute"
+          disabled={listening}
         />
         <MuteToggle
           muted={snap.speakerMuted}
@@ -110,6 +142,7 @@ function Conversation({ conversationId }: { conversationId: string }) {
           <strong>{snap.latencyMs === null ? "—" : `${Math.round(snap.latencyMs)} ms`}</strong>
         </div>
         {snap.assistantSpeaking && <span className="speaking">Assistant speaking</span>}
+        <FloorIndicator floor={snap.floor} thisDevice={snap.device} />
       </section>
 
       {snap.heard && (
@@ -131,16 +164,21 @@ function Conversation({ conversationId }: { conversationId: string }) {
       )}
 
       <section className="meters" aria-label="Audio levels">
-        <LevelMeter which="mic" label={snap.micMuted ? "Mic (muted)" : "Mic"} testId="mic-meter" />
+        <LevelMeter
+          which="mic"
+          label={listening ? "Mic (not used: listening)" : snap.micMuted ? "Mic (muted)" : "Mic"}
+          testId="mic-meter"
+        />
         <LevelMeter which="assistant" label="Assistant" testId="assistant-meter" />
       </section>
 
       <Transcript
         view={snap.view}
+        thisDevice={snap.device ?? deviceName}
         empty={
           snap.history === "loading"
             ? "Loading this conversation…"
-            : "Press Start (or Space) and speak. What you and the assistant say appears here."
+            : "Press Start (or Space) and speak, or join the session another device is running. What is said appears here."
         }
       />
 

@@ -35,4 +35,27 @@ describe("conversation ids and URLs", () => {
     );
     expect(voiceSocketUrl("conv-1", null, { protocol: "https:", host: "jetson:8443" }, null)).not.toContain("resume");
   });
+
+  it("joins the live session with join=live, the role and the device name; a new session names its device too", () => {
+    const where = { protocol: "https:", host: "jetson:8443" };
+    expect(voiceSocketUrl("conv-1", "t1", where, null, { join: "speaker", device: "Phone" })).toBe(
+      "wss://jetson:8443/api/realtime/pipecat/ws/conv-1?format=raw&ticket=t1&join=live&role=speaker&device=Phone",
+    );
+    expect(voiceSocketUrl("conv-1", null, where, null, { join: "listener", device: "Living room TV" })).toBe(
+      "wss://jetson:8443/api/realtime/pipecat/ws/conv-1?format=raw&join=live&role=listener&device=Living+room+TV",
+    );
+    expect(voiceSocketUrl("conv-1", null, where, null, { device: "Jo's laptop" })).toBe(
+      "wss://jetson:8443/api/realtime/pipecat/ws/conv-1?format=raw&device=Jo%27s+laptop",
+    );
+    const parsed = new URL(voiceSocketUrl("conv-1", null, where, null, { join: "speaker", device: "Café 2" }));
+    expect(parsed.searchParams.get("device")).toBe("Café 2");
+    // A resume carries its session on: neither a join nor a name.
+    const session = "0123456789abcdef0123456789abcdef";
+    expect(voiceSocketUrl("conv-1", null, where, session, { join: "speaker", device: "Phone" })).toBe(
+      `wss://jetson:8443/api/realtime/pipecat/ws/conv-1?format=raw&resume=${session}`,
+    );
+    expect(voiceSocketUrl("conv-1", null, where, null, { join: null, device: null })).toBe(
+      "wss://jetson:8443/api/realtime/pipecat/ws/conv-1?format=raw",
+    );
+  });
 });

@@ -1,4 +1,5 @@
 /** Conversation ids and the voice endpoint's URL (same origin, relative to the page). */
+import type { DeviceRole } from "./messages";
 
 // protocol.md: 1-128 characters of [A-Za-z0-9_.:-], starting with a letter or digit.
 export const CONVERSATION_ID = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$/;
@@ -23,6 +24,14 @@ export interface PageLocation {
   host: string;
 }
 
+/** How this connection takes part: `device`, the name transcripts give this device (the session's
+ * own, or one joining); `join`, join the conversation's live session in that role instead of
+ * starting one (docs/protocol.md, Several devices). */
+export interface SocketOptions {
+  device?: string | null;
+  join?: DeviceRole | null;
+}
+
 /** The voice socket's URL, with a ticket (api/tickets.ts) when the stack wants one: never the
  * token itself, which a URL would carry into logs. `resume`: the id of a session to carry on over
  * this socket (docs/protocol.md, Resume); its key goes in the first frame, never in the URL. */
@@ -31,10 +40,16 @@ export function voiceSocketUrl(
   ticket: string | null,
   where: PageLocation,
   resume: string | null = null,
+  options: SocketOptions = {},
 ): string {
   const scheme = where.protocol === "https:" ? "wss" : "ws";
   const query = new URLSearchParams({ format: "raw" });
   if (ticket) query.set("ticket", ticket);
   if (resume) query.set("resume", resume);
+  else if (options.join) {
+    query.set("join", "live");
+    query.set("role", options.join);
+  }
+  if (options.device && !resume) query.set("device", options.device); // a resumed session has its name
   return `${scheme}://${where.host}/api/realtime/pipecat/ws/${encodeURIComponent(conversationId)}?${query}`;
 }

@@ -21,6 +21,12 @@ describe("parseServerMessage", () => {
       [{ type: "speaking", role: "assistant", speaking: true, timestamp: ts }, "speaking"],
       [{ type: "interruption", timestamp: ts }, "interruption"],
       [{ type: "pong", id: "p1", timestamp: ts }, "pong"],
+      [{ type: "transcription", role: "user", text: "hi", user_id: "user", final: true, device: "Phone", timestamp: ts }, "transcription"],
+      [{ type: "session", state: "started", session_id: "s", conversation_id: "c", device: "Laptop", timestamp: ts }, "session"],
+      [{ type: "session", state: "joined", session_id: "s", conversation_id: "c", device: "Phone", role: "speaker", timestamp: ts }, "session"],
+      [{ type: "session", state: "joined", session_id: "s", conversation_id: "c", device: "TV", role: "listener", timestamp: ts }, "session"],
+      [{ type: "floor", device: "Phone", timestamp: ts }, "floor"],
+      [{ type: "floor", device: null, timestamp: ts }, "floor"],
     ];
     for (const [message, type] of cases) {
       const parsed = parseServerMessage(JSON.stringify(message));
@@ -49,12 +55,32 @@ describe("parseServerMessage", () => {
       received: null,
       replayed: null,
       skipped: null,
+      device: null,
+      role: null,
     });
     // Values that cannot be true are dropped, not trusted.
     const started = parseServerMessage(JSON.stringify({ type: "session", state: "started", session_id: "s", conversation_id: "c", resume_key: "", resume_s: -1 }));
     expect(started).toMatchObject({ resume_key: null, resume_s: null });
     const resumed = parseServerMessage(JSON.stringify({ type: "session", state: "resumed", session_id: "s", conversation_id: "c", received: 0, replayed: 1.5, skipped: -2 }));
     expect(resumed).toMatchObject({ state: "resumed", received: 0, replayed: null, skipped: null });
+  });
+
+  it("reads who spoke, who joined and who holds the floor (several devices)", () => {
+    expect(parseServerMessage(JSON.stringify({ type: "transcription", role: "user", text: "x", device: "Phone" }))).toMatchObject({ device: "Phone" });
+    // Before devices, or an assistant line: nobody named.
+    expect(parseServerMessage(JSON.stringify({ type: "transcription", role: "assistant", text: "x" }))).toMatchObject({ device: null });
+    expect(parseServerMessage(JSON.stringify({ type: "transcription", role: "user", text: "x", device: "" }))).toMatchObject({ device: null });
+    expect(parseServerMessage(JSON.stringify({ type: "transcription", role: "user", text: "x", device: 7 }))).toMatchObject({ device: null });
+    expect(parseServerMessage(JSON.stringify({ type: "session", state: "joined", session_id: "s", conversation_id: "c", device: "TV", role: "listener" }))).toMatchObject({
+      state: "joined",
+      device: "TV",
+      role: "listener",
+      resume_key: null,
+    });
+    // A role that is not one: dropped, not trusted.
+    expect(parseServerMessage(JSON.stringify({ type: "session", state: "joined", session_id: "s", conversation_id: "c", role: "boss" }))).toMatchObject({ role: null, device: null });
+    expect(parseServerMessage(JSON.stringify({ type: "floor", device: "Phone" }))).toEqual({ type: "floor", timestamp: expect.any(String), device: "Phone" });
+    expect(parseServerMessage(JSON.stringify({ type: "floor", device: null }))).toMatchObject({ type: "floor", device: null });
   });
 
   it("ignores what it does not understand, without throwing", () => {
@@ -79,6 +105,9 @@ describe("parseServerMessage", () => {
       JSON.stringify({ type: "latency", metric: "voice", ms: "fast" }),
       JSON.stringify({ type: "speaking" }),
       JSON.stringify({ type: "error", code: 1 }),
+      JSON.stringify({ type: "floor" }), // free or held: it must say
+      JSON.stringify({ type: "floor", device: 3 }),
+      JSON.stringify({ type: "floor", device: "" }),
     ];
     for (const raw of bad) expect(parseServerMessage(raw)).toBeNull();
   });

@@ -7,6 +7,8 @@
 
 export type Role = "user" | "assistant";
 export type ProgressSource = "nested_agent" | "claude_code";
+/** How a device takes part in a session it joined (`?join=live&role=`): a listener hears only. */
+export type DeviceRole = "speaker" | "listener";
 
 interface Base {
   timestamp: string;
@@ -18,6 +20,8 @@ export interface TranscriptionMessage extends Base {
   text: string;
   user_id: string;
   final: boolean;
+  // The user's words: the device that spoke them (the session's own, or one that joined).
+  device: string | null;
 }
 
 export interface FunctionCallMessage extends Base {
@@ -43,10 +47,11 @@ export interface ProgressMessage extends Base {
   finished: boolean;
 }
 
-/** The first and last message of a session, and the answer to a resume (docs/protocol.md). */
+/** The first and last message of a session, and the answer to a resume or a join
+ * (docs/protocol.md). */
 export interface SessionMessage extends Base {
   type: "session";
-  state: "started" | "resumed" | "stopped";
+  state: "started" | "resumed" | "joined" | "stopped";
   session_id: string;
   conversation_id: string;
   reason: string | null;
@@ -59,6 +64,16 @@ export interface SessionMessage extends Base {
   received: number | null;
   replayed: number | null;
   skipped: number | null;
+  // started, joined: this connection's device; joined: whether it may speak.
+  device: string | null;
+  role: "speaker" | "listener" | null;
+}
+
+/** Several devices share the session: who holds the floor (only its microphone reaches the
+ * assistant), or null when it is free. */
+export interface FloorMessage extends Base {
+  type: "floor";
+  device: string | null;
 }
 
 export interface ErrorMessage extends Base {
@@ -95,6 +110,7 @@ export type ServerMessage =
   | FunctionResultMessage
   | ProgressMessage
   | SessionMessage
+  | FloorMessage
   | ErrorMessage
   | LatencyMessage
   | SpeakingMessage
@@ -140,6 +156,11 @@ function amount(value: unknown): number | null {
   return typeof value === "number" && Number.isFinite(value) && value >= 0 ? value : null;
 }
 
+/** A non-empty string, else null. */
+function nonEmpty(value: unknown): string | null {
+  return isString(value) && value !== "" ? value : null;
+}
+
 /** A count (a non-negative whole number), else null. */
 function count(value: unknown): number | null {
   return typeof value === "number" && Number.isSafeInteger(value) && value >= 0 ? value : null;
@@ -170,6 +191,7 @@ export function toServerMessage(data: unknown): ServerMessage | null {
         text: m.text,
         user_id: isString(m.user_id) ? m.user_id : "user",
         final: boolOr(m.final, true),
+        device: nonEmpty(m.device),
       };
     case "function_call":
       if (!isString(m.call_id) || !isString(m.name)) return null;
@@ -202,7 +224,7 @@ export function toServerMessage(data: unknown): ServerMessage | null {
         finished: boolOr(m.finished, false),
       };
     case "session":
-      if (m.state !== "started" && m.state !== "resumed" && m.state !== "stopped") return null;
+      if (m.state !== "started" && m.state !== "resumed" && m.state !== "joined" && m.state !== "stopped") return null;
       // A resume answer without its count cannot be acted on.
       if (m.state === "resumed" && count(m.received) === null) return null;
       return {
@@ -217,7 +239,13 @@ export function toServerMessage(data: unknown): ServerMessage | null {
         received: count(m.received),
         replayed: count(m.replayed),
         skipped: count(m.skipped),
+        device: nonEmpty(m.device),
+        role: m.role === "speaker" || m.role === "listener" ? m.role : null,
       };
+    case "floor":
+      // `device` is required (null: the floor is free); anything but a name or null is not a floor.
+      if (m.device !== null && nonEmpty(m.device) === null) return null;
+      return { type: "floor", timestamp, device: nonEmpty(m.device) };
     case "error":
       if (!isString(m.code) || !isString(m.message)) return null;
       return { type: "error", timestamp, code: m.code, message: m.message, fatal: boolOr(m.fatal, false) };

@@ -12,6 +12,7 @@ export const CloseCode = {
   BRAIN_UNAVAILABLE: 4001,
   RESUME_REFUSED: 4002,
   REPLACED: 4003,
+  JOIN_REFUSED: 4004,
 } as const;
 export type CloseCode = (typeof CloseCode)[keyof typeof CloseCode];
 
@@ -37,6 +38,7 @@ export const RefusalKind = {
   ADDRESS_RATE: "address_rate",
   ADDRESS_SESSIONS: "address_sessions",
   RESUME: "resume",
+  JOIN: "join",
 } as const;
 export type RefusalKind = (typeof RefusalKind)[keyof typeof RefusalKind];
 

@@ -460,4 +460,130 @@ describe("VoiceConnection", () => {
       expect(t.sockets[1]!.url).toBe(BASE);
     });
   });
+
+  describe("joining the live session from another device", () => {
+    const BASE = "ws://host/api/realtime/pipecat/ws/conv-1?format=raw";
+    const joinUrl: SocketUrl = (resume, join) =>
+      resume ? `${BASE}&resume=${resume}` : join ? `${BASE}&join=live&role=${join}&device=Phone` : `${BASE}&device=Phone`;
+    const joined = (role = "speaker") => ({
+      type: "session",
+      state: "joined",
+      session_id: "0123456789abcdef0123456789abcdef",
+      conversation_id: "conv-1",
+      device: "Phone",
+      role,
+    });
+    const frame = () => new ArrayBuffer(960);
+
+    it("opens ?join=live with its role, and is live once the gateway says it joined", () => {
+      const t = setup(joinUrl);
+      t.connection.join("speaker");
+      expect(t.connection.joined).toBe("speaker");
+      expect(t.sockets[0]!.url).toBe(`${BASE}&join=live&role=speaker&device=Phone`);
+      t.sockets[0]!.open();
+      expect(t.connection.state).toBe("connecting"); // not before the answer
+      expect(t.connection.sendAudio(frame())).toBe(false);
+      t.sockets[0]!.receive(joined());
+      expect(t.connection.state).toBe("connected");
+      expect(t.messages[0]).toMatchObject({ type: "session", state: "joined", device: "Phone", role: "speaker" });
+      expect(t.connection.sendAudio(frame())).toBe(true);
+      expect(t.sockets[0]!.sent.filter((f) => f instanceof ArrayBuffer)).toHaveLength(1);
+      // Everything the session sends flows as for its own device.
+      t.sockets[0]!.receive({ type: "floor", device: "Laptop" });
+      t.sockets[0]!.receive({ type: "transcription", role: "user", text: "hi", device: "Laptop" });
+      t.sockets[0]!.receive(new ArrayBuffer(1920));
+      expect(t.messages.map((m) => m.type)).toEqual(["session", "floor", "transcription"]);
+      expect(t.audio).toHaveLength(1);
+    });
+
+    it("a listener sends no audio, and nobody joined sends client_stats", () => {
+      const t = setup(joinUrl);
+      t.connection.join("listener");
+      expect(t.sockets[0]!.url).toBe(`${BASE}&join=live&role=listener&device=Phone`);
+      t.sockets[0]!.open();
+      t.sockets[0]!.receive(joined("listener"));
+      expect(t.connection.sendAudio(frame())).toBe(false);
+      t.connection.sendStats({ type: "client_stats", played_ms: 500, underruns: 0, underrun_ms: 0, buffer_ms: 60 });
+      expect(t.sockets[0]!.sent).toHaveLength(0);
+    });
+
+    it("has no resume: after a drop it joins again, with the backoff, and nothing kept", () => {
+      const t = setup(joinUrl);
+      t.connection.join("speaker");
+      t.sockets[0]!.open();
+      t.sockets[0]!.receive(joined());
+      // Even a `started` seen here (it never should be) gives no resume key to this device.
+      t.sockets[0]!.receive({ type: "session", state: "started", session_id: "s", conversation_id: "conv-1", resume_key: "k".repeat(32), resume_s: 30 });
+      t.sockets[0]!.serverClose(1006);
+      expect(t.connection.state).toBe("reconnecting");
+      expect(t.connection.resuming).toBe(false);
+      expect(t.lastMessage()).toMatch(/joining again in 1.0 s/);
+      expect(t.connection.sendAudio(frame())).toBe(false); // not kept for later
+      t.clock.advance(999);
+      expect(t.sockets).toHaveLength(1);
+      t.clock.advance(1);
+      expect(t.sockets[1]!.url).toBe(`${BASE}&join=live&role=speaker&device=Phone`);
+      t.sockets[1]!.open();
+      expect(t.sockets[1]!.sent).toHaveLength(0); // no resume request, nothing sent again
+      t.sockets[1]!.serverClose(1011);
+      t.clock.advance(2000); // the backoff grows
+      expect(t.sockets[2]!.url).toBe(`${BASE}&join=live&role=speaker&device=Phone`);
+      t.sockets[2]!.open();
+      t.sockets[2]!.receive(joined());
+      expect(t.connection.state).toBe("connected");
+      expect(t.states).toEqual(["connecting", "connected", "reconnecting", "reconnecting", "connected"]);
+    });
+
+    it("on 4004 stops with the gateway's reason, and does not retry", () => {
+      const t = setup(joinUrl);
+      t.connection.join("speaker");
+      t.sockets[0]!.open();
+      t.sockets[0]!.serverClose(4004, "this conversation has no live session on this gateway");
+      expect(t.connection.state).toBe("error");
+      expect(t.lastMessage()).toBe("Cannot join the live session: this conversation has no live session on this gateway.");
+      t.clock.advance(60_000);
+      expect(t.sockets).toHaveLength(1);
+    });
+
+    it("on a rejoin refused (the session ended meanwhile) stops with the reason too", () => {
+      const t = setup(joinUrl);
+      t.connection.join("listener");
+      t.sockets[0]!.open();
+      t.sockets[0]!.receive(joined("listener"));
+      t.sockets[0]!.serverClose(1006);
+      t.clock.advance(1000);
+      t.sockets[1]!.open();
+      t.sockets[1]!.serverClose(4004, "a device named 'Phone' is already in the session");
+      expect(t.connection.state).toBe("error");
+      expect(t.lastMessage()).toMatch(/already in the session\. Choose another device name in Settings\./);
+      t.clock.advance(60_000);
+      expect(t.sockets).toHaveLength(2);
+    });
+
+    it("leaving sends `stop` and ends on the gateway's close, without a reconnect", () => {
+      const t = setup(joinUrl);
+      t.connection.join("speaker");
+      t.sockets[0]!.open();
+      t.sockets[0]!.receive(joined());
+      t.connection.stop();
+      expect(t.sockets[0]!.json().map((m) => m.type)).toEqual(["stop"]);
+      t.sockets[0]!.serverClose(1000, "left");
+      expect(t.connection.state).toBe("closed");
+      expect(t.lastMessage()).toBeNull();
+      t.clock.advance(60_000);
+      expect(t.sockets).toHaveLength(1);
+    });
+
+    it("Start after a join starts a session of its own again", () => {
+      const t = setup(joinUrl);
+      t.connection.join("listener");
+      t.sockets[0]!.open();
+      t.sockets[0]!.serverClose(4004, "this conversation has no live session on this gateway");
+      t.connection.start();
+      expect(t.connection.joined).toBeNull();
+      expect(t.sockets[1]!.url).toBe(`${BASE}&device=Phone`);
+      t.sockets[1]!.open();
+      expect(t.connection.state).toBe("connected"); // at once: no answer to wait for
+    });
+  });
 });

@@ -13,12 +13,20 @@
  * the gateway's `resumed` answer, everything it did not get goes again, in order, before anything
  * new. A refused resume (4002), or the session's window passing, starts a new session in the same
  * conversation; a connection taken over by a resume elsewhere (4003) is not reconnected.
+ *
+ * **Join** (docs/protocol.md, Several devices). `join(role)` joins the conversation's live session
+ * from this device (`?join=live&role=`) instead of starting one: live once the gateway's `joined`
+ * answer came. A joined device has no resume (no key, nothing kept): after a drop it joins again,
+ * with the backoff. A join refused (4004: no live session, the name taken, …) is an error with the
+ * gateway's reason; it is not retried. A listener sends no audio, and nobody joined sends
+ * `client_stats` (the gateway reads only `stop` from a joined device).
  */
 import { ApiError } from "../api/client";
 import {
   parseServerMessage,
   type ClientMessage,
   type ClientStatsMessage,
+  type DeviceRole,
   type ServerMessage,
   type SessionMessage,
 } from "../protocol/messages";
@@ -73,8 +81,9 @@ const OPEN = 1;
 const ABNORMAL_CLOSURE = 1006;
 
 /** The socket's URL for one attempt: at once, or after a round trip (a ticket to ask for).
- * `resume`: the id of the session this attempt carries on (`?resume=`), or null for a new one. */
-export type SocketUrl = (resume: string | null) => string | Promise<string>;
+ * `resume`: the id of the session this attempt carries on (`?resume=`), or null for a new one;
+ * `join`: the role this attempt joins the conversation's live session in (`?join=live`), or null. */
+export type SocketUrl = (resume: string | null, join: DeviceRole | null) => string | Promise<string>;
 
 /** What a session's `started` message gave to resume it with: in memory only, never logged. */
 interface Resumable {
@@ -102,6 +111,7 @@ export class VoiceConnection {
   private resumable: Resumable | null = null; // the session to carry on after a drop
   private resumeAttempt = false; // the current attempt carries `resumable` on
   private droppedAt: number | null = null; // when the resumable session's connection was lost
+  private joinRole: DeviceRole | null = null; // joining the live session in this role, not starting one
 
   constructor(
     private readonly url: SocketUrl,
@@ -119,6 +129,11 @@ export class VoiceConnection {
     return this.phase === "live" && this.socket?.readyState === OPEN;
   }
 
+  /** The role this connection joined the live session in; null for the session's own device. */
+  get joined(): DeviceRole | null {
+    return this.joinRole;
+  }
+
   /** A dropped session is being carried on (its frames are kept, the player may go on). */
   get resuming(): boolean {
     return this.resumable !== null && this.droppedAt !== null;
@@ -130,10 +145,21 @@ export class VoiceConnection {
     return { received: log.received, sent: log.sent, kept: log.kept, dropped: log.dropped };
   }
 
+  /** Starts a new session in the conversation. */
   start(): void {
+    this.begin(null);
+  }
+
+  /** Joins the conversation's live session from this device, as a speaker or a listener. */
+  join(role: DeviceRole): void {
+    this.begin(role);
+  }
+
+  private begin(join: DeviceRole | null): void {
     if (this.stateValue === "connecting" || this.stateValue === "connected" || this.stateValue === "reconnecting") {
       return;
     }
+    this.joinRole = join;
     this.userStopped = false;
     this.policy.reset();
     this.forgetSession(); // Start is a new session
@@ -166,11 +192,14 @@ export class VoiceConnection {
   /** Sends one audio frame, or keeps it while a dropped session is being resumed; false when
    * it is dropped (no connection, and no session to carry it to). */
   sendAudio(bytes: ArrayBuffer): boolean {
+    if (this.joinRole === "listener") return false; // a listener does not speak
     return this.send(bytes);
   }
 
-  /** What the listener heard of a turn (kept while resuming, else dropped when not open). */
+  /** What the listener heard of a turn (kept while resuming, else dropped when not open). Not
+   * sent by a device that joined: the gateway keeps the session's own device's figures only. */
   sendStats(message: ClientStatsMessage): void {
+    if (this.joinRole !== null) return;
     this.sendJson(message);
   }
 
@@ -217,7 +246,7 @@ export class VoiceConnection {
     this.resumeAttempt = resume !== null;
     let target: string | Promise<string>;
     try {
-      target = this.url(resume);
+      target = this.url(resume, resume === null ? this.joinRole : null);
     } catch (error) {
       this.setState("error", `Cannot open the voice connection: ${String(error)}`);
       return;
@@ -270,6 +299,10 @@ export class VoiceConnection {
         return;
       }
       this.log.reset(); // a new session: its frames are counted from its first connection
+      if (this.joinRole !== null) {
+        this.phase = "awaiting"; // live once the gateway says the device joined
+        return;
+      }
       this.goLive();
     };
     socket.onmessage = (event: MessageEvent) => {
@@ -277,8 +310,13 @@ export class VoiceConnection {
       const data: unknown = event.data;
       if (this.phase === "awaiting" && typeof data === "string") {
         const answer = parseServerMessage(data);
-        if (answer?.type === "session" && answer.state === "resumed") {
+        if (answer?.type === "session" && answer.state === "resumed" && this.resumeAttempt) {
           this.resumed(answer);
+          return;
+        }
+        if (answer?.type === "session" && answer.state === "joined" && this.joinRole !== null) {
+          this.goLive();
+          this.events.onMessage(answer);
           return;
         }
       }
@@ -318,7 +356,7 @@ export class VoiceConnection {
   }
 
   private sessionMessage(socket: SocketLike, message: SessionMessage): void {
-    if (message.state === "started") {
+    if (message.state === "started" && this.joinRole === null) {
       const windowS = message.resume_s ?? 0;
       this.resumable =
         message.resume_key !== null && message.session_id !== "" && windowS > 0
@@ -368,7 +406,8 @@ export class VoiceConnection {
     if (decision.kind === "reconnect") {
       if (this.resumable === null) {
         this.log.reset();
-        this.retry(decision.delayMs, `Connection lost; retrying in ${(decision.delayMs / 1000).toFixed(1)} s.`);
+        const again = this.joinRole !== null ? "joining again" : "retrying";
+        this.retry(decision.delayMs, `Connection lost; ${again} in ${(decision.delayMs / 1000).toFixed(1)} s.`);
       } else if (this.droppedAt === null) {
         this.droppedAt = this.deps.now();
         this.retry(0, RESUMING_MESSAGE); // the first attempt goes at once

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { StoredEvent } from "../api/types";
 import { parseServerMessage, type ServerMessage } from "../protocol/messages";
-import { applyMessage, emptyConversation, viewFromEvents, type ConversationView } from "./conversation";
+import { applyMessage, emptyConversation, showsDevices, viewFromEvents, type ConversationView } from "./conversation";
 
 let clock = 0;
 const at = () => `2026-12-02T08:00:${String(clock++).padStart(2, "0")}+00:00`;
@@ -61,6 +61,38 @@ describe("conversation view from live messages", () => {
     expect(view.cards[0]).toMatchObject({ status: "done" });
   });
 
+  it("knows which devices took part: this one, the floor's, the user lines'", () => {
+    let view = fold([
+      { type: "session", state: "started", session_id: "s", conversation_id: "c", device: "Laptop" },
+      { type: "transcription", role: "user", text: "one device so far", device: "Laptop" },
+      { type: "transcription", role: "assistant", text: "Hi!" },
+    ]);
+    expect(view.devices).toEqual(["Laptop"]);
+    expect(showsDevices(view)).toBe(false);
+    expect(view.lines.map((l) => l.device)).toEqual(["Laptop", null]); // the assistant has none
+    view = fold([{ type: "floor", device: "Phone" }, { type: "floor", device: null }, { type: "floor", device: "Laptop" }], view);
+    expect(view.devices).toEqual(["Laptop", "Phone"]);
+    expect(showsDevices(view)).toBe(true);
+    view = fold([{ type: "transcription", role: "user", text: "from the TV?", device: "TV" }], view);
+    expect(view.devices).toEqual(["Laptop", "Phone", "TV"]);
+    // A device that joined learns its own name from `joined`.
+    const joined = fold([{ type: "session", state: "joined", session_id: "s", conversation_id: "c", device: "Phone", role: "listener" }]);
+    expect(joined.devices).toEqual(["Phone"]);
+    // A resume or the end names nobody.
+    expect(fold([{ type: "session", state: "stopped", session_id: "s", conversation_id: "c", reason: "idle" }]).devices).toEqual([]);
+  });
+
+  it("does not merge a partial line into another device's words", () => {
+    const view = fold([
+      { type: "transcription", role: "user", text: "hel", final: false, device: "Laptop" },
+      { type: "transcription", role: "user", text: "hello from the phone", device: "Phone" },
+    ]);
+    expect(view.lines.map((l) => [l.text, l.device, l.final])).toEqual([
+      ["hel", "Laptop", false],
+      ["hello from the phone", "Phone", true],
+    ]);
+  });
+
   it("attaches progress to the most recent open card of the matching tool", () => {
     const view = fold([
       { type: "function_call", call_id: "a", name: "send_to_nested", arguments: { text: "one" } },
@@ -116,5 +148,17 @@ describe("conversation view from stored events", () => {
       "[TEAM poet] Autumn moon",
       "[TEAM RESULT] The team wrote a haiku.",
     ]);
+  });
+
+  it("keeps which device spoke each stored user line", () => {
+    const view = viewFromEvents([
+      ev("voice", "transcript", { role: "user", text: "older, before devices" }),
+      ev("voice", "transcript", { role: "user", text: "from the laptop", device: "Laptop" }),
+      ev("voice", "transcript", { role: "assistant", text: "answer" }),
+      ev("voice", "transcript", { role: "user", text: "from the phone", device: "Phone" }),
+    ]);
+    expect(view.lines.map((l) => l.device)).toEqual([null, "Laptop", null, "Phone"]);
+    expect(view.devices).toEqual(["Laptop", "Phone"]);
+    expect(showsDevices(view)).toBe(true);
   });
 });

@@ -13,6 +13,7 @@ export interface TranscriptLine {
   text: string;
   final: boolean;
   timestamp: string;
+  device: string | null; // a user line: the device that spoke it, when the gateway said
 }
 
 export type ToolStatus = "running" | "done" | "failed";
@@ -43,9 +44,23 @@ export interface ConversationView {
   lines: TranscriptLine[];
   cards: ToolCard[];
   seq: number;
+  // Every device known to have taken part (user lines, the floor, this device's own session):
+  // with more than one, user lines show which device spoke them.
+  devices: string[];
 }
 
-export const emptyConversation: ConversationView = { lines: [], cards: [], seq: 0 };
+export const emptyConversation: ConversationView = { lines: [], cards: [], seq: 0, devices: [] };
+
+/** The view, knowing that `device` takes part (unchanged when it was known, or null). */
+export function noteDevice(view: ConversationView, device: string | null): ConversationView {
+  if (device === null || view.devices.includes(device)) return view;
+  return { ...view, devices: [...view.devices, device] };
+}
+
+/** Whether user lines should say which device spoke them: more than one device took part. */
+export function showsDevices(view: ConversationView): boolean {
+  return view.devices.length > 1;
+}
 
 // Tools that hand work over: their card stays open after the answer, until the run finishes.
 const DELEGATING: Record<string, ProgressSource> = {
@@ -72,16 +87,20 @@ export function addTranscript(
   text: string,
   final: boolean,
   timestamp: string,
+  device: string | null = null,
 ): ConversationView {
   const seq = view.seq + 1;
+  const by = role === "user" ? device : null;
+  view = noteDevice(view, by);
   const last = view.lines[view.lines.length - 1];
   // A partial line is replaced by what follows it from the same speaker.
-  if (last && last.role === role && !last.final) {
+  if (last && last.role === role && !last.final && last.device === by) {
     const lines = view.lines.slice(0, -1);
     lines.push({ ...last, text, final, timestamp });
     return { ...view, lines, seq };
   }
-  return { ...view, lines: [...view.lines, { id: `l${seq}`, order: seq, role, text, final, timestamp }], seq };
+  const line: TranscriptLine = { id: `l${seq}`, order: seq, role, text, final, timestamp, device: by };
+  return { ...view, lines: [...view.lines, line], seq };
 }
 
 export function addFunctionCall(
@@ -173,7 +192,11 @@ export function addProgress(
 export function applyMessage(view: ConversationView, message: ServerMessage): ConversationView {
   switch (message.type) {
     case "transcription":
-      return addTranscript(view, message.role, message.text, message.final, message.timestamp);
+      return addTranscript(view, message.role, message.text, message.final, message.timestamp, message.device);
+    case "floor":
+      return noteDevice(view, message.device);
+    case "session": // this device's own name, in the session it started or joined
+      return message.state === "started" || message.state === "joined" ? noteDevice(view, message.device) : view;
     case "function_call":
       return addFunctionCall(view, message.call_id, message.name, message.arguments, message.timestamp);
     case "function_result":
@@ -206,7 +229,8 @@ export function applyStoredEvent(view: ConversationView, event: StoredEvent): Co
   const timestamp = event.timestamp;
   if (event.source === "voice") {
     if ((event.type === "transcript" || event.type === "transcription") && typeof p.text === "string" && p.text) {
-      return addTranscript(view, p.role === "user" ? "user" : "assistant", p.text, true, timestamp);
+      const device = typeof p.device === "string" && p.device ? p.device : null;
+      return addTranscript(view, p.role === "user" ? "user" : "assistant", p.text, true, timestamp, device);
     }
     if (event.type === "function_call" && typeof p.call_id === "string") {
       return addFunctionCall(view, p.call_id, String(p.name ?? "tool"), asRecord(p.arguments), timestamp);

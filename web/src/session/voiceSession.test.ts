@@ -40,19 +40,24 @@ class FakeAudio implements AudioPort {
 
 const frame = (value: number) => new Int16Array(480).fill(value);
 
-async function setup(history: StoredEvent[] | null = null) {
+async function setup(history: StoredEvent[] | null = null, begin: (session: VoiceSession) => Promise<void> = (s) => s.start()) {
   const clock = new FakeClock();
   const sockets: FakeSocket[] = [];
   let audio: FakeAudio | null = null;
+  const microphone: boolean[] = [];
   const session = new VoiceSession(
     "conv-test",
-    async (sink, options) => (audio = new FakeAudio(sink, options.onHeard)),
+    async (sink, options) => {
+      microphone.push(options.microphone);
+      return (audio = new FakeAudio(sink, options.onHeard));
+    },
     clock.deps(sockets),
     async () => (history === null ? null : { events: history }),
+    () => "Laptop",
   );
   await session.loadPast();
-  await session.start();
-  return { session, sockets, clock, audio: () => audio! };
+  await begin(session);
+  return { session, sockets, clock, audio: () => audio!, microphone };
 }
 
 beforeEach(() => {
@@ -63,7 +68,7 @@ beforeEach(() => {
 describe("VoiceSession", () => {
   it("sends 20 ms frames once connected and counts them", async () => {
     const { session, sockets, audio } = await setup();
-    expect(sockets[0]!.url).toBe("ws://localhost:3000/api/realtime/pipecat/ws/conv-test?format=raw");
+    expect(sockets[0]!.url).toBe("ws://localhost:3000/api/realtime/pipecat/ws/conv-test?format=raw&device=Laptop");
     audio().sink(frame(1000)); // not open yet: dropped, not counted
     sockets[0]!.open();
     expect(session.getSnapshot().state).toBe("connected");
@@ -201,7 +206,7 @@ describe("VoiceSession", () => {
     sockets[1]!.serverClose(4002, "wrong resume key");
     expect(audio().clears).toBe(1);
     clock.advance(0);
-    expect(sockets[2]!.url).toBe("ws://localhost:3000/api/realtime/pipecat/ws/conv-test?format=raw");
+    expect(sockets[2]!.url).toBe("ws://localhost:3000/api/realtime/pipecat/ws/conv-test?format=raw&device=Laptop");
     sockets[2]!.open();
     expect(session.getSnapshot()).toMatchObject({ state: "connected", running: true, error: null });
   });
@@ -232,6 +237,88 @@ describe("VoiceSession", () => {
   });
 });
 
+describe("VoiceSession with several devices", () => {
+  const JOIN = "ws://localhost:3000/api/realtime/pipecat/ws/conv-test?format=raw";
+  const joined = (role: string) => ({ type: "session", state: "joined", session_id: "s", conversation_id: "conv-test", device: "Laptop", role });
+
+  it("joins as a speaker: the microphone opens, the URL says join=live, frames flow once joined", async () => {
+    const { session, sockets, audio, microphone } = await setup(null, (s) => s.join("speaker"));
+    expect(microphone).toEqual([true]);
+    expect(sockets[0]!.url).toBe(`${JOIN}&join=live&role=speaker&device=Laptop`);
+    expect(session.getSnapshot()).toMatchObject({ running: true, joined: "speaker", state: "connecting", device: null });
+    sockets[0]!.open();
+    audio().sink(frame(1000)); // not joined yet: dropped
+    sockets[0]!.receive(joined("speaker"));
+    expect(session.getSnapshot()).toMatchObject({ state: "connected", joined: "speaker", device: "Laptop" });
+    audio().sink(frame(1000));
+    expect(sockets[0]!.sent.filter((f) => f instanceof ArrayBuffer)).toHaveLength(1);
+  });
+
+  it("joins as a listener without opening the microphone, and hears the assistant", async () => {
+    const { session, sockets, audio, microphone } = await setup(null, (s) => s.join("listener"));
+    expect(microphone).toEqual([false]);
+    expect(sockets[0]!.url).toBe(`${JOIN}&join=live&role=listener&device=Laptop`);
+    sockets[0]!.open();
+    sockets[0]!.receive(joined("listener"));
+    sockets[0]!.receive(new ArrayBuffer(1920));
+    expect(audio().played).toHaveLength(1);
+    session.toggleMic(); // nothing to mute
+    expect(session.getSnapshot().micMuted).toBe(false);
+    expect(audio().micMuted).toBeNull();
+  });
+
+  it("follows the floor: who holds it, free again, and forgotten when the session ends", async () => {
+    const { session, sockets } = await setup();
+    sockets[0]!.open();
+    sockets[0]!.receive({ type: "session", state: "started", session_id: "s", conversation_id: "conv-test", device: "Laptop" });
+    expect(session.getSnapshot()).toMatchObject({ device: "Laptop", floor: null });
+    sockets[0]!.receive({ type: "floor", device: "Phone" });
+    expect(session.getSnapshot().floor).toBe("Phone");
+    sockets[0]!.receive({ type: "floor", device: null });
+    expect(session.getSnapshot().floor).toBeNull();
+    sockets[0]!.receive({ type: "floor", device: "Laptop" });
+    expect(session.getSnapshot().floor).toBe("Laptop");
+    sockets[0]!.serverClose(1008, "refused");
+    expect(session.getSnapshot()).toMatchObject({ state: "error", floor: null, running: false });
+  });
+
+  it("names devices on user lines once a second device took part", async () => {
+    const { session, sockets } = await setup();
+    sockets[0]!.open();
+    sockets[0]!.receive({ type: "session", state: "started", session_id: "s", conversation_id: "conv-test", device: "Laptop" });
+    sockets[0]!.receive({ type: "transcription", role: "user", text: "alone", device: "Laptop" });
+    expect(session.getSnapshot().view.devices).toEqual(["Laptop"]);
+    sockets[0]!.receive({ type: "floor", device: "Phone" }); // a device joined and speaks
+    sockets[0]!.receive({ type: "transcription", role: "user", text: "from the phone", device: "Phone" });
+    const view = session.getSnapshot().view;
+    expect(view.devices).toEqual(["Laptop", "Phone"]);
+    expect(view.lines.map((l) => [l.text, l.device])).toEqual([
+      ["alone", "Laptop"],
+      ["from the phone", "Phone"],
+    ]);
+  });
+
+  it("says why a join was refused, and stops", async () => {
+    const { session, sockets, audio } = await setup(null, (s) => s.join("speaker"));
+    sockets[0]!.open();
+    sockets[0]!.serverClose(4004, "this conversation has no live session on this gateway");
+    expect(session.getSnapshot()).toMatchObject({ state: "error", running: false, joined: null });
+    expect(session.getSnapshot().error).toBe("Cannot join the live session: this conversation has no live session on this gateway.");
+    await Promise.resolve();
+    expect(audio().stopped).toBe(true);
+  });
+
+  it("Leave sends `stop` and ends in closed", async () => {
+    const { session, sockets } = await setup(null, (s) => s.join("speaker"));
+    sockets[0]!.open();
+    sockets[0]!.receive(joined("speaker"));
+    session.stop();
+    expect(sockets[0]!.json().map((m) => m.type)).toEqual(["stop"]);
+    sockets[0]!.serverClose(1000, "left");
+    expect(session.getSnapshot()).toMatchObject({ state: "closed", running: false, joined: null, error: null });
+  });
+});
+
 describe("VoiceSession with an access token", () => {
   afterEach(() => {
     setToken("");
@@ -247,7 +334,7 @@ describe("VoiceSession with an access token", () => {
     });
     const { session, sockets, clock } = await setup();
     await vi.waitFor(() => expect(sockets).toHaveLength(1));
-    expect(sockets[0]!.url).toBe("ws://localhost:3000/api/realtime/pipecat/ws/conv-test?format=raw&ticket=t1");
+    expect(sockets[0]!.url).toBe("ws://localhost:3000/api/realtime/pipecat/ws/conv-test?format=raw&ticket=t1&device=Laptop");
     expect(asked).toHaveLength(1);
     expect(asked[0]!.url).toBe("/api/realtime/pipecat/tickets");
     expect(asked[0]!.init.method).toBe("POST");
@@ -258,7 +345,7 @@ describe("VoiceSession with an access token", () => {
     sockets[0]!.serverClose(1006); // dropped: the reconnect gets a ticket of its own
     clock.advance(1000);
     await vi.waitFor(() => expect(sockets).toHaveLength(2));
-    expect(sockets[1]!.url).toBe("ws://localhost:3000/api/realtime/pipecat/ws/conv-test?format=raw&ticket=t2");
+    expect(sockets[1]!.url).toBe("ws://localhost:3000/api/realtime/pipecat/ws/conv-test?format=raw&ticket=t2&device=Laptop");
     expect(session.getSnapshot().state).toBe("reconnecting");
     for (const socket of sockets) expect(socket.url).not.toContain("s3cret");
   });

@@ -1,17 +1,22 @@
 /**
  * One conversation page's session: the audio engine, the voice connection and the folded
  * conversation view, exposed as a small store for React (`subscribe`/`getSnapshot`).
+ *
+ * Started here (`start`), or joined from this device while another runs it (`join`: as a speaker,
+ * or as a listener whose microphone is never opened). Either way the device's name (Settings) goes
+ * with each attempt, and `floor` messages say who is speaking when several devices share it.
  */
 import { loadConversation } from "../api/client";
 import { ticketIfNeeded } from "../api/tickets";
 import type { StoredEvent } from "../api/types";
 import { WIRE_SAMPLE_RATE, int16ToLittleEndianBytes, rmsInt16 } from "../audio/pcm";
-import type { ClientStatsMessage, ServerMessage } from "../protocol/messages";
+import type { ClientStatsMessage, DeviceRole, ServerMessage } from "../protocol/messages";
 import { voiceSocketUrl } from "../protocol/ids";
 import { TicketPurpose } from "../protocol/vocabulary";
 import { VoiceConnection, browserDeps, type ConnectionDeps } from "./connection";
 import { applyMessage, emptyConversation, viewFromEvents, type ConversationView } from "./conversation";
 import { stats } from "./debugStats";
+import { getDeviceName } from "./deviceName";
 import { EarClock, type HeardTurn } from "./earClock";
 import type { ConnectionState } from "./reconnect";
 
@@ -26,14 +31,22 @@ export interface AudioPort {
 
 export type AudioFactory = (
   sink: (frame: Int16Array) => void,
-  options: { micMuted: boolean; speakerMuted: boolean; onHeard?: (turn: HeardTurn) => void },
+  options: {
+    micMuted: boolean;
+    speakerMuted: boolean;
+    onHeard?: (turn: HeardTurn) => void;
+    microphone: boolean; // false: never ask for the microphone (a listener)
+  },
 ) => Promise<AudioPort>;
 
 export type HistoryState = "loading" | "loaded" | "new" | "failed";
 
 export interface SessionSnapshot {
   state: ConnectionState;
-  running: boolean; // a session was started and not stopped or ended
+  running: boolean; // a session was started (or joined) and not stopped or ended
+  joined: DeviceRole | null; // while running: the role this device joined another's session in
+  device: string | null; // this device's name in the session, as the gateway said it
+  floor: string | null; // the device whose microphone the assistant hears now, when several share it
   micMuted: boolean;
   speakerMuted: boolean;
   latencyMs: number | null; // the `voice` latency of the last turn
@@ -48,6 +61,9 @@ export class VoiceSession {
   private snapshot: SessionSnapshot = {
     state: "idle",
     running: false,
+    joined: null,
+    device: null,
+    floor: null,
     micMuted: false,
     speakerMuted: false,
     latencyMs: null,
@@ -73,13 +89,16 @@ export class VoiceSession {
     private readonly audioFactory: AudioFactory,
     connectionDeps: ConnectionDeps = browserDeps,
     private readonly loadHistory: (id: string) => Promise<{ events: StoredEvent[] } | null> = loadConversation,
+    // Read for every attempt: a name changed in Settings applies from the next connection.
+    private readonly deviceName: () => string = getDeviceName,
   ) {
-    // A fresh ticket for every attempt (reconnects and resumes too), asked for right before the
-    // socket opens.
-    const url = (ticket: string | null, resume: string | null) =>
-      voiceSocketUrl(conversationId, ticket, window.location, resume);
+    // A fresh ticket for every attempt (reconnects, resumes and joins too), asked for right before
+    // the socket opens.
+    const url = (ticket: string | null, resume: string | null, join: DeviceRole | null) =>
+      voiceSocketUrl(conversationId, ticket, window.location, resume, { device: this.deviceName(), join });
     this.connection = new VoiceConnection(
-      (resume) => ticketIfNeeded(conversationId, TicketPurpose.VOICE)?.then((t) => url(t, resume)) ?? url(null, resume),
+      (resume, join) =>
+        ticketIfNeeded(conversationId, TicketPurpose.VOICE)?.then((t) => url(t, resume, join)) ?? url(null, resume, join),
       {
         onState: (state, message) => this.onState(state, message),
         onMessage: (message) => this.onMessage(message),
@@ -118,20 +137,33 @@ export class VoiceSession {
     if (this.snapshot.history === "loading") this.update({ history: "new" });
   }
 
+  /** Starts a new session in this conversation. */
   async start(): Promise<void> {
+    await this.begin(null);
+  }
+
+  /** Joins the conversation's live session (run by another device) from this one. A listener's
+   * microphone is not opened at all. */
+  async join(role: DeviceRole): Promise<void> {
+    await this.begin(role);
+  }
+
+  private async begin(join: DeviceRole | null): Promise<void> {
     if (this.snapshot.running || this.starting) return;
     this.starting = true;
-    this.update({ running: true, error: null, state: "connecting" });
+    this.update({ running: true, joined: join, device: null, floor: null, error: null, state: "connecting" });
     stats.state = "connecting";
     try {
       this.audio = await this.audioFactory((frame) => this.sendFrame(frame), {
         micMuted: this.snapshot.micMuted,
         speakerMuted: this.snapshot.speakerMuted,
         onHeard: (turn) => this.onHeard(turn),
+        microphone: join !== "listener",
       });
     } catch (error) {
       this.starting = false;
-      this.update({ running: false, state: "error", error: `Microphone unavailable: ${messageOf(error)}` });
+      const what = join === "listener" ? "Audio unavailable" : "Microphone unavailable";
+      this.update({ running: false, joined: null, state: "error", error: `${what}: ${messageOf(error)}` });
       stats.state = "error";
       return;
     }
@@ -141,12 +173,15 @@ export class VoiceSession {
       await this.releaseAudio();
       return;
     }
-    this.connection.start();
+    if (join === null) this.connection.start();
+    else this.connection.join(join);
   }
 
+  /** Stop: ends the session started here (or leaves it, when other devices are in it), or leaves
+   * the session this device joined. */
   stop(): void {
     if (!this.snapshot.running) return;
-    this.update({ running: false, assistantSpeaking: false });
+    this.update({ running: false, joined: null, assistantSpeaking: false, floor: null });
     this.connection.stop();
     void this.releaseAudio();
   }
@@ -157,6 +192,7 @@ export class VoiceSession {
   }
 
   toggleMic(): void {
+    if (this.snapshot.running && this.snapshot.joined === "listener") return; // no microphone
     const micMuted = !this.snapshot.micMuted;
     this.audio?.setMicMuted(micMuted);
     stats.micMuted = micMuted;
@@ -235,11 +271,19 @@ export class VoiceSession {
     }
     if (state === "closed" || state === "error") {
       patch.running = false;
+      patch.joined = null;
       patch.assistantSpeaking = false;
+      patch.floor = null;
       void this.releaseAudio();
     }
     if (message !== null && state !== "reconnecting") patch.error = message;
     this.update(patch);
+  }
+
+  /** Folds a live message into the view (and keeps it to fold after the past still loading). */
+  private fold(message: ServerMessage, patch: Partial<SessionSnapshot> = {}): void {
+    if (this.snapshot.history === "loading") this.live.push(message);
+    this.update({ ...patch, view: applyMessage(this.snapshot.view, message) });
   }
 
   private onMessage(message: ServerMessage): void {
@@ -261,15 +305,22 @@ export class VoiceSession {
         this.update({ error: message.fatal ? `${message.message} (${message.code})` : message.message });
         return;
       case "session":
-        // started/resumed/stopped: the connection acts on them (resume keys stay there); the
-        // view shows nothing, and a resume leaves it as it was.
+        // The connection acts on them (resume keys stay there); the view shows nothing, and a
+        // resume leaves it as it was. Started or joined: the name this device has in the session.
+        if (message.state === "started" || message.state === "joined") {
+          this.fold(message, { device: message.device });
+        } else if (message.state === "stopped") {
+          this.update({ floor: null });
+        }
+        return;
+      case "floor":
+        this.fold(message, { floor: message.device });
         return;
       case "transcription":
       case "function_call":
       case "function_result":
       case "progress":
-        if (this.snapshot.history === "loading") this.live.push(message);
-        this.update({ view: applyMessage(this.snapshot.view, message) });
+        this.fold(message);
         return;
       default:
         return;

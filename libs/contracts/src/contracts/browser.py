@@ -37,6 +37,8 @@ class Transcription(_ServerMessage):
     role: Literal["user", "assistant"]
     user_id: str = "user"
     final: bool = True
+    # The user's words: which device spoke them (the session's own, or one that joined).
+    device: str | None = None
 
 
 class FunctionCall(_ServerMessage):
@@ -66,10 +68,11 @@ class Progress(_ServerMessage):
 
 class SessionState(_ServerMessage):
     """`started` (with what a resume needs), `resumed` (the answer to `ResumeRequest`, always a
-    JSON text frame), `stopped` (with the end reason)."""
+    JSON text frame), `joined` (the answer to a device joining, likewise), `stopped` (with the
+    end reason)."""
 
     type: Literal["session"] = "session"
-    state: Literal["started", "resumed", "stopped"]
+    state: Literal["started", "resumed", "joined", "stopped"]
     session_id: str
     conversation_id: str
     reason: str | None = None
@@ -82,6 +85,17 @@ class SessionState(_ServerMessage):
     received: int | None = None
     replayed: int | None = None
     skipped: int | None = None
+    # started, joined: this connection's device; joined: whether it may speak.
+    device: str | None = None
+    role: Literal["speaker", "listener"] | None = None
+
+
+class Floor(_ServerMessage):
+    """Several devices share the session: who holds the floor (`device`), or None when it is
+    free. Only the holder's microphone reaches the assistant."""
+
+    type: Literal["floor"] = "floor"
+    device: str | None
 
 
 class ErrorCode(StrEnum):
@@ -142,6 +156,7 @@ ServerMessage = (
     | FunctionResult
     | Progress
     | SessionState
+    | Floor
     | Error
     | Latency
     | Speaking

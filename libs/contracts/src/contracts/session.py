@@ -42,6 +42,8 @@ class CloseCode(IntEnum):
     RESUME_REFUSED = 4002
     # This connection was taken over by a resume of its session (on another connection).
     REPLACED = 4003
+    # A device could not join the live session (none, another format, a name taken).
+    JOIN_REFUSED = 4004
 
 
 class RefusalKind(StrEnum):
@@ -56,6 +58,7 @@ class RefusalKind(StrEnum):
     ADDRESS_RATE = "address_rate"
     ADDRESS_SESSIONS = "address_sessions"
     RESUME = "resume"  # a resume that cannot be honoured (CloseCode.RESUME_REFUSED)
+    JOIN = "join"  # a device that cannot join (CloseCode.JOIN_REFUSED)
 
 
 # Sessions that ended as somebody meant: the browser does not reconnect.

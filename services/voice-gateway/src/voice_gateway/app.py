@@ -23,6 +23,8 @@ from voice_gateway.brains.brain import (
     unavailable_brain,
 )
 from voice_gateway.memory import tune_allocator
+from voice_gateway.processors.noise_suppression import noise_problem
+from voice_gateway.recordings.store_client import RecordingStoreClient
 from voice_gateway.server import configure
 from voice_gateway.sessions.gateway import Gateway
 from voice_gateway.sessions.registry import SessionRegistry
@@ -71,8 +73,21 @@ def create_app(settings: Settings | None = None) -> ASGIApp:
             registry = SessionRegistry(redis, settings.replica)
             started.push_async_callback(registry.close)
             make_brain, brain_problem = await _brain(settings)
+            brain_problem = brain_problem or noise_problem(settings)
+            # Recorded sessions send their audio to the event-store (recordings/).
+            recordings = RecordingStoreClient(settings.event_store_url, settings.token)
+            started.push_async_callback(recordings.aclose)
             gateway = Gateway(
-                Services(settings, redis, outbox, dispatcher, registry, make_brain, brain_problem),
+                Services(
+                    settings,
+                    redis,
+                    outbox,
+                    dispatcher,
+                    registry,
+                    make_brain,
+                    brain_problem,
+                    recordings=recordings,
+                ),
                 Admission(
                     Limits(
                         settings.max_sessions,

@@ -18,6 +18,13 @@ SESSIONS_DETACHED = Counter(
 SESSIONS_RESUMED = Counter(
     "gateway_sessions_resumed_total", "Sessions carried on over a new connection"
 )
+DEVICES_JOINED = Counter(
+    "gateway_devices_joined_total", "Devices that joined a live session, by role", ["role"]
+)
+DEVICES_LEFT = Counter(
+    "gateway_devices_left_total",
+    "Devices that left a session others went on with (joined ones, or its own)",
+)
 RESUME_GAP_SECONDS = Histogram(
     "gateway_resume_gap_seconds",
     "From a session's connection lost to its resume",
@@ -87,4 +94,11 @@ CLIENT_JITTER_BUFFER_SECONDS = Histogram(
     "gateway_client_jitter_buffer_seconds",
     "The client's jitter-buffer depth at the end of each assistant turn",
     buckets=(0.02, 0.04, 0.06, 0.08, 0.1, 0.12, 0.15, 0.2, 0.3, 0.5),
+)
+RECORDING_CHUNKS_DROPPED = Counter(
+    "gateway_recording_chunks_dropped_total",
+    "Recording chunks not kept by the event-store (the recording has a silent gap there), by why:"
+    " queue_full (the store is slower than the audio), unavailable (unreachable, 5xx, a full"
+    " disk), refused (the recording is gone or finished), not_started (the store never answered)",
+    ["reason"],
 )

@@ -49,6 +49,8 @@ class Settings(BaseSettings):
     # nothing for this long has stalled: the session ends so the client reconnects.
     upstream_stall_timeout_s: float = Field(default=15, gt=0, le=300)
     openai_model: str | None = Field(default=None, pattern=r"^[\w.-]{1,64}$")  # None: Pipecat's
+    # RNNoise on the microphone, for either brain; off: it cost recognition (docs/benchmarks.md).
+    noise_filter: Literal["off", "rnnoise"] = "off"
 
     # The local brain (the `local` extra). Unset directories: the models its packages ship.
     whisper_model_dir: Path | None = None
@@ -123,6 +125,14 @@ class Settings(BaseSettings):
     client_send_buffer_bytes: int = Field(default=256 * 1024, ge=16 * 1024, le=4 * 1024 * 1024)
 
     tool_deadline_s: float = Field(default=10, gt=0, le=300)
+    # Recordings (recordings/): both directions of a session, kept by the event-store. Off unless
+    # this says on; a session's `record=1|0` overrides it.
+    record_default: bool = False
+    event_store_url: str = Field(
+        default="http://127.0.0.1:8091",
+        validation_alias=AliasChoices("GATEWAY_EVENT_STORE_URL", "EVENT_STORE_URL"),
+        pattern=r"^https?://",
+    )
     event_buffer_max: int = Field(default=10_000, ge=100)
     # The events stream's cap, shared with the tool-worker (service_kit/outbox.py).
     events_backlog_max: int = Field(

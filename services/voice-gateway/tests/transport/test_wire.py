@@ -44,7 +44,7 @@ async def test_server_messages_are_json_text(serializer: RawPCMSerializer) -> No
     assert isinstance(text, str)
     assert json.loads(text) == {
         "type": "transcription", "text": "hello", "role": "user", "user_id": "user",
-        "final": True, "timestamp": "t",
+        "final": True, "timestamp": "t", "device": None,
     }  # fmt: skip
 
 

@@ -44,13 +44,23 @@ ANSWER_TIMEOUT_S = 5.0  # the owner answers a relayed resume at once, or is not 
 TO_SESSION, TO_CLIENT = "to-session", "to-client"
 
 
+class JoinAsk(BaseModel):
+    """Another device joining the session (sessions/join.py), as the relay received it."""
+
+    model_config = ConfigDict(extra="forbid")
+    device: str | None
+    speaker: bool
+    wire_format: str
+
+
 class RelayRequest(BaseModel):
-    """What the relay publishes on the session's relay channel."""
+    """What the relay publishes on the session's relay channel: a resume, or a join."""
 
     model_config = ConfigDict(extra="forbid")
     relay_id: str
     conversation_id: str
-    request: ResumeRequest
+    request: ResumeRequest | None = None
+    join: JoinAsk | None = None
 
 
 class RelayClosed(Exception):
@@ -179,15 +189,20 @@ async def relay_resume(
     websocket: WebSocket,
     conversation_id: str,
     session_id: str,
-    request: ResumeRequest,
+    request: ResumeRequest | None = None,
+    *,
+    join: JoinAsk | None = None,
 ) -> None:
-    """Ask the owner to carry the session on over this connection, then pass frames both ways
-    until either end closes. A refusal raises `RelayClosed` with the owner's code and reason."""
+    """Ask the owner to carry the session on over this connection (or to let this device join
+    it), then pass frames both ways until either end closes. A refusal raises `RelayClosed` with
+    the owner's code and reason."""
     relay_id = uuid.uuid4().hex
     channel = _Channel(redis, relay_id, send_to=TO_SESSION, read_from=TO_CLIENT)
     await channel.open()
     try:
-        ask = RelayRequest(relay_id=relay_id, conversation_id=conversation_id, request=request)
+        ask = RelayRequest(
+            relay_id=relay_id, conversation_id=conversation_id, request=request, join=join
+        )
         await redis.publish(session_relay_channel(session_id), ask.model_dump_json())
         try:
             kind, payload = await asyncio.wait_for(channel.read(), ANSWER_TIMEOUT_S)
@@ -252,8 +267,8 @@ def parse_relay_request(message: Published) -> tuple[str, RelayRequest] | None:
         return None
 
 
-async def refuse_relay(redis: Redis, relay_id: str, reason: str) -> None:
+async def refuse_relay(
+    redis: Redis, relay_id: str, reason: str, code: int = CloseCode.RESUME_REFUSED
+) -> None:
     with contextlib.suppress(RedisError, OSError):
-        await redis.publish(
-            relay_channel(relay_id, TO_CLIENT), _close(CloseCode.RESUME_REFUSED, reason)
-        )
+        await redis.publish(relay_channel(relay_id, TO_CLIENT), _close(code, reason))

@@ -25,6 +25,7 @@ from contracts.keys import session_relay_channel
 from contracts.session import CloseCode, RefusalKind
 from service_kit.pubsub import Published, follow
 from voice_gateway.sessions.gateway import Gateway
+from voice_gateway.sessions.join import check_join
 from voice_gateway.sessions.relay import (
     RelayClosed,
     RelayedConnection,
@@ -111,7 +112,7 @@ async def resume_session(
 
 async def serve_relayed_resumes(gateway: Gateway) -> None:
     """Run for the process's life: carry on this process's sessions over connections that
-    reached another process (its relayed resumes)."""
+    reached another process (relayed resumes and joins)."""
     carrying: set[asyncio.Task[None]] = set()
 
     async def on_request(message: Published) -> None:
@@ -135,28 +136,34 @@ async def serve_relayed_resumes(gateway: Gateway) -> None:
 
 
 async def _carry(gateway: Gateway, session: VoiceSession, ask: RelayRequest) -> None:
-    """One relayed resume of a session of this process, from the request to its end."""
+    """One relayed resume (or join) of a session of this process, from the request to its
+    end."""
     redis, relay_id = gateway.services.redis, ask.relay_id
-    try:
-        _check(session, ask.conversation_id, ask.request)
-    except ResumeRefused as refused:
-        await refuse_relay(redis, relay_id, str(refused))
-        return
+    refusal = CloseCode.JOIN_REFUSED if ask.join is not None else CloseCode.RESUME_REFUSED
     connection = RelayedConnection(redis, relay_id)
     try:
-        await connection.open()
         socket = connection.as_websocket()
         try:
+            if ask.join is not None:
+                name = check_join(session, ask.join)
+                await connection.open()
+                log.info("join_accepted", session_id=session.id, relay_id=relay_id)
+                await session.join(socket, name, speaker=ask.join.speaker)
+                return
+            if ask.request is None:
+                raise ResumeRefused("a relayed request with neither a resume nor a join")
+            _check(session, ask.conversation_id, ask.request)
+            await connection.open()
             await session.resume(socket, ask.request.received)
         except ResumeRefused as refused:
-            await refuse_relay(redis, relay_id, str(refused))
+            await refuse_relay(redis, relay_id, str(refused), refusal)
             return
         log.info("resume_accepted", session_id=session.id, relay_id=relay_id)
         await session.wait_released(socket)
     except (RedisError, OSError) as exc:
-        log.warning("relayed_resume_failed", session_id=session.id, error=str(exc))
+        log.warning("relayed_connection_failed", session_id=session.id, error=str(exc))
     except Exception:  # a task of its own: nobody else would hear of it
-        log.exception("relayed_resume_failed", session_id=session.id)
+        log.exception("relayed_connection_failed", session_id=session.id)
     finally:
         with contextlib.suppress(RedisError, OSError):
             await connection.close()

@@ -26,6 +26,7 @@ from contracts.browser import (
     ClientStats,
     Error,
     ErrorCode,
+    Floor,
     Latency,
     Progress,
     SessionState,
@@ -40,13 +41,17 @@ from service_kit.pubsub import Published, follow
 from voice_gateway import metrics
 from voice_gateway.adapters.uvicorn_adapter import send_guard
 from voice_gateway.brains.brain import Brain, BrainFactory, Persona, spoken_answer
+from voice_gateway.processors.noise_suppression import noise_filter
 from voice_gateway.processors.taps import AudioInMeter, AudioOutMeter, TurnClock
+from voice_gateway.recordings.recorder import SessionRecorder, tap
+from voice_gateway.recordings.store_client import RecordingStoreClient
 from voice_gateway.sessions.pipeline import SessionHooks, voice_pipeline
 from voice_gateway.sessions.registry import SessionInfo, SessionRegistry
 from voice_gateway.settings import Settings
 from voice_gateway.tools.definitions import ToolCaller
 from voice_gateway.tools.dispatch import ToolDispatcher
 from voice_gateway.transport.formats import WireFormat
+from voice_gateway.transport.guests import Guest
 from voice_gateway.transport.resumable_socket import ResumableSocket, Resumed
 from voice_gateway.transport.wire import ClientProtocolError, GuardedSerializer
 
@@ -69,6 +74,7 @@ class Services:
     registry: SessionRegistry
     make_brain: BrainFactory
     brain_problem: str | None = None  # why sessions are refused, when the brain cannot run
+    recordings: RecordingStoreClient | None = None  # the event-store's, for recorded sessions
 
 
 class VoiceSession:
@@ -80,9 +86,12 @@ class VoiceSession:
         client: str,
         services: Services,
         wire_format: WireFormat,
+        device: str = "device-1",
+        record: bool | None = None,
     ) -> None:
         self.id = uuid.uuid4().hex
         self.conversation_id = conversation_id
+        self.wire_format = wire_format.name
         settings = services.settings
         # Shown once to the client (in `started`), asked back on a resume: only the client that
         # opened the session can carry it on. Never logged or stored.
@@ -94,9 +103,14 @@ class VoiceSession:
             end_reason=lambda: self.reason,
             resume_s=settings.resume_s,
             replay_bytes=settings.resume_replay_bytes,
+            device=device,
             on_detached=self._detached,
             on_expired=lambda: self.end(EndReason.RESUME_EXPIRED),
+            on_floor=self._floor,
+            on_guest_left=self._guest_left,
+            on_own_left=self._own_left,
         )
+        self._notices: set[asyncio.Task[None]] = set()  # floor messages on their way
         self._persona = persona
         self._client = client
         self._services = services
@@ -106,6 +120,9 @@ class VoiceSession:
         self._worker: PipelineWorker | None = None
         self._serializer: GuardedSerializer | None = None
         self._clock = TurnClock(on_latency=self._latency)
+        # Recorded: the query's `record`, else GATEWAY_RECORD_DEFAULT (recordings/).
+        self._record = settings.record_default if record is None else record
+        self._recorder: SessionRecorder | None = None
         self._log = log.bind(conversation_id=conversation_id, session_id=self.id)
         self._guard(websocket)
 
@@ -155,6 +172,47 @@ class VoiceSession:
             replayed=resumed.replayed,
             skipped=resumed.skipped,
         ).model_dump_json(exclude_none=True)
+
+    async def join(self, websocket: WebSocket, device: str, *, speaker: bool) -> None:
+        """Another device joins the live session (its request checked): it hears everything
+        from now on, and may speak when it holds the floor. Returns when it leaves. Raises
+        `ResumeRefused` with the reason it cannot."""
+        role: Literal["speaker", "listener"] = "speaker" if speaker else "listener"
+        answer = SessionState(
+            state="joined",
+            session_id=self.id,
+            conversation_id=self.conversation_id,
+            device=device,
+            role=role,
+        ).model_dump_json(exclude_none=True)
+        guest = await self._ws.join(websocket, device, speaker=speaker, answer=answer)
+        self._guard(websocket)
+        metrics.DEVICES_JOINED.labels(role).inc()
+        self._log.info("device_joined", device=device, role=role)
+        self._event("controller", "device_joined", session_id=self.id, device=device, role=role)
+        await guest.released.wait()
+
+    @property
+    def devices(self) -> list[str]:
+        """The devices in the session: its own, then those that joined."""
+        return [self._ws.device, *self._ws.guests.devices]
+
+    def _own_left(self) -> None:
+        """This session's own device left; the devices that joined carry the session on."""
+        metrics.DEVICES_LEFT.inc()
+        self._log.info("device_left", device=self._ws.device, others=self._ws.guests.devices)
+        self._event("controller", "device_left", session_id=self.id, device=self._ws.device)
+
+    def _guest_left(self, guest: Guest) -> None:
+        metrics.DEVICES_LEFT.inc()
+        self._log.info("device_left", device=guest.device)
+        self._event("controller", "device_left", session_id=self.id, device=guest.device)
+
+    def _floor(self, device: str | None) -> None:
+        """Tell every device who holds the floor (sent in order with the session's frames)."""
+        task = asyncio.create_task(self.send(Floor(device=device)), name="floor-notice")
+        self._notices.add(task)
+        task.add_done_callback(self._notices.discard)
 
     async def wait_released(self, websocket: WebSocket) -> None:
         """Until `websocket` no longer carries this session."""
@@ -214,6 +272,8 @@ class VoiceSession:
             metrics.SESSIONS_ENDED.labels(self.reason).inc()
             with contextlib.suppress(RedisError, OSError):
                 await services.registry.remove(self.id)
+            if self._recorder is not None:
+                await self._recorder.close()  # bounded; never raises
             self._event(
                 "controller",
                 "session_stopped",
@@ -256,6 +316,7 @@ class VoiceSession:
                     conversation_id=self.conversation_id,
                     resume_key=self._resume_key,
                     resume_s=settings.resume_s,
+                    device=self._ws.device,
                 )
             )
             ended = asyncio.create_task(self._ended.wait())
@@ -278,10 +339,11 @@ class VoiceSession:
 
     def _build(self, brain: Brain) -> PipelineWorker:
         settings, clock = self._services.settings, self._clock
+        recorder = self._recorder = self._new_recorder()
         self._serializer = self._format.serializer(
             settings.max_frames_per_second,
-            on_audio=AudioInMeter(clock),
-            on_audio_out=AudioOutMeter(),
+            on_audio=tap(AudioInMeter(clock), recorder.user if recorder else None),
+            on_audio_out=tap(AudioOutMeter(), recorder.assistant if recorder else None),
         )
         transport = FastAPIWebsocketTransport(
             self._ws.as_websocket(),
@@ -294,11 +356,15 @@ class VoiceSession:
                 audio_out_end_silence_secs=0,
                 serializer=self._serializer,
                 allowed_origins=[],  # checked before the socket is accepted
+                audio_in_filter=noise_filter(settings),  # GATEWAY_NOISE_FILTER
             ),
         )
 
         async def stop() -> None:
-            self.end(EndReason.CLIENT_CLOSED)
+            if len(self._ws.guests):  # others are there: this device leaves, they go on
+                await self._ws.leave()
+            else:
+                self.end(EndReason.CLIENT_CLOSED)
 
         def bad_frame(error: ClientProtocolError) -> None:
             metrics.ERRORS.labels(error.code).inc()
@@ -340,6 +406,19 @@ class VoiceSession:
 
         return worker
 
+    def _new_recorder(self) -> SessionRecorder | None:
+        store = self._services.recordings
+        if not self._record or store is None:
+            return None
+        return SessionRecorder(
+            store,
+            self.conversation_id,
+            self.id,
+            on_event=lambda type_, payload: self._event("controller", type_, **payload),
+            # The user's audio may come late by as much as a resume's gap (recordings/aligner.py).
+            hold_s=self._services.settings.resume_s + 5,
+        )
+
     async def _watch_idle(self, idle_s: float) -> None:
         """End the session when neither side has spoken for `idle_s` (streamed silence does not
         count: a forgotten open tab should not hold a session forever)."""
@@ -358,8 +437,14 @@ class VoiceSession:
             await self._worker.queue_frame(frame)
 
     async def _said(self, role: str, text: str) -> None:
-        await self.send(Transcription(text=text, role="user" if role == "user" else "assistant"))
-        self._event("voice", "transcript", role=role, text=text)
+        if role != "user":
+            await self.send(Transcription(text=text, role="assistant"))
+            self._event("voice", "transcript", role=role, text=text)
+            return
+        # Heard from the device that last held the floor (the only one, with no other device).
+        device = self._ws.floor.last_speaker or self._ws.device
+        await self.send(Transcription(text=text, role="user", device=device))
+        self._event("voice", "transcript", role=role, text=text, device=device)
 
     async def _client_stats(self, stats: ClientStats) -> None:
         """What the listener heard of a turn: exported, and kept with the conversation."""

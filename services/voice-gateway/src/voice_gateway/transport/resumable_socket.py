@@ -19,6 +19,12 @@ session:
 ended it. The browser should learn the real end instead: 1011 after a failure (it reconnects),
 1001 when the gateway shuts down, and the end reason as the close reason.
 
+**Other devices.** Devices that join the live session (guests.py) hear every frame the session
+sends; while any of them may speak, the microphones go to the pipeline one at a time (floor.py).
+The session's own device leaving (a hang-up, or a drop not resumed in time) ends the session
+only if no other device is there; else the session goes on with them, and ends when the last
+one leaves.
+
 The transport uses only `receive`, `send_bytes`, `send_text`, `close` and the two `*_state`
 attributes of the socket it is given; this class answers exactly those.
 """
@@ -38,6 +44,9 @@ from starlette.types import Message
 from starlette.websockets import WebSocket, WebSocketState
 
 from contracts.session import CLOSE_CODE_FOR_END, RETRYABLE_CLOSE_CODES, CloseCode
+from voice_gateway.processors.levels import voiced
+from voice_gateway.transport.floor import Floor
+from voice_gateway.transport.guests import Guest, Guests
 
 log = structlog.get_logger(__name__)
 
@@ -67,10 +76,20 @@ class ResumableSocket:
         end_reason: Callable[[], str],
         resume_s: float,
         replay_bytes: int,
+        device: str = "device-1",
         on_detached: Callable[[int], None] | None = None,
         on_expired: Callable[[], None] | None = None,
+        on_floor: Callable[[str | None], None] | None = None,
+        on_guest_left: Callable[[Guest], None] | None = None,
+        on_own_left: Callable[[], None] | None = None,
     ) -> None:
+        self.device = device
         self._end_reason = end_reason
+        self._on_guest_left = on_guest_left
+        self._on_own_left = on_own_left
+        self.floor = Floor(owner=device, on_change=on_floor)
+        self.guests = Guests(deliver=self._from_guest, on_left=self._guest_left)
+        self._own_gone = False  # the session's own device left for good; guests carry on
         self._resume_s = resume_s
         self._replay_max = replay_bytes
         self._on_detached = on_detached
@@ -115,9 +134,11 @@ class ResumableSocket:
         why = self._end_reason()
         websocket = self._current
         self._finish()
+        code = CLOSE_CODE_FOR_END.get(why, code)
+        await self.guests.close_all(code, reason or why)
         if websocket is not None:
             with contextlib.suppress(Exception):  # already gone, usually
-                await websocket.close(CLOSE_CODE_FOR_END.get(why, code), reason or why)
+                await websocket.close(code, reason or why)
 
     def as_websocket(self) -> WebSocket:
         """This object, typed as what Pipecat's transport asks for (it uses only the methods
@@ -142,6 +163,8 @@ class ResumableSocket:
         frames it missed, then the new ones. A live connection is replaced."""
         if self._finished:
             raise ResumeRefused("the session has ended")
+        if self._own_gone:
+            raise ResumeRefused("this device left the session; join it again instead")
         if not 0 <= client_received <= self.sent:
             raise ResumeRefused(
                 f"the client says it received {client_received} frames, but {self.sent} were sent"
@@ -170,6 +193,28 @@ class ResumableSocket:
         if self._current is websocket and released is not None:
             await released.wait()
 
+    async def join(self, websocket: WebSocket, device: str, *, speaker: bool, answer: str) -> Guest:
+        """Another device joins: `answer` (not counted) first, then every frame from now on."""
+        async with self._send_lock:  # between two frames, never in the middle of a replay
+            if self._finished:
+                raise ResumeRefused("the session has ended")
+            if device == self.device or device in self.guests.devices:
+                raise ResumeRefused(f"a device named {device!r} is already in the session")
+            await websocket.send_text(answer)
+            guest = Guest(websocket, device, speaker)
+            self.guests.add(guest)
+        return guest
+
+    async def leave(self) -> None:
+        """The session's own device leaves (its `stop` while other devices are there): its
+        connection closes, the session goes on with the others."""
+        websocket = self._current
+        self._let_go()
+        self._own_left()
+        if websocket is not None:
+            with contextlib.suppress(Exception):
+                await websocket.close(CloseCode.NORMAL, "left")
+
     def mark_gone(self) -> None:
         """The connection was aborted under us (a client that stopped reading): nothing more is
         written to it."""
@@ -197,6 +242,14 @@ class ResumableSocket:
                 if self._current is not websocket:
                     return  # replaced: its late frames are sent again on the new connection
                 self.received += 1
+                audio = message.get("bytes")
+                shared = audio is not None and self.guests.speakers > 0
+                if shared and not self.floor.admit(self.device, bytes(audio or b"")):
+                    continue  # another device holds the floor
+                named_after_other = self.floor.last_speaker not in (None, self.device)
+                if not shared and named_after_other and voiced(bytes(audio or b"")):
+                    # Alone again: this device's words are its own (a guest spoke last).
+                    self.floor.last_speaker = self.device
                 self._inbox.put_nowait(message)
         except Exception:
             code = 1006
@@ -209,7 +262,7 @@ class ResumableSocket:
         client broke the protocol: 1007, 1009) ends it."""
         self._let_go()
         if code not in RETRYABLE_CLOSE_CODES or self._resume_s <= 0 or self._finished:
-            self._finish()
+            self._own_left()
             return
         self.detached_at = time.monotonic()
         if self._on_detached is not None:
@@ -219,9 +272,32 @@ class ResumableSocket:
     async def _expire(self) -> None:
         await asyncio.sleep(self._resume_s)
         if self._current is None and not self._finished:
-            if self._on_expired is not None:
+            if not len(self.guests) and self._on_expired is not None:
                 self._on_expired()
+            self._own_left()
+
+    def _own_left(self) -> None:
+        """The session's own device is gone for good: the session ends, unless other devices
+        are there to carry it on (the oldest carries the stream while the floor is free)."""
+        oldest = self.guests.oldest()
+        if oldest is None:
             self._finish()
+            return
+        if not self._own_gone and self._on_own_left is not None:
+            self._on_own_left()
+        self._own_gone = True
+        self.floor.owner = oldest.device
+
+    def _from_guest(self, guest: Guest, message: Message) -> None:
+        if self.floor.admit(guest.device, message["bytes"]):
+            self._inbox.put_nowait(message)
+
+    def _guest_left(self, guest: Guest) -> None:
+        self.floor.leave(guest.device)
+        if self._on_guest_left is not None:
+            self._on_guest_left(guest)
+        if self._own_gone:
+            self._own_left()  # the next guest carries the stream, or the session ends
 
     def _let_go(self) -> None:
         if self._released is not None:
@@ -251,6 +327,8 @@ class ResumableSocket:
             written = websocket is None or await self._write(websocket, frame)
             if not written and self._current is websocket:
                 self._lost(1006)
+            if len(self.guests):
+                await self.guests.broadcast(frame)
 
     async def _write(self, websocket: WebSocket, frame: Frame) -> bool:
         try:

@@ -1,6 +1,6 @@
 """HTTP and WebSocket routes: thin handlers over sessions, registry and admission."""
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import structlog
 from fastapi import (
@@ -32,6 +32,8 @@ from service_kit.tickets import issue_ticket
 from voice_gateway import metrics
 from voice_gateway.brains.brain import Persona
 from voice_gateway.sessions.gateway import Gateway
+from voice_gateway.sessions.join import join_session
+from voice_gateway.sessions.relay import JoinAsk
 from voice_gateway.sessions.resume import resume_session
 from voice_gateway.sessions.session import VoiceSession
 from voice_gateway.transport.admission import Refused
@@ -112,6 +114,13 @@ async def voice(
     wire_format: Annotated[FormatName, Query(alias="format")] = "raw",
     # Carry this session on over this connection; the first frame must be a `resume` request.
     resume: Annotated[str | None, Query(pattern=r"^[0-9a-f]{32}$")] = None,
+    # Record this session (1) or not (0); unset: GATEWAY_RECORD_DEFAULT (recordings/).
+    record: Annotated[str | None, Query(pattern=r"^[01]$")] = None,
+    # Join the conversation's live session from another device (sessions/join.py).
+    join: Annotated[Literal["live"] | None, Query()] = None,
+    role: Annotated[Literal["speaker", "listener"], Query()] = "speaker",
+    # How transcripts name this device: letters, digits, spaces and `_ . ' -`.
+    device: Annotated[str | None, Query(pattern=r"^[\w][\w .'-]{0,31}$")] = None,
 ) -> None:
     gateway = _gateway(websocket.app)
     settings = gateway.services.settings
@@ -122,6 +131,10 @@ async def voice(
         await _check_access(gateway, websocket, conversation_id, ticket)
         if resume is not None:
             await resume_session(gateway, websocket, conversation_id, resume, client)
+            return
+        if join is not None:
+            ask = JoinAsk(device=device, speaker=role == "speaker", wire_format=wire_format)
+            await join_session(gateway, websocket, conversation_id, ask)
             return
         gateway.admission.open_session(client)
     except Refused as refused:
@@ -135,7 +148,14 @@ async def voice(
         system_prompt=system_prompt or settings.default_system_prompt,
     )
     session = VoiceSession(
-        websocket, conversation_id, persona, client, gateway.services, FORMATS[wire_format]
+        websocket,
+        conversation_id,
+        persona,
+        client,
+        gateway.services,
+        FORMATS[wire_format],
+        device=device or "device-1",
+        record=None if record is None else record == "1",
     )
     gateway.add(session)
     try:

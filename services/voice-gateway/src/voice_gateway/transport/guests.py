@@ -1,0 +1,116 @@
+"""Devices that joined a live session (`?join=live`): they hear everything the session sends,
+and a speaker's microphone reaches the pipeline when it holds the floor (floor.py).
+
+A guest is not the session's own connection: it has no resume of its own (it joins again),
+and its frames do not count in the session's resume counts. Its text frames are not passed on
+(pings and stats belong to the session's own device), except `stop`, which makes it leave.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import structlog
+from starlette.types import Message
+from starlette.websockets import WebSocket
+
+from contracts.session import CloseCode
+
+log = structlog.get_logger(__name__)
+
+Frame = bytes | str
+
+
+@dataclass
+class Guest:
+    websocket: WebSocket
+    device: str
+    speaker: bool
+    released: asyncio.Event = field(default_factory=asyncio.Event)
+    reader: asyncio.Task[None] | None = None
+
+
+class Guests:
+    def __init__(
+        self,
+        *,
+        deliver: Callable[[Guest, Message], None],
+        on_left: Callable[[Guest], None],
+    ) -> None:
+        self._deliver = deliver  # an audio frame of a speaker, for the floor to judge
+        self._on_left = on_left
+        self._guests: list[Guest] = []
+
+    def __len__(self) -> int:
+        return len(self._guests)
+
+    @property
+    def devices(self) -> list[str]:
+        return [g.device for g in self._guests]
+
+    @property
+    def speakers(self) -> int:
+        return sum(g.speaker for g in self._guests)
+
+    def oldest(self) -> Guest | None:
+        return self._guests[0] if self._guests else None
+
+    def add(self, guest: Guest) -> None:
+        self._guests.append(guest)
+        guest.reader = asyncio.create_task(self._read(guest), name="guest-reader")
+
+    async def broadcast(self, frame: Frame) -> None:
+        for guest in list(self._guests):
+            try:
+                if isinstance(frame, bytes):
+                    await guest.websocket.send_bytes(frame)
+                else:
+                    await guest.websocket.send_text(frame)
+            except Exception:  # gone: the reader says so too, once
+                self._leave(guest)
+
+    async def close_all(self, code: int, reason: str) -> None:
+        for guest in list(self._guests):
+            self._leave(guest)
+            with contextlib.suppress(Exception):
+                await guest.websocket.close(code, reason)
+
+    async def _read(self, guest: Guest) -> None:
+        try:
+            while True:
+                message = await guest.websocket.receive()
+                if message["type"] == "websocket.disconnect":
+                    break
+                text = message.get("text")
+                if text is not None:
+                    if _is_stop(text):
+                        with contextlib.suppress(Exception):
+                            await guest.websocket.close(CloseCode.NORMAL, "left")
+                        break
+                    continue
+                if guest.speaker and message.get("bytes") is not None:
+                    self._deliver(guest, message)
+        except Exception:  # a connection that fails however it fails has left
+            log.debug("guest_connection_failed", device=guest.device)
+        self._leave(guest)
+
+    def _leave(self, guest: Guest) -> None:
+        if guest not in self._guests:
+            return
+        self._guests.remove(guest)
+        guest.released.set()
+        if guest.reader is not None and guest.reader is not asyncio.current_task():
+            guest.reader.cancel()
+        self._on_left(guest)
+
+
+def _is_stop(text: str) -> bool:
+    try:
+        message = json.loads(text)
+    except ValueError:
+        return False
+    return isinstance(message, dict) and message.get("type") == "stop"
