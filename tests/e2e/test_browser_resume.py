@@ -20,9 +20,9 @@ from urllib.parse import urlsplit
 
 import httpx
 from playwright.async_api import Page, expect
-from prometheus_client.parser import text_string_to_metric_families
 
 from harness.browser import chromium
+from harness.metrics import metric
 from harness.services import Processes
 from harness.speech import rms, silence, speech_pcm, write_wav
 from harness.waiting import async_wait_until
@@ -37,13 +37,7 @@ TIMEOUT_MS = 30_000
 
 
 async def _metric(front: Front, name: str, **labels: str) -> float:
-    async with httpx.AsyncClient(base_url=front.gateway_url) as http:
-        text = (await http.get("/metrics")).text
-    for family in text_string_to_metric_families(text):
-        for sample in family.samples:
-            if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items()):
-                return float(sample.value)
-    return 0.0
+    return await metric(front.gateway_url, name, **labels)
 
 
 async def _stats(page: Page) -> dict[str, Any]:

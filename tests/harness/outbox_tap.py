@@ -13,7 +13,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-from prometheus_client import CollectorRegistry, Counter, Gauge
+from prometheus_client import CollectorRegistry
 from redis.asyncio import Redis
 
 from contracts import ConversationEvent
@@ -22,14 +22,7 @@ from service_kit.outbox import EventOutbox, OutboxMetrics
 
 def private_metrics() -> OutboxMetrics:
     """Outbox metrics in a registry of their own (a process may hold several taps)."""
-    registry = CollectorRegistry()
-    return OutboxMetrics(
-        Counter("tap_events_published_total", "", registry=registry),
-        Counter("tap_events_dropped_total", "", ["reason"], registry=registry),
-        Gauge("tap_events_buffered", "", registry=registry),
-        Gauge("tap_events_backlog", "", registry=registry),
-        Gauge("tap_events_backlog_limit", "", registry=registry),
-    )
+    return OutboxMetrics.named("tap", registry=CollectorRegistry())
 
 
 @dataclass

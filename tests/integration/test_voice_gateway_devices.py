@@ -14,14 +14,13 @@ import json
 from collections.abc import Awaitable
 from typing import Any
 
-import httpx
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from contracts.session import CloseCode
 from fakes.openai_realtime import FakeRealtimeServer
+from harness.metrics import metric
 from harness.services import StartGateway, ws_url
 from harness.speech import frames, silence, speech_pcm
 from harness.waiting import async_wait_until
@@ -82,13 +81,7 @@ async def _ge(value: Awaitable[float], least: float) -> bool:
 
 
 async def _metric(gateway: ManagedProcess, name: str, **labels: str) -> float:
-    async with httpx.AsyncClient(base_url=gateway.spec.url) as http:
-        text = (await http.get("/metrics")).text
-    for family in text_string_to_metric_families(text):
-        for sample in family.samples:
-            if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items()):
-                return float(sample.value)
-    return 0.0
+    return await metric(gateway.spec.url, name, **labels)
 
 
 async def _refusal(gateway: ManagedProcess, query: str, cid: str = CID) -> str:

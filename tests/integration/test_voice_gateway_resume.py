@@ -14,13 +14,13 @@ import json
 import httpx
 import pytest
 import redis
-from prometheus_client.parser import text_string_to_metric_families
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
 from contracts.session import CloseCode
 from fakes.openai_realtime import FakeRealtimeServer
 from harness.events import streamed_events
+from harness.metrics import metric
 from harness.resuming_client import ResumingClient
 from harness.services import StartGateway, ws_url
 from harness.speech import frames, silence, speech_pcm
@@ -38,13 +38,7 @@ def _client(gateway: ManagedProcess, cid: str) -> ResumingClient:
 
 
 async def _metric(gateway: ManagedProcess, name: str, **labels: str) -> float:
-    async with httpx.AsyncClient(base_url=gateway.spec.url) as http:
-        text = (await http.get("/metrics")).text
-    for family in text_string_to_metric_families(text):
-        for sample in family.samples:
-            if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items()):
-                return float(sample.value)
-    return 0.0
+    return await metric(gateway.spec.url, name, **labels)
 
 
 async def _say(client: ResumingClient, text: str, pace_s: float = 0.02) -> None:

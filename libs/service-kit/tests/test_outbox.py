@@ -24,14 +24,7 @@ def _event(n: int) -> ConversationEvent:
 @pytest.fixture
 def metrics() -> OutboxMetrics:
     """Metrics of this test's own (the process-wide registry takes each name once)."""
-    registry = CollectorRegistry()
-    return OutboxMetrics(
-        Counter("test_events_published_total", "", registry=registry),
-        Counter("test_events_dropped_total", "", ["reason"], registry=registry),
-        Gauge("test_events_buffered", "", registry=registry),
-        Gauge("test_events_backlog", "", registry=registry),
-        Gauge("test_events_backlog_limit", "", registry=registry),
-    )
+    return OutboxMetrics.named("test", registry=CollectorRegistry())
 
 
 @pytest.fixture

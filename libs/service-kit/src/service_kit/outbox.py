@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from typing import Any, Final, Literal
 
 import structlog
-from prometheus_client import Counter, Gauge
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge
 from redis.asyncio import Redis
 from redis.exceptions import OutOfMemoryError, RedisError
 
@@ -95,26 +95,33 @@ class OutboxMetrics:
     backlog_limit: Gauge
 
     @classmethod
-    def named(cls, service: str) -> OutboxMetrics:
+    def named(cls, service: str, registry: CollectorRegistry = REGISTRY) -> OutboxMetrics:
         """The service's `{service}_events_published_total`, `..._dropped_total{reason}`,
         `..._buffered`, `..._backlog` and `..._backlog_limit` (created once per process:
-        Prometheus refuses a second registration)."""
+        Prometheus refuses a second registration in one registry; a test passes its own)."""
         return cls(
-            Counter(f"{service}_events_published_total", "Events written to the events stream"),
+            Counter(
+                f"{service}_events_published_total",
+                "Events written to the events stream",
+                registry=registry,
+            ),
             Counter(
                 f"{service}_events_dropped_total",
                 "Events dropped because the buffer was full, by why it could not drain: "
                 "redis_unavailable, backlog_full (the stream at its cap), redis_full (OOM)",
                 ["reason"],
+                registry=registry,
             ),
-            Gauge(f"{service}_events_buffered", "Events waiting for Redis"),
+            Gauge(f"{service}_events_buffered", "Events waiting for Redis", registry=registry),
             Gauge(
                 f"{service}_events_backlog",
                 "Entries in the events stream, as seen at this producer's last write",
+                registry=registry,
             ),
             Gauge(
                 f"{service}_events_backlog_limit",
                 "The events stream's cap (EVENTS_BACKLOG_MAX): producers append only below it",
+                registry=registry,
             ),
         )
 
