@@ -6,10 +6,7 @@ Detection times are printed (run with -s), not asserted.
 """
 
 import asyncio
-import base64
 import json
-import os
-import socket
 import time
 
 from fakes.agentic_backend import FakeAgenticBackend
@@ -17,6 +14,7 @@ from fakes.openai_realtime import Scenario, Speak
 from harness.caller import Caller, utterance
 from harness.fault_runs import conversation, until
 from harness.fault_stack import MakeStack, scrape
+from harness.frozen_client import closed_by_peer, frozen_client
 
 STALL_TIMEOUT_S = 2.0
 SEND_TIMEOUT_S = 2.0
@@ -64,38 +62,6 @@ async def test_an_upstream_that_stalls_mid_conversation_ends_the_session_and_the
     assert scrape(stack.url("voice-gateway"))["gateway_errors_total"] >= 1
 
 
-def _raw_client(port: int, path: str, rcvbuf: int = 4096) -> socket.socket:
-    """A WebSocket client that completes the handshake and then never reads again, with a
-    small receive buffer so the gateway's sends back up quickly."""
-    sock = socket.socket()
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
-    sock.connect(("127.0.0.1", port))
-    key = base64.b64encode(os.urandom(16)).decode()
-    request = (
-        f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
-        f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
-    )
-    sock.sendall(request.encode())
-    response = b""
-    while b"\r\n\r\n" not in response:
-        response += sock.recv(1)  # byte by byte: not one byte of the stream past the headers
-    assert response.startswith(b"HTTP/1.1 101"), response
-    return sock
-
-
-def _closed_by_peer(sock: socket.socket) -> bool:
-    """Read what is left; True once the server has closed or reset the connection."""
-    sock.settimeout(5)
-    try:
-        while sock.recv(65536):
-            pass
-    except ConnectionResetError:
-        return True
-    except TimeoutError:
-        return False
-    return True
-
-
 async def test_a_browser_that_stops_reading_loses_its_session_and_disturbs_no_other(
     make_stack: MakeStack,
 ) -> None:
@@ -113,7 +79,7 @@ async def test_a_browser_that_stops_reading_loses_its_session_and_disturbs_no_ot
     other.start()
     stalled_cid = conversation("stuck")
     sock = await asyncio.to_thread(
-        _raw_client, stack.gateway_port, f"/api/realtime/pipecat/ws/{stalled_cid}?format=raw"
+        frozen_client, stack.gateway_port, f"/api/realtime/pipecat/ws/{stalled_cid}?format=raw"
     )
     try:
         connected_at = time.monotonic()
@@ -127,7 +93,7 @@ async def test_a_browser_that_stops_reading_loses_its_session_and_disturbs_no_ot
         )
         print(f"\n[slow reader] session ended {ended_at - connected_at:.1f} s after connecting")
         # The server dropped the connection (it cannot send a close frame nobody reads).
-        assert await asyncio.to_thread(_closed_by_peer, sock)
+        assert await asyncio.to_thread(closed_by_peer, sock)
         # The reader's session went on: it is still in it, and still hears the assistant.
         heard = other.audio_bytes
         await until(lambda: other.audio_bytes > heard, 30, "the other session still answered")

@@ -19,7 +19,8 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from contracts.session import CloseCode
-from fakes.openai_realtime import FakeRealtimeServer
+from fakes.openai_realtime import FakeRealtimeServer, Scenario, Speak
+from harness.frozen_client import closed_by_peer, frozen_client
 from harness.metrics import metric
 from harness.services import StartGateway, ws_url
 from harness.speech import frames, silence, speech_pcm
@@ -110,8 +111,17 @@ async def test_devices_share_a_session_one_speaker_at_a_time(
         "role": "speaker",
         "timestamp": None,
     }
-    assert "already in the session" in await _refusal(gateway, "join=live&device=Phone")
+    assert "own device" in await _refusal(gateway, "join=live&device=Laptop")
     assert "raw format" in await _refusal(gateway, "join=live&format=rtvi")
+    # The phone back from sleep joins again before its old connection is seen to drop: the new
+    # connection replaces the old one (a name is one device).
+    stale = phone
+    phone = await _open(gateway, "join=live&device=Phone&role=speaker", "the phone joined again")
+    await stale.reader
+    assert (stale.ws.close_code, stale.ws.close_reason) == (
+        CloseCode.REPLACED,
+        "joined again on another connection",
+    )
     [upstream] = realtime.connections()
 
     # The laptop speaks: everyone hears the answer, the transcript names the laptop.
@@ -134,7 +144,7 @@ async def test_devices_share_a_session_one_speaker_at_a_time(
         what="the phone's turn, named",
     )
     assert len(upstream.user_turns()) == turns + 1
-    assert await _metric(gateway, "gateway_devices_joined_total", role="speaker") == 1
+    assert await _metric(gateway, "gateway_devices_joined_total", role="speaker") == 2
 
     # A listener's microphone never reaches the brain.
     before = upstream.audio_in_bytes
@@ -148,9 +158,10 @@ async def test_devices_share_a_session_one_speaker_at_a_time(
     # up; the TV is still in the session, and the session ends when it leaves too.
     await phone.close()
     await laptop.close()
-    # Both counted as leaving a session that went on (a session ending would not count them).
+    # Counted as leaving a session that went on (a session ending would not count them): both,
+    # and the phone's replaced connection.
     await async_wait_until(
-        lambda: _ge(_metric(gateway, "gateway_devices_left_total"), 2), what="both left"
+        lambda: _ge(_metric(gateway, "gateway_devices_left_total"), 3), what="both left"
     )
     assert await _metric(gateway, "gateway_sessions_active") == 1
     audio_before = tv.audio_bytes()
@@ -174,7 +185,7 @@ async def test_a_join_that_reaches_another_replica_is_relayed(
     laptop = await _open(holder, "device=Laptop", "the session started")
     tv = await _open(other, "join=live&device=TV&role=listener", "the TV joined through the relay")
     assert tv.messages("session")[0]["state"] == "joined"
-    assert "already in the session" in await _refusal(other, "join=live&device=TV")
+    assert "own device" in await _refusal(other, "join=live&device=Laptop")
     await laptop.say("Hello from the laptop.")
     await async_wait_until(lambda: _true(tv.audio_bytes() > 0), what="the TV hears the answer")
     await async_wait_until(
@@ -190,3 +201,32 @@ async def test_a_join_that_reaches_another_replica_is_relayed(
         lambda: _metric(holder, "gateway_sessions_total", reason="client_closed"),
         what="the session ended with its last device",
     )
+
+
+async def test_a_device_that_stops_reading_is_dropped_and_the_session_goes_on(
+    start_gateway: StartGateway, realtime: FakeRealtimeServer
+) -> None:
+    # The assistant talks on joining for far longer than the frozen device's buffers hold.
+    realtime.add_scenario(Scenario("talkative", greeting=Speak("Let me tell you all.", seconds=30)))
+    gateway = start_gateway("talkative", GATEWAY_CLIENT_SEND_BUFFER_BYTES="65536")
+    laptop = await _open(gateway, "device=Laptop", "the session started")
+    frozen = await asyncio.to_thread(
+        frozen_client,
+        int(gateway.spec.url.rsplit(":", 1)[1]),
+        f"/api/realtime/pipecat/ws/{CID}?join=live&device=Frozen&role=listener",
+    )
+    try:
+        await async_wait_until(
+            lambda: _ge(_metric(gateway, "gateway_devices_left_total"), 1),
+            timeout_s=30,
+            what="the frozen device dropped",
+        )
+        assert await asyncio.to_thread(closed_by_peer, frozen)  # reset: it reads no close frame
+        # Only that device paid: the session and its own device go on, still hearing the answer.
+        assert await _metric(gateway, "gateway_sessions_active") == 1
+        assert await _metric(gateway, "gateway_errors_total", kind="client_stalled") == 0
+        heard = laptop.audio_bytes()
+        await async_wait_until(lambda: _true(laptop.audio_bytes() > heard), what="still heard")
+    finally:
+        frozen.close()
+        await laptop.close()

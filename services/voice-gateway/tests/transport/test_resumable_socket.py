@@ -157,3 +157,77 @@ async def test_a_close_carries_the_sessions_end() -> None:
         [(CloseCode.NORMAL, "idle")],
         [(CloseCode.NORMAL, "operator's own words")],
     ]
+
+
+async def _join(socket: ResumableSocket, device: str, *, speaker: bool = True) -> _Connection:
+    connection = _Connection()
+    await socket.join(_ws(connection), device, speaker=speaker, answer="joined")
+    return connection
+
+
+async def test_a_device_that_joins_again_replaces_its_stale_connection() -> None:
+    own = _Connection()
+    socket = _socket(own)
+    stale = await _join(socket, "Phone")
+    fresh = await _join(socket, "Phone")  # back from sleep before its old connection dropped
+    assert stale.closed == [(CloseCode.REPLACED, "joined again on another connection")]
+    assert socket.devices == ["device-1", "Phone"]
+    await socket.send_bytes(b"after")
+    assert fresh.out == ["joined", b"after"]
+    assert stale.out == ["joined"]
+
+
+async def test_the_own_device_resumes_and_joins_only_once_it_has_left() -> None:
+    own, gone = _Connection(), asyncio.Event()
+    socket = ResumableSocket(
+        _ws(own),
+        end_reason=lambda: str(EndReason.CLIENT_CLOSED),
+        resume_s=0.05,
+        replay_bytes=1000,
+        on_own_left=gone.set,
+    )
+    with pytest.raises(ResumeRefused, match="own device"):
+        await _join(socket, "device-1")
+    await _join(socket, "TV", speaker=False)
+    own.drop()  # not back within the window: the TV carries the session on
+    await asyncio.wait_for(gone.wait(), 5)
+    assert socket.devices == ["TV"]
+    with pytest.raises(ResumeRefused, match="join it again"):
+        await socket.attach(_ws(_Connection()), client_received=0)
+    again = await _join(socket, "device-1")
+    assert socket.devices == ["TV", "device-1"]
+    await socket.send_text("still on")
+    assert again.out == ["joined", "still on"]
+
+
+async def test_a_speaker_carries_the_stream_when_the_own_device_leaves() -> None:
+    own = _Connection()
+    socket = _socket(own)
+    await _join(socket, "TV", speaker=False)  # the oldest, but its microphone is never heard
+    await _join(socket, "Phone")
+    await socket.leave()
+    assert socket.floor.owner == "Phone"
+
+
+async def test_a_device_that_fails_leaves_and_the_others_still_hear() -> None:
+    class _Broken(_Connection):
+        async def send_bytes(self, data: bytes) -> None:
+            raise OSError("connection reset")
+
+    own = _Connection()
+    left: list[str] = []
+    socket = ResumableSocket(
+        _ws(own),
+        end_reason=lambda: str(EndReason.CLIENT_CLOSED),
+        resume_s=30,
+        replay_bytes=1000,
+        on_guest_left=lambda guest: left.append(guest.device),
+    )
+    broken = _Broken()
+    await socket.join(_ws(broken), "Broken", speaker=True, answer="joined")
+    tv = await _join(socket, "TV", speaker=False)
+    await socket.send_bytes(b"audio")
+    assert left == ["Broken"]
+    assert own.out == [b"audio"]
+    assert tv.out == ["joined", b"audio"]
+    assert socket.devices == ["device-1", "TV"]

@@ -61,6 +61,9 @@ log = structlog.get_logger(__name__)
 END_GRACE_S = 5.0
 # Seconds of frames a dropped connection may have lost in flight (sent again on a resume).
 RESUME_IN_FLIGHT_S = 2.0
+# A joined device's sends get this long, not the session's own (client_send_timeout_s): it is
+# written to alongside the session's own device, and must not hold everyone up for longer.
+GUEST_SEND_TIMEOUT_S = 2.0
 
 
 @dataclass(frozen=True)
@@ -185,8 +188,10 @@ class VoiceSession:
             device=device,
             role=role,
         ).model_dump_json(exclude_none=True)
+        guard = send_guard(websocket)
+        if guard is not None:  # too slow to keep up: that device is dropped (it joins again)
+            guard.timeout_s = min(guard.timeout_s, GUEST_SEND_TIMEOUT_S)
         guest = await self._ws.join(websocket, device, speaker=speaker, answer=answer)
-        self._guard(websocket)
         metrics.DEVICES_JOINED.labels(role).inc()
         self._log.info("device_joined", device=device, role=role)
         self._event("controller", "device_joined", session_id=self.id, device=device, role=role)
@@ -194,8 +199,9 @@ class VoiceSession:
 
     @property
     def devices(self) -> list[str]:
-        """The devices in the session: its own, then those that joined."""
-        return [self._ws.device, *self._ws.guests.devices]
+        """The devices in the session: its own (until it left for good), then those that
+        joined."""
+        return self._ws.devices
 
     def _own_left(self) -> None:
         """This session's own device left; the devices that joined carry the session on."""

@@ -56,28 +56,46 @@ class Guests:
     def speakers(self) -> int:
         return sum(g.speaker for g in self._guests)
 
-    def oldest(self) -> Guest | None:
-        return self._guests[0] if self._guests else None
+    def named(self, device: str) -> Guest | None:
+        return next((g for g in self._guests if g.device == device), None)
+
+    def carrier(self) -> Guest | None:
+        """Who carries the stream when the session's own device is gone: the oldest speaker (a
+        listener's microphone never reaches the pipeline), else the oldest device."""
+        speakers = [g for g in self._guests if g.speaker]
+        carriers = speakers or self._guests
+        return carriers[0] if carriers else None
 
     def add(self, guest: Guest) -> None:
         self._guests.append(guest)
         guest.reader = asyncio.create_task(self._read(guest), name="guest-reader")
 
     async def broadcast(self, frame: Frame) -> None:
-        for guest in list(self._guests):
-            try:
-                if isinstance(frame, bytes):
-                    await guest.websocket.send_bytes(frame)
-                else:
-                    await guest.websocket.send_text(frame)
-            except Exception:  # gone: the reader says so too, once
-                self._leave(guest)
+        """Every device at once, so one slow device delays the others by no more than its own
+        send timeout (the session sets a short one on guests: it drops them, not the session)."""
+        await asyncio.gather(*(self._send(guest, frame) for guest in list(self._guests)))
+
+    async def replace(self, stale: Guest) -> None:
+        """`stale`'s device joined again on another connection (a phone back from sleep, whose
+        old connection the gateway has not yet seen drop): the old one goes."""
+        self._leave(stale)
+        with contextlib.suppress(Exception):
+            await stale.websocket.close(CloseCode.REPLACED, "joined again on another connection")
 
     async def close_all(self, code: int, reason: str) -> None:
         for guest in list(self._guests):
             self._leave(guest)
             with contextlib.suppress(Exception):
                 await guest.websocket.close(code, reason)
+
+    async def _send(self, guest: Guest, frame: Frame) -> None:
+        try:
+            if isinstance(frame, bytes):
+                await guest.websocket.send_bytes(frame)
+            else:
+                await guest.websocket.send_text(frame)
+        except Exception:  # gone, or too slow: the reader says so too, once
+            self._leave(guest)
 
     async def _read(self, guest: Guest) -> None:
         try:

@@ -148,6 +148,13 @@ class ResumableSocket:
     # -- connections -------------------------------------------------------------------------------
 
     @property
+    def devices(self) -> list[str]:
+        """The devices in the session: its own (until it left for good), then those that
+        joined."""
+        own = [] if self._own_gone else [self.device]
+        return [*own, *self.guests.devices]
+
+    @property
     def attached(self) -> bool:
         return self._current is not None
 
@@ -198,11 +205,16 @@ class ResumableSocket:
         async with self._send_lock:  # between two frames, never in the middle of a replay
             if self._finished:
                 raise ResumeRefused("the session has ended")
-            if device == self.device or device in self.guests.devices:
-                raise ResumeRefused(f"a device named {device!r} is already in the session")
+            if device == self.device and not self._own_gone:
+                raise ResumeRefused(
+                    f"{device!r} is this session's own device: it resumes, it does not join"
+                )
             await websocket.send_text(answer)
             guest = Guest(websocket, device, speaker)
-            self.guests.add(guest)
+            stale = self.guests.named(device)
+            self.guests.add(guest)  # before the stale one goes: the session never looks empty
+        if stale is not None:
+            await self.guests.replace(stale)
         return guest
 
     async def leave(self) -> None:
@@ -278,15 +290,15 @@ class ResumableSocket:
 
     def _own_left(self) -> None:
         """The session's own device is gone for good: the session ends, unless other devices
-        are there to carry it on (the oldest carries the stream while the floor is free)."""
-        oldest = self.guests.oldest()
-        if oldest is None:
+        are there to carry it on (one of them carries the stream while the floor is free)."""
+        carrier = self.guests.carrier()
+        if carrier is None:
             self._finish()
             return
         if not self._own_gone and self._on_own_left is not None:
             self._on_own_left()
         self._own_gone = True
-        self.floor.owner = oldest.device
+        self.floor.owner = carrier.device
 
     def _from_guest(self, guest: Guest, message: Message) -> None:
         if self.floor.admit(guest.device, message["bytes"]):
