@@ -234,6 +234,57 @@ async def test_a_resume_that_reaches_another_replica_is_relayed_to_the_session(
     )
 
 
+async def test_a_relay_killed_mid_utterance_loses_nothing(
+    start_gateway: StartGateway, realtime: FakeRealtimeServer
+) -> None:
+    holder, relay = start_gateway(), start_gateway()
+    cid = "conv-relay-kill"
+    target = [holder]  # where the next connection goes
+
+    def url(resume: str | None) -> str:
+        query = f"?resume={resume}" if resume else ""
+        return ws_url(target[0], f"/api/realtime/pipecat/ws/{cid}{query}")
+
+    async def detached(least: int) -> bool:
+        return await _metric(holder, "gateway_sessions_detached_total") >= least
+
+    client = ResumingClient(url)
+    await client.start()
+    await _say(client, "Hello there.")
+    await client.wait_for(client.audio_bytes, "an answer")
+    client.drop()
+    await async_wait_until(lambda: detached(1), what="the session detached")
+    target[0] = relay
+    assert (await client.resume())["state"] == "resumed"  # relayed to the holder
+
+    # Mid-utterance the relaying process crashes: no close frame, nothing said on Redis.
+    speech = list(frames(speech_pcm("Are you still there?")))
+    half = len(speech) // 2
+    for frame in speech[:half]:
+        await client.send(frame)
+        await asyncio.sleep(0.02)
+    relay.kill()
+    await client.wait_for(lambda: not client.connected, "the relay's connection gone")
+    for frame in speech[half:]:
+        await client.send(frame)  # captured while away
+    # The holder hears no keepalive from the relay and detaches the session, as after any drop.
+    await async_wait_until(lambda: detached(2), timeout_s=30, what="the holder saw the relay go")
+    assert await _metric(holder, "gateway_sessions_active") == 1
+
+    target[0] = holder
+    assert (await client.resume())["state"] == "resumed"
+    await _say(client, "")
+    [upstream] = realtime.connections()  # still the one pipeline and upstream
+    sent_audio = sum(len(f) for f in client.sent if isinstance(f, bytes))
+    await async_wait_until(
+        lambda: _true(upstream.audio_in_bytes == sent_audio),
+        what=f"all {sent_audio} bytes of the client's audio upstream, across the crash",
+    )
+    await client.wait_for(lambda: len(client.messages("transcription")) >= 4, "the next answer")
+    assert len(client.messages("session")) == 1  # one `started`: no second greeting
+    await client.close()
+
+
 async def test_with_a_token_a_resume_needs_a_fresh_ticket(start_gateway: StartGateway) -> None:
     token = "resume-token-0123456789"
     gateway = start_gateway(GATEWAY_TOKEN=token)
