@@ -10,8 +10,8 @@ disconnect, and the session ends `resume_expired`.
 
 Both directions are counted in frames, text and binary alike, across every connection of the
 session:
-- `sent`: frames the session sent. The last `replay_bytes` of them are kept; a client that
-  resumes says how many it received, and gets the rest again before anything new.
+- `sent`: frames the session sent. The last `replay_bytes` of them are kept (replay_buffer.py);
+  a client that resumes says how many it received, and gets the rest again before anything new.
 - `received`: frames that reached the pipeline. The resume answer tells the client, which sends
   again what it sent after that (what was lost in flight, and what it captured while away).
 
@@ -34,7 +34,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import cast
@@ -47,6 +46,7 @@ from contracts.session import CLOSE_CODE_FOR_END, RETRYABLE_CLOSE_CODES, CloseCo
 from voice_gateway.processors.levels import voiced
 from voice_gateway.transport.floor import Floor
 from voice_gateway.transport.guests import Guest, Guests
+from voice_gateway.transport.replay_buffer import ReplayBuffer
 
 log = structlog.get_logger(__name__)
 
@@ -91,13 +91,11 @@ class ResumableSocket:
         self.guests = Guests(deliver=self._from_guest, on_left=self._guest_left)
         self._own_gone = False  # the session's own device left for good; guests carry on
         self._resume_s = resume_s
-        self._replay_max = replay_bytes
         self._on_detached = on_detached
         self._on_expired = on_expired
         self.sent = 0
         self.received = 0
-        self._replay: deque[tuple[int, Frame]] = deque()  # (sequence number, frame)
-        self._replay_size = 0
+        self._replay = ReplayBuffer(replay_bytes)
         self._send_lock = asyncio.Lock()
         self._inbox: asyncio.Queue[Message] = asyncio.Queue()
         self._current: WebSocket | None = None
@@ -183,13 +181,11 @@ class ResumableSocket:
                 self._let_go()
                 with contextlib.suppress(Exception):
                     await old.close(CloseCode.REPLACED, "resumed on another connection")
-            oldest = self._replay[0][0] if self._replay else self.sent + 1
-            missed = [frame for seq, frame in self._replay if seq > client_received]
-            skipped = max(0, oldest - 1 - client_received)
+            missed = self._replay.after(client_received, self.sent)
             self._connect(websocket)
-            resumed = Resumed(self.received, len(missed), skipped, gap_s)
+            resumed = Resumed(self.received, len(missed.frames), missed.skipped, gap_s)
             frames: list[Frame] = [answer(resumed)] if answer is not None else []
-            for frame in [*frames, *missed]:
+            for frame in [*frames, *missed.frames]:
                 if not await self._write(websocket, frame):
                     break  # lost again at once: the reader notices, the session waits again
         return resumed
@@ -334,7 +330,7 @@ class ResumableSocket:
             if self._finished:
                 return
             self.sent += 1
-            self._keep(frame)
+            self._replay.keep(self.sent, frame)
             websocket = self._current
             written = websocket is None or await self._write(websocket, frame)
             if not written and self._current is websocket:
@@ -351,10 +347,3 @@ class ResumableSocket:
         except Exception:
             return False
         return True
-
-    def _keep(self, frame: Frame) -> None:
-        self._replay.append((self.sent, frame))
-        self._replay_size += len(frame)
-        while self._replay_size > self._replay_max and len(self._replay) > 1:
-            _, dropped = self._replay.popleft()
-            self._replay_size -= len(dropped)
