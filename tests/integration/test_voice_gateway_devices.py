@@ -28,6 +28,7 @@ from harness.waiting import async_wait_until
 from stack import ManagedProcess
 
 CID = "conv-devices"
+PHONE_ID = "device_id=phone-0123456789abcdef"
 
 
 class Device:
@@ -100,7 +101,7 @@ async def test_devices_share_a_session_one_speaker_at_a_time(
     assert "no live session" in await _refusal(gateway, "join=live")
     laptop = await _open(gateway, "device=Laptop", "the session started")
     assert laptop.messages("session")[0]["device"] == "Laptop"
-    phone = await _open(gateway, "join=live&device=Phone&role=speaker", "the phone joined")
+    phone = await _open(gateway, f"join=live&device=Phone&role=speaker&{PHONE_ID}", "joined")
     tv = await _open(gateway, "join=live&device=TV&role=listener", "the TV joined")
     assert phone.messages("session")[0] | {"timestamp": None} == {
         "type": "session",
@@ -111,12 +112,16 @@ async def test_devices_share_a_session_one_speaker_at_a_time(
         "role": "speaker",
         "timestamp": None,
     }
-    assert "own device" in await _refusal(gateway, "join=live&device=Laptop")
     assert "raw format" in await _refusal(gateway, "join=live&format=rtvi")
-    # The phone back from sleep joins again before its old connection is seen to drop: the new
-    # connection replaces the old one (a name is one device).
+    # Another device asking for a name in use gets it numbered; nobody is put out.
+    other = await _open(gateway, "join=live&device=Laptop&role=listener", "another joined")
+    assert other.messages("session")[0]["device"] == "Laptop (2)"
+    await other.close()
+    # The phone back from sleep joins again before its old connection is seen to drop: the same
+    # device (its id), so the new connection replaces the old one.
     stale = phone
-    phone = await _open(gateway, "join=live&device=Phone&role=speaker", "the phone joined again")
+    phone = await _open(gateway, f"join=live&device=Phone&role=speaker&{PHONE_ID}", "again")
+    assert phone.messages("session")[0]["device"] == "Phone"
     await stale.reader
     assert (stale.ws.close_code, stale.ws.close_reason) == (
         CloseCode.REPLACED,
@@ -159,9 +164,9 @@ async def test_devices_share_a_session_one_speaker_at_a_time(
     await phone.close()
     await laptop.close()
     # Counted as leaving a session that went on (a session ending would not count them): both,
-    # and the phone's replaced connection.
+    # the phone's replaced connection and "Laptop (2)".
     await async_wait_until(
-        lambda: _ge(_metric(gateway, "gateway_devices_left_total"), 3), what="both left"
+        lambda: _ge(_metric(gateway, "gateway_devices_left_total"), 4), what="both left"
     )
     assert await _metric(gateway, "gateway_sessions_active") == 1
     audio_before = tv.audio_bytes()
@@ -185,7 +190,9 @@ async def test_a_join_that_reaches_another_replica_is_relayed(
     laptop = await _open(holder, "device=Laptop", "the session started")
     tv = await _open(other, "join=live&device=TV&role=listener", "the TV joined through the relay")
     assert tv.messages("session")[0]["state"] == "joined"
-    assert "own device" in await _refusal(other, "join=live&device=Laptop")
+    again = await _open(other, "join=live&device=TV&role=listener", "a second TV, relayed")
+    assert again.messages("session")[0]["device"] == "TV (2)"
+    await again.close()
     await laptop.say("Hello from the laptop.")
     await async_wait_until(lambda: _true(tv.audio_bytes() > 0), what="the TV hears the answer")
     await async_wait_until(
@@ -193,7 +200,7 @@ async def test_a_join_that_reaches_another_replica_is_relayed(
     )
     await laptop.close()  # the TV is still there: the session goes on, on its holder
     await async_wait_until(
-        lambda: _ge(_metric(holder, "gateway_devices_left_total"), 1), what="the laptop left"
+        lambda: _ge(_metric(holder, "gateway_devices_left_total"), 2), what="the laptop left"
     )
     assert await _metric(holder, "gateway_sessions_active") == 1
     await tv.close()
@@ -230,3 +237,24 @@ async def test_a_device_that_stops_reading_is_dropped_and_the_session_goes_on(
     finally:
         frozen.close()
         await laptop.close()
+
+
+async def test_the_starting_device_joins_back_once_its_resume_window_passed(
+    start_gateway: StartGateway, realtime: FakeRealtimeServer
+) -> None:
+    gateway = start_gateway(GATEWAY_RESUME_S="1")
+    laptop = await _open(gateway, "device=Laptop", "the session started")
+    tv = await _open(gateway, "join=live&device=TV&role=listener", "the TV joined")
+    laptop.ws.transport.abort()  # a drop, not resumed within the window: the TV carries on
+    await async_wait_until(
+        lambda: _ge(_metric(gateway, "gateway_devices_left_total"), 1),
+        what="the laptop's window passed",
+    )
+    assert await _metric(gateway, "gateway_sessions_active") == 1
+    back = await _open(gateway, "join=live&device=Laptop&role=speaker", "the laptop back")
+    assert back.messages("session")[0]["device"] == "Laptop"  # its own name, free again
+    await back.say("Hello again.")
+    await async_wait_until(lambda: _true(tv.user_transcripts() == ["Laptop"]), what="heard")
+    assert len(realtime.connections()) == 1  # the same session and brain throughout
+    await back.close()
+    await tv.close()

@@ -159,25 +159,54 @@ async def test_a_close_carries_the_sessions_end() -> None:
     ]
 
 
-async def _join(socket: ResumableSocket, device: str, *, speaker: bool = True) -> _Connection:
+async def _join(
+    socket: ResumableSocket, device: str, *, speaker: bool = True, device_id: str | None = None
+) -> _Connection:
     connection = _Connection()
-    await socket.join(_ws(connection), device, speaker=speaker, answer="joined")
+    await socket.join(
+        _ws(connection),
+        device,
+        speaker=speaker,
+        answer=lambda name: f"joined as {name}",
+        device_id=device_id,
+    )
     return connection
 
 
 async def test_a_device_that_joins_again_replaces_its_stale_connection() -> None:
     own = _Connection()
     socket = _socket(own)
-    stale = await _join(socket, "Phone")
-    fresh = await _join(socket, "Phone")  # back from sleep before its old connection dropped
+    stale = await _join(socket, "Phone", device_id="phone-id-0123456789")
+    # Back from sleep before its old connection was seen to drop: the same device, by its id.
+    fresh = await _join(socket, "Phone", device_id="phone-id-0123456789")
     assert stale.closed == [(CloseCode.REPLACED, "joined again on another connection")]
     assert socket.devices == ["device-1", "Phone"]
     await socket.send_bytes(b"after")
-    assert fresh.out == ["joined", b"after"]
-    assert stale.out == ["joined"]
+    assert fresh.out == ["joined as Phone", b"after"]
+    assert stale.out == ["joined as Phone"]
 
 
-async def test_the_own_device_resumes_and_joins_only_once_it_has_left() -> None:
+async def test_another_device_asking_for_a_name_in_use_gets_it_numbered() -> None:
+    own = _Connection()
+    socket = _socket(own)
+    first = await _join(socket, "Phone", device_id="phone-id-0123456789")
+    other = await _join(socket, "Phone", device_id="other-id-0123456789")
+    anonymous = await _join(socket, "Phone")  # no id: never taken for another device
+    laptop = await _join(socket, "device-1")  # the session's own device's name
+    assert socket.devices == ["device-1", "Phone", "Phone (2)", "Phone (3)", "device-1 (2)"]
+    assert [c.out for c in (other, anonymous, laptop)] == [
+        ["joined as Phone (2)"],
+        ["joined as Phone (3)"],
+        ["joined as device-1 (2)"],
+    ]
+    assert first.closed == []
+    long = "L" * 32
+    await _join(socket, long)
+    await _join(socket, long)
+    assert socket.devices[-1] == "L" * 28 + " (2)"  # still 32 characters
+
+
+async def test_the_own_device_joins_back_under_its_name_once_it_has_left() -> None:
     own, gone = _Connection(), asyncio.Event()
     socket = ResumableSocket(
         _ws(own),
@@ -186,18 +215,16 @@ async def test_the_own_device_resumes_and_joins_only_once_it_has_left() -> None:
         replay_bytes=1000,
         on_own_left=gone.set,
     )
-    with pytest.raises(ResumeRefused, match="own device"):
-        await _join(socket, "device-1")
     await _join(socket, "TV", speaker=False)
     own.drop()  # not back within the window: the TV carries the session on
     await asyncio.wait_for(gone.wait(), 5)
     assert socket.devices == ["TV"]
     with pytest.raises(ResumeRefused, match="join it again"):
         await socket.attach(_ws(_Connection()), client_received=0)
-    again = await _join(socket, "device-1")
+    again = await _join(socket, "device-1")  # its name is free again
     assert socket.devices == ["TV", "device-1"]
     await socket.send_text("still on")
-    assert again.out == ["joined", "still on"]
+    assert again.out == ["joined as device-1", "still on"]
 
 
 async def test_a_speaker_carries_the_stream_when_the_own_device_leaves() -> None:
@@ -224,10 +251,10 @@ async def test_a_device_that_fails_leaves_and_the_others_still_hear() -> None:
         on_guest_left=lambda guest: left.append(guest.device),
     )
     broken = _Broken()
-    await socket.join(_ws(broken), "Broken", speaker=True, answer="joined")
+    await socket.join(_ws(broken), "Broken", speaker=True, answer=lambda name: "joined")
     tv = await _join(socket, "TV", speaker=False)
     await socket.send_bytes(b"audio")
     assert left == ["Broken"]
     assert own.out == [b"audio"]
-    assert tv.out == ["joined", b"audio"]
+    assert tv.out == ["joined as TV", b"audio"]
     assert socket.devices == ["device-1", "TV"]

@@ -47,7 +47,9 @@ def check_join(session: VoiceSession, ask: JoinAsk) -> str:
 async def join_here(session: VoiceSession, websocket: WebSocket, ask: JoinAsk) -> None:
     """Join `session` (of this process) with `websocket` until the device leaves; raises
     `ResumeRefused`."""
-    await session.join(websocket, check_join(session, ask), speaker=ask.speaker)
+    await session.join(
+        websocket, check_join(session, ask), speaker=ask.speaker, device_id=ask.device_id
+    )
 
 
 async def join_session(

@@ -51,6 +51,7 @@ class JoinAsk(BaseModel):
     device: str | None
     speaker: bool
     wire_format: str
+    device_id: str | None = None  # the joining device's own id: see transport/guests.py
 
 
 class RelayRequest(BaseModel):

@@ -148,7 +148,9 @@ async def _carry(gateway: Gateway, session: VoiceSession, ask: RelayRequest) -> 
                 name = check_join(session, ask.join)
                 await connection.open()
                 log.info("join_accepted", session_id=session.id, relay_id=relay_id)
-                await session.join(socket, name, speaker=ask.join.speaker)
+                await session.join(
+                    socket, name, speaker=ask.join.speaker, device_id=ask.join.device_id
+                )
                 return
             if ask.request is None:
                 raise ResumeRefused("a relayed request with neither a resume nor a join")

@@ -176,22 +176,30 @@ class VoiceSession:
             skipped=resumed.skipped,
         ).model_dump_json(exclude_none=True)
 
-    async def join(self, websocket: WebSocket, device: str, *, speaker: bool) -> None:
+    async def join(
+        self, websocket: WebSocket, device: str, *, speaker: bool, device_id: str | None = None
+    ) -> None:
         """Another device joins the live session (its request checked): it hears everything
         from now on, and may speak when it holds the floor. Returns when it leaves. Raises
         `ResumeRefused` with the reason it cannot."""
         role: Literal["speaker", "listener"] = "speaker" if speaker else "listener"
-        answer = SessionState(
-            state="joined",
-            session_id=self.id,
-            conversation_id=self.conversation_id,
-            device=device,
-            role=role,
-        ).model_dump_json(exclude_none=True)
+
+        def answer(name: str) -> str:  # the name it gets: another device may hold the one asked
+            return SessionState(
+                state="joined",
+                session_id=self.id,
+                conversation_id=self.conversation_id,
+                device=name,
+                role=role,
+            ).model_dump_json(exclude_none=True)
+
         guard = send_guard(websocket)
         if guard is not None:  # too slow to keep up: that device is dropped (it joins again)
             guard.timeout_s = min(guard.timeout_s, GUEST_SEND_TIMEOUT_S)
-        guest = await self._ws.join(websocket, device, speaker=speaker, answer=answer)
+        guest = await self._ws.join(
+            websocket, device, speaker=speaker, answer=answer, device_id=device_id
+        )
+        device = guest.device
         metrics.DEVICES_JOINED.labels(role).inc()
         self._log.info("device_joined", device=device, role=role)
         self._event("controller", "device_joined", session_id=self.id, device=device, role=role)

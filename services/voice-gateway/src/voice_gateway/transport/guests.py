@@ -1,6 +1,12 @@
 """Devices that joined a live session (`?join=live`): they hear everything the session sends,
 and a speaker's microphone reaches the pipeline when it holds the floor (floor.py).
 
+A name is one device. A device joining under a name that a joined device holds is that device
+again (a phone back from sleep, before the gateway saw its old connection drop) only if both
+carry the same `device_id` (the web client keeps one per browser); its old connection is then
+replaced. Any other device gets the name numbered: "Phone (2)". No device is ever put out by
+another one's name.
+
 A guest is not the session's own connection: it has no resume of its own (it joins again),
 and its frames do not count in the session's resume counts. Its text frames are not passed on
 (pings and stats belong to the session's own device), except `stop`, which makes it leave.
@@ -23,6 +29,7 @@ from contracts.session import CloseCode
 log = structlog.get_logger(__name__)
 
 Frame = bytes | str
+NAME_MAX = 32  # characters in a device name (the `device` query's pattern)
 
 
 @dataclass
@@ -30,6 +37,7 @@ class Guest:
     websocket: WebSocket
     device: str
     speaker: bool
+    device_id: str | None = None
     released: asyncio.Event = field(default_factory=asyncio.Event)
     reader: asyncio.Task[None] | None = None
 
@@ -124,6 +132,17 @@ class Guests:
         if guest.reader is not None and guest.reader is not asyncio.current_task():
             guest.reader.cancel()
         self._on_left(guest)
+
+
+def free_name(device: str, taken: list[str]) -> str:
+    """`device` numbered to a name not in `taken` ("Phone (2)"), within the 32 characters a
+    device name may have."""
+    for n in range(2, len(taken) + 3):
+        suffix = f" ({n})"
+        name = device[: NAME_MAX - len(suffix)].rstrip() + suffix
+        if name not in taken:
+            return name
+    raise AssertionError("unreachable: fewer names are taken than tried")
 
 
 def _is_stop(text: str) -> bool:

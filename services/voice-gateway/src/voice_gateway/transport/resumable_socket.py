@@ -45,7 +45,7 @@ from starlette.websockets import WebSocket, WebSocketState
 from contracts.session import CLOSE_CODE_FOR_END, RETRYABLE_CLOSE_CODES, CloseCode
 from voice_gateway.processors.levels import voiced
 from voice_gateway.transport.floor import Floor
-from voice_gateway.transport.guests import Guest, Guests
+from voice_gateway.transport.guests import Guest, Guests, free_name
 from voice_gateway.transport.replay_buffer import ReplayBuffer
 
 log = structlog.get_logger(__name__)
@@ -196,18 +196,29 @@ class ResumableSocket:
         if self._current is websocket and released is not None:
             await released.wait()
 
-    async def join(self, websocket: WebSocket, device: str, *, speaker: bool, answer: str) -> Guest:
-        """Another device joins: `answer` (not counted) first, then every frame from now on."""
+    async def join(
+        self,
+        websocket: WebSocket,
+        device: str,
+        *,
+        speaker: bool,
+        answer: Callable[[str], str],
+        device_id: str | None = None,
+    ) -> Guest:
+        """Another device joins: `answer(its name)` (not counted) first, then every frame from
+        now on. A name is one device (guests.py): the same device joining again replaces its
+        old connection; another device asking for a name in use gets it numbered."""
         async with self._send_lock:  # between two frames, never in the middle of a replay
             if self._finished:
                 raise ResumeRefused("the session has ended")
-            if device == self.device and not self._own_gone:
-                raise ResumeRefused(
-                    f"{device!r} is this session's own device: it resumes, it does not join"
-                )
-            await websocket.send_text(answer)
-            guest = Guest(websocket, device, speaker)
             stale = self.guests.named(device)
+            if stale is not None and not (device_id and stale.device_id == device_id):
+                stale = None  # another device: a name of its own
+                device = free_name(device, self.devices)
+            elif stale is None and device in self.devices:  # the session's own device's name
+                device = free_name(device, self.devices)
+            await websocket.send_text(answer(device))
+            guest = Guest(websocket, device, speaker, device_id)
             self.guests.add(guest)  # before the stale one goes: the session never looks empty
         if stale is not None:
             await self.guests.replace(stale)

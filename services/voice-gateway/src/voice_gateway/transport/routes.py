@@ -121,6 +121,9 @@ async def voice(
     role: Annotated[Literal["speaker", "listener"], Query()] = "speaker",
     # How transcripts name this device: letters, digits, spaces and `_ . ' -`.
     device: Annotated[str | None, Query(pattern=r"^[\w][\w .'-]{0,31}$")] = None,
+    # A join's own id, kept by the device (the web client: one per browser): joining again
+    # under its name replaces its old connection only with the same id (transport/guests.py).
+    device_id: Annotated[str | None, Query(pattern=r"^[A-Za-z0-9_-]{16,64}$")] = None,
 ) -> None:
     gateway = _gateway(websocket.app)
     settings = gateway.services.settings
@@ -133,7 +136,12 @@ async def voice(
             await resume_session(gateway, websocket, conversation_id, resume, client)
             return
         if join is not None:
-            ask = JoinAsk(device=device, speaker=role == "speaker", wire_format=wire_format)
+            ask = JoinAsk(
+                device=device,
+                speaker=role == "speaker",
+                wire_format=wire_format,
+                device_id=device_id,
+            )
             await join_session(gateway, websocket, conversation_id, ask)
             return
         gateway.admission.open_session(client)
