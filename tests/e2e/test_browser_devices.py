@@ -1,12 +1,15 @@
 """Several devices in one conversation, in real Chromium through the real nginx front: a laptop
-starts the session, a phone joins it as a speaker (docs/protocol.md, Several devices).
+starts the session, a phone joins it as a speaker, or a kitchen speaker as a listener
+(docs/protocol.md, Several devices).
 
 Each device is a browser of its own, with its own microphone (a WAV that loops; the mic mute
 decides who talks when). What a person would notice: both pages hear the assistant; when the
 phone speaks, the laptop shows "Phone is speaking" and its transcript names the phone on that
 line; the phone leaves and the laptop's session goes on (it speaks again, and is answered). What
 only the machines see: one session and one brain upstream throughout, the phone counted as a
-joined speaker, and the conversation's events saying it joined and left.
+joined speaker, and the conversation's events saying it joined and left. A listener sees and hears
+the answers without its page ever asking for the microphone, and leaves without the laptop's
+session noticing.
 """
 
 from __future__ import annotations
@@ -31,6 +34,20 @@ PHONE_SAYS = "Thank you."
 # The tool_call scenario's user turns after the first are "Thank you.", answered so.
 ANSWER = "You said: Thank you."
 TIMEOUT_MS = 30_000
+# Counts the page's requests for the microphone (getUserMedia), in `window.microphoneOpens`: run
+# before the page's own scripts, in every page of these tests.
+COUNT_MICROPHONE_OPENS = """
+(() => {
+  window.microphoneOpens = 0;
+  const devices = navigator.mediaDevices;
+  if (!devices) return;
+  const getUserMedia = devices.getUserMedia.bind(devices);
+  devices.getUserMedia = (constraints) => {
+    window.microphoneOpens += 1;
+    return getUserMedia(constraints);
+  };
+})();
+"""
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -38,6 +55,11 @@ pytestmark = pytest.mark.timeout(300)
 async def _stats(page: Page) -> dict[str, Any]:
     stats: dict[str, Any] = await page.evaluate("window.agenticVoice.stats()")
     return stats
+
+
+async def _microphone_opens(page: Page) -> int:
+    opens: int = await page.evaluate("window.microphoneOpens")
+    return opens
 
 
 async def _metric(front: Front, name: str, **labels: str) -> float:
@@ -54,6 +76,7 @@ def _microphone(path: Path, text: str) -> Path:
 async def _page(browser: Browser, front: Front, device: str, problems: list[str]) -> Page:
     """A page of the client with this device's name set in Settings, as a person would."""
     context = await browser.new_context(ignore_https_errors=True)
+    await context.add_init_script(COUNT_MICROPHONE_OPENS)
     page = await context.new_page()
     page.on("pageerror", lambda error: problems.append(f"{device}: page error: {error}"))
     page.on(
@@ -72,6 +95,19 @@ def _lines(page: Page, role: str, device: str | None = None) -> Any:
     if device is not None:
         selector += f'[data-device="{device}"]'
     return page.locator(selector)
+
+
+async def _session_events(front: Front, conversation_id: str) -> list[dict[str, Any]]:
+    """The conversation's controller events (started, devices joined and left, ...), once the
+    event-store has the session's end."""
+
+    async def controller_events() -> list[dict[str, Any]]:
+        async with httpx.AsyncClient(base_url=front.event_store_url) as http:
+            detail = (await http.get(f"/api/realtime/conversations/{conversation_id}")).json()
+        events = [e for e in detail.get("events", []) if e["source"] == "controller"]
+        return events if any(e["type"] == "session_stopped" for e in events) else []
+
+    return await async_wait_until(controller_events, timeout_s=10, what="the session's end")
 
 
 async def _new_conversation(page: Page) -> None:
@@ -172,13 +208,7 @@ async def test_a_second_device_joins_speaks_and_leaves(front: Front, tmp_path: P
 
     assert len(front.realtime.connections()) == 1  # one session, one brain, all along
 
-    async def controller_events() -> list[dict[str, Any]]:
-        async with httpx.AsyncClient(base_url=front.event_store_url) as http:
-            detail = (await http.get(f"/api/realtime/conversations/{conversation_id}")).json()
-        events = [e for e in detail.get("events", []) if e["source"] == "controller"]
-        return events if any(e["type"] == "session_stopped" for e in events) else []
-
-    events = await async_wait_until(controller_events, timeout_s=10, what="the session's end")
+    events = await _session_events(front, conversation_id)
     types = [e["type"] for e in events]
     assert types.count("session_started") == 1, types
     joined = [e["payload"] for e in events if e["type"] == "device_joined"]
@@ -188,3 +218,92 @@ async def test_a_second_device_joins_speaks_and_leaves(front: Front, tmp_path: P
 
     # The laptop's words after the phone left are its own.
     assert named_after_leaving == "Laptop"
+
+
+async def test_a_listener_hears_the_answer_without_a_microphone(
+    front: Front, tmp_path: Path
+) -> None:
+    problems: list[str] = []
+    laptop_mic = _microphone(tmp_path / "laptop.wav", LAPTOP_SAYS)
+    # The kitchen's browser has a microphone too (it speaks, loudly): its page must not ask for it.
+    kitchen_mic = _microphone(tmp_path / "kitchen.wav", PHONE_SAYS)
+    async with chromium(laptop_mic) as laptop_browser, chromium(kitchen_mic) as kitchen_browser:
+        # The laptop starts the session and has a first exchange on its own.
+        laptop = await _page(laptop_browser, front, "Laptop", problems)
+        await _new_conversation(laptop)
+        conversation_id = laptop.url.rsplit("/", 1)[1]
+        await laptop.get_by_test_id("start-stop").click()
+        laptop_state = laptop.get_by_test_id("connection-state")
+        await expect(laptop_state).to_have_text("connected", timeout=TIMEOUT_MS)
+        await expect(_lines(laptop, "user").first).to_contain_text(LAPTOP_SAYS, timeout=TIMEOUT_MS)
+        await _mute(laptop, True)  # its next words wait until the listener is in
+        [upstream] = front.realtime.connections()
+
+        # The kitchen opens the conversation and joins the live session as a listener.
+        kitchen = await _page(kitchen_browser, front, "Kitchen", problems)
+        await kitchen.goto(f"{front.url}/voice/{conversation_id}")
+        await kitchen.get_by_test_id("join-role").select_option("listener")
+        await kitchen.get_by_test_id("join").click()
+        kitchen_state = kitchen.get_by_test_id("connection-state")
+        await expect(kitchen_state).to_have_text("connected", timeout=TIMEOUT_MS)
+        await expect(kitchen.get_by_test_id("device-line")).to_contain_text(
+            "joined the live session as a listener"
+        )
+        await expect(kitchen.get_by_test_id("start-stop")).to_have_text(re.compile("Leave"))
+        kitchen_mic_toggle = kitchen.get_by_test_id("mic-mute")
+        await expect(kitchen_mic_toggle).to_be_disabled()
+        await expect(kitchen_mic_toggle).to_contain_text("No mic (listener)")
+        assert await _metric(front, "gateway_devices_joined_total", role="listener") == 1
+        # What the page loaded of the conversation so far has no answer to the laptop's next turn.
+        assert await _lines(kitchen, "assistant").filter(has_text=ANSWER).count() == 0
+
+        # The laptop speaks again: the kitchen sees its words, named, and sees and hears the answer.
+        await _mute(laptop, False)
+        from_laptop = _lines(kitchen, "user", "Laptop").filter(has_text=PHONE_SAYS)
+        await expect(from_laptop.first).to_be_visible(timeout=TIMEOUT_MS)
+        await expect(from_laptop.first.get_by_test_id("line-speaker")).to_have_text("Laptop")
+        await _mute(laptop, True)  # that turn is over; the next waits until the kitchen left
+        await expect(_lines(kitchen, "assistant").filter(has_text=ANSWER).first).to_be_visible(
+            timeout=TIMEOUT_MS
+        )
+
+        async def kitchen_heard() -> bool:
+            return bool((await _stats(kitchen))["playbackPeak"] > 0.05)
+
+        await async_wait_until(kitchen_heard, timeout_s=30, what="the answer played in the kitchen")
+        kitchen_stats = await _stats(kitchen)
+        assert kitchen_stats["chunksReceived"] > 0
+        assert kitchen_stats["framesSent"] == 0  # nothing of its own went out
+        await expect(laptop.get_by_test_id("floor")).to_have_count(0)  # a listener takes no floor
+        assert len(upstream.user_turns()) == 2  # the laptop's two turns, nothing from the kitchen
+
+        # The kitchen leaves; the laptop's session goes on (it speaks again, and is answered).
+        await kitchen.get_by_test_id("start-stop").click()
+        await expect(kitchen_state).to_have_text("closed", timeout=TIMEOUT_MS)
+        await expect(kitchen.get_by_test_id("start-stop")).to_have_text(re.compile("Start"))
+        await expect(laptop_state).to_have_text("connected")
+        answered = await _lines(laptop, "assistant").filter(has_text=ANSWER).count()
+        said = await _lines(laptop, "user").count()
+        await _mute(laptop, False)
+        await expect(_lines(laptop, "user")).to_have_count(said + 1, timeout=TIMEOUT_MS)
+        await expect(_lines(laptop, "assistant").filter(has_text=ANSWER)).to_have_count(
+            answered + 1, timeout=TIMEOUT_MS
+        )
+        await expect(laptop_state).to_have_text("connected")
+
+        # The laptop asked for its microphone once; the kitchen's page never did.
+        assert await _microphone_opens(laptop) == 1
+        assert await _microphone_opens(kitchen) == 0
+
+        await laptop.get_by_test_id("start-stop").click()
+        await expect(laptop_state).to_have_text(re.compile("closed|idle"), timeout=TIMEOUT_MS)
+
+    assert len(front.realtime.connections()) == 1  # one session, one brain, all along
+
+    events = await _session_events(front, conversation_id)
+    types = [e["type"] for e in events]
+    assert types.count("session_started") == 1, types
+    joined = [e["payload"] for e in events if e["type"] == "device_joined"]
+    assert [(p["device"], p["role"]) for p in joined] == [("Kitchen", "listener")]
+    assert [e["payload"]["device"] for e in events if e["type"] == "device_left"] == ["Kitchen"]
+    assert problems == []

@@ -1,16 +1,18 @@
 import { useEffect, useRef, useState } from "react";
 import { getToken, setToken } from "../api/token";
 import { defaultDeviceName, getStoredDeviceName, setDeviceName } from "../session/deviceName";
+import { getRecordChoice, isRecordChoice, setRecordChoice, type RecordChoice } from "../session/recordChoice";
 
-/** The access token (when the operator set GATEWAY_TOKEN) and this device's name, stored in this
- * browser. */
+/** The access token (when the operator set GATEWAY_TOKEN), this device's name, and whether the
+ * sessions it starts are recorded, stored in this browser. */
 export function SettingsDialog() {
   const dialog = useRef<HTMLDialogElement>(null);
   const [value, setValue] = useState(getToken);
   const [device, setDevice] = useState(getStoredDeviceName);
+  const [record, setRecord] = useState<RecordChoice>(getRecordChoice);
   const [saved, setSaved] = useState<string | null>(null);
 
-  useEffect(() => setSaved(null), [value, device]);
+  useEffect(() => setSaved(null), [value, device, record]);
 
   return (
     <>
@@ -20,6 +22,7 @@ export function SettingsDialog() {
         onClick={() => {
           setValue(getToken());
           setDevice(getStoredDeviceName());
+          setRecord(getRecordChoice());
           dialog.current?.showModal?.();
         }}
         data-testid="open-settings"
@@ -32,6 +35,7 @@ export function SettingsDialog() {
           onSubmit={() => {
             setToken(value.trim());
             const name = setDeviceName(device);
+            setRecordChoice(record);
             setDevice(getStoredDeviceName());
             setSaved(`Saved. This device is “${name}”.`);
           }}
@@ -62,6 +66,23 @@ export function SettingsDialog() {
           <p className="hint">
             How the transcript names this device when several share a conversation: letters, digits, spaces and{" "}
             <code>_ . &apos; -</code>, up to 32. Empty: the browser and platform.
+          </p>
+          <label htmlFor="record-select">Record conversations</label>
+          <select
+            id="record-select"
+            value={record}
+            onChange={(e) => {
+              if (isRecordChoice(e.target.value)) setRecord(e.target.value);
+            }}
+            data-testid="record-select"
+          >
+            <option value="default">server default</option>
+            <option value="always">always</option>
+            <option value="never">never</option>
+          </select>
+          <p className="hint">
+            Both sides of the sessions this device starts, kept with the conversation and playable from its history.
+            A session joined from here is recorded as the device that started it says. Applies from the next session.
           </p>
           <div className="row end">
             <button type="button" className="ghost" onClick={() => dialog.current?.close()}>

@@ -1,5 +1,6 @@
 import { useEffect, useMemo, useState, useSyncExternalStore } from "react";
 import { Link, useLocation, useParams } from "react-router-dom";
+import { ConnectionStatus } from "../components/ConnectionStatus";
 import { ErrorBanner } from "../components/ErrorBanner";
 import { FloorIndicator } from "../components/FloorIndicator";
 import { MicIcon, PowerIcon, SpeakerIcon } from "../components/Icons";
@@ -130,13 +131,7 @@ function Conversation({ conversationId }: { conversationId: string }) {
       </section>
 
       <section className="status-row" aria-label="Session status">
-        <div className={`state state-${snap.state}`}>
-          <span className="dot" aria-hidden="true" />
-          <span className="sr-only">Connection: </span>
-          <span data-testid="connection-state" data-state={snap.state} className="state-code">
-            {snap.state}
-          </span>
-        </div>
+        <ConnectionStatus state={snap.state} message={snap.stateMessage} />
         <div className="latency" data-testid="latency" data-ms={snap.latencyMs ?? ""}>
           Last turn:{" "}
           <strong>{snap.latencyMs === null ? "—" : `${Math.round(snap.latencyMs)} ms`}</strong>

@@ -54,8 +54,37 @@ describe("conversation ids and URLs", () => {
     expect(voiceSocketUrl("conv-1", null, where, session, { join: "speaker", device: "Phone" })).toBe(
       `wss://jetson:8443/api/realtime/pipecat/ws/conv-1?format=raw&resume=${session}`,
     );
+    // This browser's id goes with a join only (the gateway tells a device joining again by it).
+    const id = "0b1c2d3e-4f50-6172-8394-a5b6c7d8e9f0";
+    expect(new URL(voiceSocketUrl("conv-1", null, where, null, { join: "speaker", deviceId: id })).searchParams.get("device_id")).toBe(id);
+    expect(voiceSocketUrl("conv-1", null, where, null, { deviceId: id })).not.toContain("device_id");
+    expect(voiceSocketUrl("conv-1", null, where, session, { join: "speaker", deviceId: id })).not.toContain("device_id");
     expect(voiceSocketUrl("conv-1", null, where, null, { join: null, device: null })).toBe(
       "wss://jetson:8443/api/realtime/pipecat/ws/conv-1?format=raw",
     );
+  });
+
+  it("says record=1 or record=0 when the person chose, nothing for the server's default", () => {
+    const where = { protocol: "https:", host: "jetson:8443" };
+    const base = "wss://jetson:8443/api/realtime/pipecat/ws/conv-1?format=raw&ticket=t1&device=Laptop";
+    expect(voiceSocketUrl("conv-1", "t1", where, null, { device: "Laptop", record: true })).toBe(`${base}&record=1`);
+    expect(voiceSocketUrl("conv-1", "t1", where, null, { device: "Laptop", record: false })).toBe(`${base}&record=0`);
+    expect(voiceSocketUrl("conv-1", "t1", where, null, { device: "Laptop", record: null })).toBe(base);
+    expect(voiceSocketUrl("conv-1", "t1", where, null, { device: "Laptop" })).toBe(base);
+  });
+
+  it("never says record on a join or a resume: the session's start decided", () => {
+    const where = { protocol: "https:", host: "jetson:8443" };
+    for (const record of [true, false]) {
+      for (const join of ["speaker", "listener"] as const) {
+        const url = new URL(voiceSocketUrl("conv-1", null, where, null, { join, device: "Phone", record }));
+        expect(url.searchParams.get("join")).toBe("live");
+        expect(url.searchParams.has("record")).toBe(false);
+      }
+      const session = "0123456789abcdef0123456789abcdef";
+      expect(voiceSocketUrl("conv-1", null, where, session, { device: "Laptop", record })).toBe(
+        `wss://jetson:8443/api/realtime/pipecat/ws/conv-1?format=raw&resume=${session}`,
+      );
+    }
   });
 });

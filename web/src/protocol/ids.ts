@@ -26,10 +26,14 @@ export interface PageLocation {
 
 /** How this connection takes part: `device`, the name transcripts give this device (the session's
  * own, or one joining); `join`, join the conversation's live session in that role instead of
- * starting one (docs/protocol.md, Several devices). */
+ * starting one (docs/protocol.md, Several devices); `record`, record the session this connection
+ * starts (`record=1`) or not (`record=0`), null for the gateway's default (GATEWAY_RECORD_DEFAULT). */
 export interface SocketOptions {
   device?: string | null;
   join?: DeviceRole | null;
+  record?: boolean | null;
+  // This browser's own id (session/deviceId.ts), sent with a join only.
+  deviceId?: string | null;
 }
 
 /** The voice socket's URL, with a ticket (api/tickets.ts) when the stack wants one: never the
@@ -51,5 +55,9 @@ export function voiceSocketUrl(
     query.set("role", options.join);
   }
   if (options.device && !resume) query.set("device", options.device); // a resumed session has its name
+  if (options.join && options.deviceId && !resume) query.set("device_id", options.deviceId);
+  // Only a session's start decides its recording: a resume carries it on as it was, and a joined
+  // device takes part in a session whose own device decided.
+  if (typeof options.record === "boolean" && !resume && !options.join) query.set("record", options.record ? "1" : "0");
   return `${scheme}://${where.host}/api/realtime/pipecat/ws/${encodeURIComponent(conversationId)}?${query}`;
 }

@@ -230,7 +230,8 @@ describe("VoiceConnection", () => {
     const SESSION = "0123456789abcdef0123456789abcdef";
     const KEY = "rk-" + "x".repeat(29);
     const BASE = "ws://host/api/realtime/pipecat/ws/conv-1?format=raw";
-    const resumeUrl: SocketUrl = (resume) => (resume ? `${BASE}&resume=${resume}` : BASE);
+    const resumeUrl: SocketUrl = (resume, join) =>
+      resume ? `${BASE}&resume=${resume}` : join ? `${BASE}&join=live&role=${join}` : BASE;
     const started = (resume_s = 30, session_id = SESSION) => ({
       type: "session",
       state: "started",
@@ -324,7 +325,7 @@ describe("VoiceConnection", () => {
       expect(tags(t.sockets[1]!.sent)).toEqual(["resume", "ping", 2, "client_stats"]);
     });
 
-    it("follows the backoff after the first attempt, and starts a new session once the window passed", () => {
+    it("follows the backoff after the first attempt; once the window passed, joins back or starts a new session", () => {
       const t = live(2, 5); // the gateway waits 5 s
       t.sockets[0]!.serverClose(1006);
       t.connection.sendAudio(frame(3));
@@ -336,19 +337,23 @@ describe("VoiceConnection", () => {
       expect(t.sockets[2]!.url).toBe(`${BASE}&resume=${SESSION}`);
       t.sockets[2]!.serverClose(1006);
       expect(t.lastMessage()).toBe(RESUMING_MESSAGE);
-      t.clock.advance(4000); // 6 s after the drop: the session stopped waiting
+      t.clock.advance(4000); // 6 s after the drop: the session stopped waiting for this device
       expect(t.sockets).toHaveLength(4);
-      expect(t.sockets[3]!.url).toBe(BASE);
+      expect(t.sockets[3]!.url).toBe(`${BASE}&join=live&role=speaker`); // others may have kept it
       expect(t.connection.resuming).toBe(false);
       expect(t.connection.sendAudio(frame(4))).toBe(false); // no session to keep it for
       t.sockets[3]!.open();
+      t.sockets[3]!.serverClose(4004, "this conversation has no live session");
+      t.clock.advance(0); // nothing live: a new session, at once
+      expect(t.sockets).toHaveLength(5);
+      t.sockets[4]!.open();
       expect(t.connection.state).toBe("connected");
       expect(t.connection.frames).toMatchObject({ received: 0, sent: 0 });
       t.connection.sendAudio(frame(5));
-      expect(tags(t.sockets[3]!.sent)).toEqual([5]);
+      expect(tags(t.sockets[4]!.sent)).toEqual([5]);
     });
 
-    it("on 4002 forgets the session and starts a new one at once, counting afresh", () => {
+    it("on 4002 forgets the session; with no live session to join back, starts a new one at once, counting afresh", () => {
       const t = live(2);
       t.sockets[0]!.receive(new ArrayBuffer(1920));
       t.sockets[0]!.serverClose(1006);
@@ -358,9 +363,17 @@ describe("VoiceConnection", () => {
       t.sockets[1]!.serverClose(4002, `no session ${SESSION} to resume: it ended or expired`);
       expect(t.connection.state).toBe("reconnecting");
       expect(t.connection.sendAudio(frame(4))).toBe(false);
+      t.clock.advance(0); // the join back, refused: nothing live
+      t.sockets[2]!.open();
+      t.sockets[2]!.serverClose(4004, "this conversation has no live session");
       t.clock.advance(0);
-      expect(t.sockets.map((s) => s.url)).toEqual([BASE, `${BASE}&resume=${SESSION}`, BASE]);
-      const fresh = t.sockets[2]!;
+      expect(t.sockets.map((s) => s.url)).toEqual([
+        BASE,
+        `${BASE}&resume=${SESSION}`,
+        `${BASE}&join=live&role=speaker`,
+        BASE,
+      ]);
+      const fresh = t.sockets[3]!;
       fresh.open();
       expect(t.connection.state).toBe("connected");
       expect(t.connection.frames).toMatchObject({ received: 0, sent: 0, kept: 0 });
@@ -370,9 +383,9 @@ describe("VoiceConnection", () => {
       // The new session resumes with its own id and count.
       fresh.serverClose(1006);
       t.clock.advance(0);
-      expect(t.sockets[3]!.url).toBe(`${BASE}&resume=fedcba9876543210fedcba9876543210`);
-      t.sockets[3]!.open();
-      expect(t.sockets[3]!.json()).toEqual([{ type: "resume", resume_key: KEY, received: 1 }]);
+      expect(t.sockets[4]!.url).toBe(`${BASE}&resume=fedcba9876543210fedcba9876543210`);
+      t.sockets[4]!.open();
+      expect(t.sockets[4]!.json()).toEqual([{ type: "resume", resume_key: KEY, received: 1 }]);
     });
 
     it("on 4003 does not reconnect: another connection carries the session on", () => {
@@ -458,6 +471,195 @@ describe("VoiceConnection", () => {
       expect(t.sockets).toHaveLength(1);
       t.clock.advance(1);
       expect(t.sockets[1]!.url).toBe(BASE);
+    });
+  });
+
+  describe("after a refused resume: joining the session back", () => {
+    const SESSION = "0123456789abcdef0123456789abcdef";
+    const OTHER = "fedcba9876543210fedcba9876543210";
+    const BASE = "ws://host/api/realtime/pipecat/ws/conv-1?format=raw";
+    // The name in Settings is "Renamed" by now: a join back carries the name the session knew.
+    const url: SocketUrl = (resume, join, device) =>
+      resume
+        ? `${BASE}&resume=${resume}`
+        : join
+          ? `${BASE}&join=live&role=${join}&device=${device ?? "Renamed"}`
+          : `${BASE}&device=${device ?? "Renamed"}`;
+    const JOIN_BACK = `${BASE}&join=live&role=speaker&device=Laptop`;
+    const started = (session_id = SESSION) => ({
+      type: "session",
+      state: "started",
+      session_id,
+      conversation_id: "conv-1",
+      resume_key: "k".repeat(32),
+      resume_s: 30,
+      device: "Laptop",
+    });
+    const joined = { type: "session", state: "joined", session_id: SESSION, conversation_id: "conv-1", device: "Laptop", role: "speaker" };
+    const LEFT = "this device left the session; join it again instead";
+    const frame = () => new ArrayBuffer(960);
+
+    /** A session started here, dropped, and its resume refused (4002): the join back is next. */
+    function refused() {
+      const t = setup(url);
+      t.connection.start();
+      t.sockets[0]!.open();
+      t.sockets[0]!.receive(started());
+      t.connection.sendAudio(frame());
+      t.sockets[0]!.serverClose(1006);
+      t.clock.advance(0);
+      expect(t.sockets[1]!.url).toBe(`${BASE}&resume=${SESSION}`);
+      t.sockets[1]!.open();
+      t.sockets[1]!.serverClose(4002, LEFT);
+      return t;
+    }
+
+    it("joins the live session back as a speaker, under its own name, and is a joined device from then on", () => {
+      const t = refused();
+      expect(t.connection.state).toBe("reconnecting");
+      expect(t.lastMessage()).toBe(`The session could not be resumed (${LEFT}); joining its live session again…`);
+      expect(t.connection.resuming).toBe(false);
+      expect(t.connection.sendAudio(frame())).toBe(false); // nothing kept: no session to carry it to
+      expect(t.sockets).toHaveLength(2);
+      t.clock.advance(0); // at once
+      expect(t.sockets[2]!.url).toBe(JOIN_BACK);
+      expect(t.connection.joined).toBe("speaker");
+      t.sockets[2]!.open();
+      expect(t.sockets[2]!.sent).toHaveLength(0); // no resume request: a join says nothing first
+      expect(t.connection.state).toBe("reconnecting"); // until the gateway says it joined
+      t.sockets[2]!.receive(joined);
+      expect(t.connection.state).toBe("connected");
+      expect(t.lastMessage()).toBeNull();
+      expect(t.messages.at(-1)).toMatchObject({ type: "session", state: "joined", role: "speaker" });
+      expect(t.connection.sendAudio(frame())).toBe(true); // a speaker speaks
+      t.connection.sendStats({ type: "client_stats", played_ms: 500, underruns: 0, underrun_ms: 0, buffer_ms: 60 });
+      expect(t.sockets[2]!.sent.map((f) => typeof f)).toEqual(["object"]); // the audio; no stats from a joined device
+      // Dropped now, it joins again like any joined device: with the backoff (counting on from the
+      // first drop: the connection is still not stable), the same name, no resume.
+      t.sockets[2]!.serverClose(1006);
+      expect(t.lastMessage()).toBe("Connection lost; joining again in 2.0 s.");
+      t.clock.advance(1999);
+      expect(t.sockets).toHaveLength(3);
+      t.clock.advance(1);
+      expect(t.sockets[3]!.url).toBe(JOIN_BACK);
+      // And refused then (the session ended meanwhile), it ends as a joined device does.
+      t.sockets[3]!.open();
+      t.sockets[3]!.serverClose(4004, "this conversation has no live session");
+      expect(t.connection.state).toBe("error");
+      expect(t.lastMessage()).toBe("Cannot join the live session: this conversation has no live session.");
+      t.clock.advance(60_000);
+      expect(t.sockets).toHaveLength(4);
+    });
+
+    it("starts a new session when there is no live session to join back (4004)", () => {
+      const t = refused();
+      t.clock.advance(0);
+      t.sockets[2]!.open();
+      t.sockets[2]!.serverClose(4004, "this conversation has no live session");
+      expect(t.connection.state).toBe("reconnecting");
+      expect(t.lastMessage()).toBe("The live session could not be joined again (this conversation has no live session); starting a new one…");
+      expect(t.connection.joined).toBeNull();
+      t.clock.advance(0); // at once
+      expect(t.sockets[3]!.url).toBe(`${BASE}&device=Renamed`); // a new session: the name in Settings
+      t.sockets[3]!.open();
+      expect(t.connection.state).toBe("connected"); // no answer to wait for
+      t.sockets[3]!.receive(started(OTHER));
+      expect(t.connection.sendAudio(frame())).toBe(true);
+      expect(t.connection.frames).toMatchObject({ received: 1, sent: 1 });
+      // The new session is resumable, and joined back under its own name in turn.
+      t.sockets[3]!.serverClose(1006);
+      t.clock.advance(0);
+      expect(t.sockets[4]!.url).toBe(`${BASE}&resume=${OTHER}`);
+      t.sockets[4]!.open();
+      t.sockets[4]!.serverClose(4002, LEFT);
+      t.clock.advance(0);
+      expect(t.sockets[5]!.url).toBe(JOIN_BACK);
+    });
+
+    it("keeps trying to join back through drops, with the backoff; a refusal then still starts a new session", () => {
+      const t = refused();
+      t.clock.advance(0);
+      t.sockets[2]!.serverClose(1006); // the network again, before any answer
+      expect(t.lastMessage()).toBe("Connection lost; joining again in 2.0 s."); // the second failure in a row
+      t.clock.advance(1999);
+      expect(t.sockets).toHaveLength(3);
+      t.clock.advance(1);
+      expect(t.sockets[3]!.url).toBe(JOIN_BACK);
+      t.sockets[3]!.open();
+      t.sockets[3]!.serverClose(4004, "this conversation has no live session");
+      expect(t.lastMessage()).toMatch(/starting a new one…$/);
+      t.clock.advance(0);
+      expect(t.sockets[4]!.url).toBe(`${BASE}&device=Renamed`);
+      t.sockets[4]!.open();
+      expect(t.connection.state).toBe("connected");
+      expect(t.states).toEqual(["connecting", "connected", "reconnecting", "reconnecting", "reconnecting", "reconnecting", "connected"]);
+    });
+
+    it("Stop while waiting to join back opens nothing more", () => {
+      const t = refused();
+      t.connection.stop();
+      expect(t.connection.state).toBe("closed");
+      t.clock.advance(60_000);
+      expect(t.sockets).toHaveLength(2);
+      expect(t.clock.pending).toBe(0);
+    });
+
+    it("Stop while the join back awaits its answer leaves, and starts nothing even when the join is refused", () => {
+      const t = refused();
+      t.clock.advance(0);
+      t.sockets[2]!.open();
+      t.connection.stop();
+      expect(t.sockets[2]!.json().map((m) => m.type)).toEqual(["stop"]);
+      t.sockets[2]!.serverClose(4004, "this conversation has no live session");
+      expect(t.connection.state).toBe("closed");
+      expect(t.lastMessage()).toBeNull();
+      t.clock.advance(60_000);
+      expect(t.sockets).toHaveLength(3);
+      expect(t.clock.pending).toBe(0);
+    });
+
+    it("Stop while the join back's URL is on its way (a ticket) opens nothing", async () => {
+      const pending: (() => void)[] = [];
+      const t = setup((resume, join, device) =>
+        new Promise<string>((resolve) => pending.push(() => resolve(url(resume, join, device) as string))),
+      );
+      const settle = () => new Promise((resolve) => setTimeout(resolve, 0));
+      t.connection.start();
+      pending[0]!();
+      await settle();
+      t.sockets[0]!.open();
+      t.sockets[0]!.receive(started());
+      t.sockets[0]!.serverClose(1006);
+      t.clock.advance(0);
+      pending[1]!();
+      await settle();
+      t.sockets[1]!.open();
+      t.sockets[1]!.serverClose(4002, LEFT);
+      t.clock.advance(0);
+      expect(pending).toHaveLength(3); // the join back's ticket is being asked for
+      t.connection.stop();
+      expect(t.connection.state).toBe("closed");
+      pending[2]!();
+      await settle();
+      expect(t.sockets).toHaveLength(2);
+      t.clock.advance(60_000);
+      expect(pending).toHaveLength(3);
+    });
+
+    it("Start after all that starts a session of its own, under the name in Settings", () => {
+      const t = refused();
+      t.clock.advance(0);
+      t.sockets[2]!.open();
+      t.sockets[2]!.receive(joined);
+      t.connection.stop();
+      t.sockets[2]!.serverClose(1000, "left");
+      t.connection.start();
+      expect(t.connection.joined).toBeNull();
+      expect(t.sockets[3]!.url).toBe(`${BASE}&device=Renamed`);
+      t.connection.stop();
+      t.sockets[3]!.serverClose(1000, "client stopped");
+      t.connection.join("listener"); // and a join of the person's own uses it too
+      expect(t.sockets[4]!.url).toBe(`${BASE}&join=live&role=listener&device=Renamed`);
     });
   });
 
@@ -553,9 +755,9 @@ describe("VoiceConnection", () => {
       t.sockets[0]!.serverClose(1006);
       t.clock.advance(1000);
       t.sockets[1]!.open();
-      t.sockets[1]!.serverClose(4004, "a device named 'Phone' is already in the session");
+      t.sockets[1]!.serverClose(4004, "this conversation has no live session");
       expect(t.connection.state).toBe("error");
-      expect(t.lastMessage()).toMatch(/already in the session\. Choose another device name in Settings\./);
+      expect(t.lastMessage()).toBe("Cannot join the live session: this conversation has no live session.");
       t.clock.advance(60_000);
       expect(t.sockets).toHaveLength(2);
     });

@@ -11,8 +11,15 @@
  * once, with `?resume=<session_id>`, and its first frame asks for the session back, saying how
  * many frames came from it so far. Meanwhile audio and messages are kept (resumeLog.ts); after
  * the gateway's `resumed` answer, everything it did not get goes again, in order, before anything
- * new. A refused resume (4002), or the session's window passing, starts a new session in the same
- * conversation; a connection taken over by a resume elsewhere (4003) is not reconnected.
+ * new. A connection taken over by a resume elsewhere (4003) is not reconnected.
+ *
+ * **After a refused resume** (4002). The session may have gone on without this device: when other
+ * devices had joined it, the gateway lets them carry it on once this device's window ran out.
+ * So the device tries once to join the conversation's live session again, as a speaker under the
+ * name the session knew it by, rather than start a second session beside it; from then on it is a
+ * joined device like any other (below). Only when that join is refused (4004: no live session) does
+ * a new session start, in the same conversation. When the window passes on this side, no resume
+ * is asked for: the device joins back the same way.
  *
  * **Join** (docs/protocol.md, Several devices). `join(role)` joins the conversation's live session
  * from this device (`?join=live&role=`) instead of starting one: live once the gateway's `joined`
@@ -82,8 +89,14 @@ const ABNORMAL_CLOSURE = 1006;
 
 /** The socket's URL for one attempt: at once, or after a round trip (a ticket to ask for).
  * `resume`: the id of the session this attempt carries on (`?resume=`), or null for a new one;
- * `join`: the role this attempt joins the conversation's live session in (`?join=live`), or null. */
-export type SocketUrl = (resume: string | null, join: DeviceRole | null) => string | Promise<string>;
+ * `join`: the role this attempt joins the conversation's live session in (`?join=live`), or null;
+ * `device`: the name this attempt must carry (a join back into the session this device started:
+ * the name the session knew it by), or null for the name in Settings. */
+export type SocketUrl = (
+  resume: string | null,
+  join: DeviceRole | null,
+  device: string | null,
+) => string | Promise<string>;
 
 /** What a session's `started` message gave to resume it with: in memory only, never logged. */
 interface Resumable {
@@ -112,6 +125,14 @@ export class VoiceConnection {
   private resumeAttempt = false; // the current attempt carries `resumable` on
   private droppedAt: number | null = null; // when the resumable session's connection was lost
   private joinRole: DeviceRole | null = null; // joining the live session in this role, not starting one
+  // The name the session this device started gave it (`started`), to join that session back under.
+  private ownName: string | null = null;
+  // Joined back into the session this device started (after its resume was refused): the name
+  // every join carries, rejoins after a drop included; null: the name in Settings.
+  private joinName: string | null = null;
+  // That join is on its way: until the gateway says `joined`, a refusal (4004) starts a new
+  // session instead of ending in an error.
+  private rejoining = false;
 
   constructor(
     private readonly url: SocketUrl,
@@ -160,6 +181,8 @@ export class VoiceConnection {
       return;
     }
     this.joinRole = join;
+    this.ownName = this.joinName = null;
+    this.rejoining = false;
     this.userStopped = false;
     this.policy.reset();
     this.forgetSession(); // Start is a new session
@@ -238,15 +261,16 @@ export class VoiceConnection {
     this.sessionStopReason = null;
     const attempt = ++this.attempt;
     if (this.resumable !== null && this.droppedAt !== null && this.deps.now() - this.droppedAt >= this.resumable.windowMs) {
-      // The session stopped waiting (what was kept goes with it): a new one, same conversation.
-      this.forgetSession();
-      this.setState("reconnecting", "The session could not be resumed in time; starting a new one…");
+      // The session stopped waiting for this device (what was kept goes with it); other devices
+      // may have carried it on: join it back, as after a refused resume.
+      this.joinBack();
+      this.setState("reconnecting", "The session could not be resumed in time; joining its live session again…");
     }
     const resume = this.resumable !== null && this.droppedAt !== null ? this.resumable.sessionId : null;
     this.resumeAttempt = resume !== null;
     let target: string | Promise<string>;
     try {
-      target = this.url(resume, resume === null ? this.joinRole : null);
+      target = this.url(resume, resume === null ? this.joinRole : null, resume === null ? this.joinName : null);
     } catch (error) {
       this.setState("error", `Cannot open the voice connection: ${String(error)}`);
       return;
@@ -315,6 +339,7 @@ export class VoiceConnection {
           return;
         }
         if (answer?.type === "session" && answer.state === "joined" && this.joinRole !== null) {
+          this.rejoining = false; // back in: a joined device from now on
           this.goLive();
           this.events.onMessage(answer);
           return;
@@ -357,6 +382,7 @@ export class VoiceConnection {
 
   private sessionMessage(socket: SocketLike, message: SessionMessage): void {
     if (message.state === "started" && this.joinRole === null) {
+      this.ownName = message.device;
       const windowS = message.resume_s ?? 0;
       this.resumable =
         message.resume_key !== null && message.session_id !== "" && windowS > 0
@@ -392,9 +418,16 @@ export class VoiceConnection {
       return;
     }
     if (!this.userStopped && wasResume && code === CloseCode.RESUME_REFUSED) {
-      // The session ended or expired while we were away: a new one, in the same conversation.
-      this.forgetSession();
-      this.retry(0, `The session could not be resumed${reason ? ` (${reason})` : ""}; starting a new one…`);
+      // The session ended, or went on without this device (other devices kept it).
+      this.joinBack();
+      this.retry(0, `The session could not be resumed${reason ? ` (${reason})` : ""}; joining its live session again…`);
+      return;
+    }
+    if (!this.userStopped && this.rejoining && code === CloseCode.JOIN_REFUSED) {
+      // Nothing live to join back into: a new session, in the same conversation.
+      this.joinRole = this.joinName = null;
+      this.rejoining = false;
+      this.retry(0, `The live session could not be joined again${reason ? ` (${reason})` : ""}; starting a new one…`);
       return;
     }
     const decision = this.policy.closed(this.deps.now(), {
@@ -422,6 +455,16 @@ export class VoiceConnection {
     } else {
       this.setState("error", decision.message);
     }
+  }
+
+  /** No session of this device's own to carry on: join the conversation's live session back
+   * once, as a speaker under the name the session knew it by; a refusal (4004: nothing live)
+   * starts a new session instead. */
+  private joinBack(): void {
+    this.forgetSession();
+    this.joinRole = "speaker";
+    this.joinName = this.ownName;
+    this.rejoining = true;
   }
 
   private retry(delayMs: number, message: string): void {

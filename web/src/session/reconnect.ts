@@ -48,8 +48,7 @@ export function describeClose(code: number, reason: string): string {
     return `The voice service cannot run${reason ? `: ${reason}` : ""}. Ask its operator to check its configuration.`;
   }
   if (code === CloseCode.JOIN_REFUSED) {
-    const taken = /already in the session/.test(reason) ? " Choose another device name in Settings." : "";
-    return `Cannot join the live session${reason ? `: ${reason}` : ""}.${taken}`;
+    return `Cannot join the live session${reason ? `: ${reason}` : ""}.`;
   }
   if (code === CloseCode.INTERNAL_ERROR) return `The voice service failed${reason ? `: ${reason}` : ""}.`;
   if (code === CloseCode.TRY_AGAIN_LATER) return "The gateway is at its session limit; try again later.";

@@ -1,6 +1,7 @@
 // @vitest-environment jsdom
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { setToken } from "../api/token";
+import { setRecordChoice } from "./recordChoice";
 import type { StoredEvent } from "../api/types";
 import { FakeClock, FakeSocket } from "../testing/fakes";
 import { stats } from "./debugStats";
@@ -38,6 +39,7 @@ class FakeAudio implements AudioPort {
   }
 }
 
+const DEVICE_ID = "laptop-device-id-0001";
 const frame = (value: number) => new Int16Array(480).fill(value);
 
 async function setup(history: StoredEvent[] | null = null, begin: (session: VoiceSession) => Promise<void> = (s) => s.start()) {
@@ -54,6 +56,8 @@ async function setup(history: StoredEvent[] | null = null, begin: (session: Voic
     clock.deps(sockets),
     async () => (history === null ? null : { events: history }),
     () => "Laptop",
+    undefined,
+    () => DEVICE_ID,
   );
   await session.loadPast();
   await begin(session);
@@ -196,7 +200,7 @@ describe("VoiceSession", () => {
     expect(audio().clears).toBe(0);
   });
 
-  it("starts a new session when the resume is refused, and drops the old playback", async () => {
+  it("starts a new session when the resume is refused and there is no live session to join back", async () => {
     const { session, sockets, clock, audio } = await setup();
     sockets[0]!.open();
     sockets[0]!.receive({ type: "session", state: "started", session_id: "0123456789abcdef0123456789abcdef", conversation_id: "conv-test", resume_key: "k".repeat(32), resume_s: 30 });
@@ -204,11 +208,54 @@ describe("VoiceSession", () => {
     clock.advance(0);
     sockets[1]!.open();
     sockets[1]!.serverClose(4002, "wrong resume key");
-    expect(audio().clears).toBe(1);
+    expect(audio().clears).toBe(1); // the old playback goes
+    expect(session.getSnapshot().stateMessage).toBe("The session could not be resumed (wrong resume key); joining its live session again…");
     clock.advance(0);
-    expect(sockets[2]!.url).toBe("ws://localhost:3000/api/realtime/pipecat/ws/conv-test?format=raw&device=Laptop");
+    expect(sockets[2]!.url).toBe(`ws://localhost:3000/api/realtime/pipecat/ws/conv-test?format=raw&join=live&role=speaker&device=Laptop&device_id=${DEVICE_ID}`);
     sockets[2]!.open();
-    expect(session.getSnapshot()).toMatchObject({ state: "connected", running: true, error: null });
+    sockets[2]!.serverClose(4004, "this conversation has no live session");
+    expect(session.getSnapshot()).toMatchObject({ state: "reconnecting", running: true, joined: null, error: null });
+    clock.advance(0);
+    expect(sockets[3]!.url).toBe("ws://localhost:3000/api/realtime/pipecat/ws/conv-test?format=raw&device=Laptop");
+    sockets[3]!.open();
+    expect(session.getSnapshot()).toMatchObject({ state: "connected", running: true, joined: null, error: null, stateMessage: null });
+  });
+
+  it("joins its session back after a refused resume, and is a joined speaker then", async () => {
+    const { session, sockets, clock, audio } = await setup();
+    sockets[0]!.open();
+    sockets[0]!.receive({ type: "session", state: "started", session_id: "0123456789abcdef0123456789abcdef", conversation_id: "conv-test", resume_key: "k".repeat(32), resume_s: 30, device: "Laptop" });
+    sockets[0]!.serverClose(1006);
+    clock.advance(0);
+    sockets[1]!.open();
+    sockets[1]!.serverClose(4002, "this device left the session; join it again instead");
+    clock.advance(0);
+    expect(sockets[2]!.url).toBe(`ws://localhost:3000/api/realtime/pipecat/ws/conv-test?format=raw&join=live&role=speaker&device=Laptop&device_id=${DEVICE_ID}`);
+    sockets[2]!.open();
+    sockets[2]!.receive({ type: "session", state: "joined", session_id: "0123456789abcdef0123456789abcdef", conversation_id: "conv-test", device: "Laptop", role: "speaker" });
+    expect(session.getSnapshot()).toMatchObject({ state: "connected", running: true, joined: "speaker", device: "Laptop", error: null, stateMessage: null });
+    audio().sink(frame(1000)); // its microphone still reaches the session
+    expect(sockets[2]!.sent.filter((f) => f instanceof ArrayBuffer)).toHaveLength(1);
+    session.stop(); // Leave: the session goes on for the others
+    expect(sockets[2]!.json().map((m) => m.type)).toEqual(["stop"]);
+    sockets[2]!.serverClose(1000, "left");
+    expect(session.getSnapshot()).toMatchObject({ state: "closed", running: false, joined: null, error: null });
+  });
+
+  it("says what the connection is doing while it works on it, and nothing once it is done", async () => {
+    const { session, sockets, clock } = await setup();
+    expect(session.getSnapshot().stateMessage).toBeNull();
+    sockets[0]!.open();
+    sockets[0]!.serverClose(1006);
+    expect(session.getSnapshot()).toMatchObject({ state: "reconnecting", error: null });
+    expect(session.getSnapshot().stateMessage).toMatch(/^Connection lost; retrying in \d\.\d s\.$/); // jittered
+    clock.advance(30_000);
+    sockets[1]!.open();
+    expect(session.getSnapshot()).toMatchObject({ state: "connected", stateMessage: null });
+    sockets[1]!.serverClose(1008, "a valid token is required");
+    // How it ended is the banner's to say, not the state line's.
+    expect(session.getSnapshot()).toMatchObject({ state: "error", stateMessage: null });
+    expect(session.getSnapshot().error).toMatch(/token/);
   });
 
   it("on Stop sends `stop`, releases the audio and ends in closed", async () => {
@@ -244,7 +291,7 @@ describe("VoiceSession with several devices", () => {
   it("joins as a speaker: the microphone opens, the URL says join=live, frames flow once joined", async () => {
     const { session, sockets, audio, microphone } = await setup(null, (s) => s.join("speaker"));
     expect(microphone).toEqual([true]);
-    expect(sockets[0]!.url).toBe(`${JOIN}&join=live&role=speaker&device=Laptop`);
+    expect(sockets[0]!.url).toBe(`${JOIN}&join=live&role=speaker&device=Laptop&device_id=${DEVICE_ID}`);
     expect(session.getSnapshot()).toMatchObject({ running: true, joined: "speaker", state: "connecting", device: null });
     sockets[0]!.open();
     audio().sink(frame(1000)); // not joined yet: dropped
@@ -257,7 +304,7 @@ describe("VoiceSession with several devices", () => {
   it("joins as a listener without opening the microphone, and hears the assistant", async () => {
     const { session, sockets, audio, microphone } = await setup(null, (s) => s.join("listener"));
     expect(microphone).toEqual([false]);
-    expect(sockets[0]!.url).toBe(`${JOIN}&join=live&role=listener&device=Laptop`);
+    expect(sockets[0]!.url).toBe(`${JOIN}&join=live&role=listener&device=Laptop&device_id=${DEVICE_ID}`);
     sockets[0]!.open();
     sockets[0]!.receive(joined("listener"));
     sockets[0]!.receive(new ArrayBuffer(1920));
@@ -316,6 +363,33 @@ describe("VoiceSession with several devices", () => {
     expect(sockets[0]!.json().map((m) => m.type)).toEqual(["stop"]);
     sockets[0]!.serverClose(1000, "left");
     expect(session.getSnapshot()).toMatchObject({ state: "closed", running: false, joined: null, error: null });
+  });
+});
+
+describe("VoiceSession recording", () => {
+  afterEach(() => setRecordChoice("default"));
+  const NEW = "ws://localhost:3000/api/realtime/pipecat/ws/conv-test?format=raw&device=Laptop";
+
+  it("asks a session it starts to be recorded, or not, as Settings says, read at each start", async () => {
+    setRecordChoice("always");
+    const { session, sockets } = await setup();
+    expect(sockets[0]!.url).toBe(`${NEW}&record=1`);
+    session.stop();
+    sockets[0]!.serverClose(1000, "client stopped");
+    setRecordChoice("never");
+    await session.start();
+    expect(sockets[1]!.url).toBe(`${NEW}&record=0`);
+    session.stop();
+    sockets[1]!.serverClose(1000, "client stopped");
+    setRecordChoice("default");
+    await session.start();
+    expect(sockets[2]!.url).toBe(NEW);
+  });
+
+  it("says nothing of it when joining: the session's own device decided", async () => {
+    setRecordChoice("always");
+    const { sockets } = await setup(null, (s) => s.join("speaker"));
+    expect(sockets[0]!.url).toBe(`ws://localhost:3000/api/realtime/pipecat/ws/conv-test?format=raw&join=live&role=speaker&device=Laptop&device_id=${DEVICE_ID}`);
   });
 });
 

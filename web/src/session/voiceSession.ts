@@ -4,7 +4,9 @@
  *
  * Started here (`start`), or joined from this device while another runs it (`join`: as a speaker,
  * or as a listener whose microphone is never opened). Either way the device's name (Settings) goes
- * with each attempt, and `floor` messages say who is speaking when several devices share it.
+ * with each attempt, and `floor` messages say who is speaking when several devices share it. A
+ * session started here says whether to record it when Settings does (recordChoice.ts); a device
+ * whose resume was refused may join its session back (connection.ts), and is a joined speaker then.
  */
 import { loadConversation } from "../api/client";
 import { ticketIfNeeded } from "../api/tickets";
@@ -16,7 +18,9 @@ import { TicketPurpose } from "../protocol/vocabulary";
 import { VoiceConnection, browserDeps, type ConnectionDeps } from "./connection";
 import { applyMessage, emptyConversation, viewFromEvents, type ConversationView } from "./conversation";
 import { stats } from "./debugStats";
+import { getDeviceId } from "./deviceId";
 import { getDeviceName } from "./deviceName";
+import { getRecordChoice, recordFlag } from "./recordChoice";
 import { EarClock, type HeardTurn } from "./earClock";
 import type { ConnectionState } from "./reconnect";
 
@@ -43,6 +47,9 @@ export type HistoryState = "loading" | "loaded" | "new" | "failed";
 
 export interface SessionSnapshot {
   state: ConnectionState;
+  // What the connection is doing, in words, while it works on it ("Connection lost; resuming…");
+  // null when it says nothing. How it ended (closed, error) is `error`'s to say, not this.
+  stateMessage: string | null;
   running: boolean; // a session was started (or joined) and not stopped or ended
   joined: DeviceRole | null; // while running: the role this device joined another's session in
   device: string | null; // this device's name in the session, as the gateway said it
@@ -60,6 +67,7 @@ export interface SessionSnapshot {
 export class VoiceSession {
   private snapshot: SessionSnapshot = {
     state: "idle",
+    stateMessage: null,
     running: false,
     joined: null,
     device: null,
@@ -91,14 +99,24 @@ export class VoiceSession {
     private readonly loadHistory: (id: string) => Promise<{ events: StoredEvent[] } | null> = loadConversation,
     // Read for every attempt: a name changed in Settings applies from the next connection.
     private readonly deviceName: () => string = getDeviceName,
+    // Read for every new session: record it (true), not (false), or as the gateway's default.
+    private readonly record: () => boolean | null = () => recordFlag(getRecordChoice()),
+    // This browser's own id, sent with joins (deviceId.ts).
+    private readonly deviceId: () => string = getDeviceId,
   ) {
     // A fresh ticket for every attempt (reconnects, resumes and joins too), asked for right before
     // the socket opens.
-    const url = (ticket: string | null, resume: string | null, join: DeviceRole | null) =>
-      voiceSocketUrl(conversationId, ticket, window.location, resume, { device: this.deviceName(), join });
+    const url = (ticket: string | null, resume: string | null, join: DeviceRole | null, device: string | null) =>
+      voiceSocketUrl(conversationId, ticket, window.location, resume, {
+        device: device ?? this.deviceName(),
+        join,
+        record: this.record(),
+        deviceId: this.deviceId(),
+      });
     this.connection = new VoiceConnection(
-      (resume, join) =>
-        ticketIfNeeded(conversationId, TicketPurpose.VOICE)?.then((t) => url(t, resume, join)) ?? url(null, resume, join),
+      (resume, join, device) =>
+        ticketIfNeeded(conversationId, TicketPurpose.VOICE)?.then((t) => url(t, resume, join, device)) ??
+        url(null, resume, join, device),
       {
         onState: (state, message) => this.onState(state, message),
         onMessage: (message) => this.onMessage(message),
@@ -151,7 +169,7 @@ export class VoiceSession {
   private async begin(join: DeviceRole | null): Promise<void> {
     if (this.snapshot.running || this.starting) return;
     this.starting = true;
-    this.update({ running: true, joined: join, device: null, floor: null, error: null, state: "connecting" });
+    this.update({ running: true, joined: join, device: null, floor: null, error: null, state: "connecting", stateMessage: null });
     stats.state = "connecting";
     try {
       this.audio = await this.audioFactory((frame) => this.sendFrame(frame), {
@@ -262,21 +280,22 @@ export class VoiceSession {
 
   private onState(state: ConnectionState, message: string | null): void {
     stats.state = state;
-    const patch: Partial<SessionSnapshot> = { state };
+    const ended = state === "closed" || state === "error";
+    const patch: Partial<SessionSnapshot> = { state, stateMessage: ended ? null : message };
     // A session being resumed goes on: what was received plays on, and what was missed comes
     // again. Only a new session's audio starts from nothing.
     if (state === "reconnecting" && !this.connection.resuming) {
       this.audio?.clearPlayback();
       patch.assistantSpeaking = false;
     }
-    if (state === "closed" || state === "error") {
+    if (ended) {
       patch.running = false;
       patch.joined = null;
       patch.assistantSpeaking = false;
       patch.floor = null;
       void this.releaseAudio();
     }
-    if (message !== null && state !== "reconnecting") patch.error = message;
+    if (message !== null && ended) patch.error = message;
     this.update(patch);
   }
 
@@ -306,9 +325,12 @@ export class VoiceSession {
         return;
       case "session":
         // The connection acts on them (resume keys stay there); the view shows nothing, and a
-        // resume leaves it as it was. Started or joined: the name this device has in the session.
-        if (message.state === "started" || message.state === "joined") {
+        // resume leaves it as it was. Started or joined: the name this device has in the session;
+        // joined, also the role (a device that started the session may have joined it back).
+        if (message.state === "started") {
           this.fold(message, { device: message.device });
+        } else if (message.state === "joined") {
+          this.fold(message, { device: message.device, joined: this.snapshot.running ? this.connection.joined : null });
         } else if (message.state === "stopped") {
           this.update({ floor: null });
         }
