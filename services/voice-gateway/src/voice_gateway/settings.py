@@ -66,6 +66,9 @@ class Settings(BaseSettings):
     piper_voice: str = Field(default="en_US-joe-medium", pattern=r"^[\w.-]{1,64}$")
     # Silence after which a turn ends even when smart-turn thinks the user is not done.
     turn_stop_timeout_s: float = Field(default=1.2, gt=0, le=10)
+    # Silence after which the VAD calls the end of speech and smart-turn judges the turn
+    # (Pipecat's default 0.2). Shorter answers sooner but splits speech at shorter pauses.
+    vad_stop_s: float = Field(default=0.2, ge=0.05, le=2)
     # An OpenAI-compatible chat server (Ollama, llama.cpp, vLLM); unset: the command router.
     llm_base_url: str | None = Field(
         default=None,

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 from openai import AsyncOpenAI
 from pipecat.audio.utils import create_stream_resampler
+from pipecat.audio.vad.vad_analyzer import VADParams
 from pipecat.frames.frames import Frame, InputAudioRawFrame, LLMContextFrame
 from pipecat.processors.aggregators.llm_response_universal import LLMUserAggregatorParams
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
@@ -222,7 +223,9 @@ def local_brain(
         user_params=LLMUserAggregatorParams(
             # Both analyzers run on models loaded once per process (pipecat_shared_models.py):
             # built per session, they cost 50 ms of CPU and left memory behind each time.
-            vad_analyzer=SharedSileroVAD(sample_rate=RECOGNITION_RATE),
+            vad_analyzer=SharedSileroVAD(
+                sample_rate=RECOGNITION_RATE, params=VADParams(stop_secs=settings.vad_stop_s)
+            ),
             user_turn_strategies=UserTurnStrategies(
                 stop=[
                     TranscriptAwareTurnStop(
