@@ -12,11 +12,18 @@ import { TurnMeter, type TurnEvent, type TurnMeterOptions } from "./turnMeter";
 /** The Web Audio render quantum: `pull` is called once per quantum of this many samples. */
 export const QUANTUM = 128;
 
+/** What the browser's player (and the benchmark's replay of it) starts with. A turn starts
+ * playing once 100 ms are queued, which with 40 ms chunks is the third chunk: replaying the
+ * arrival times of 60 sessions over a 40 ± 30 ms link, 60 ms (two chunks) left 55 gaps where
+ * 100 ms left none, for 40 ms more at the start of a turn (docs/benchmarks.md, audio_quality).
+ * On a steady link the target shrinks back to `minBufferMs` as turns play without a gap. */
+export const PLAYBACK_DEFAULTS: TurnMeterOptions = { startBufferMs: 100 };
+
 export class Player {
   private readonly queue = new PlaybackQueue();
   private readonly meter: TurnMeter;
 
-  constructor(sampleRate: number, options: TurnMeterOptions = {}) {
+  constructor(sampleRate: number, options: TurnMeterOptions = PLAYBACK_DEFAULTS) {
     this.meter = new TurnMeter(sampleRate, options);
     this.adapt();
   }
@@ -65,7 +72,8 @@ export class Player {
   /** Renders one quantum into `out` (silence where there is no audio); returns what happened. */
   pull(out: Float32Array): TurnEvent[] {
     const target = this.meter.targetSamples;
-    const events = this.meter.afterPull(this.queue.pull(out), out.length);
+    const queued = this.queue.queued;
+    const events = this.meter.afterPull(this.queue.pull(out), out.length, queued);
     // The target moves on an underrun or after a steady stretch; turn events re-adapt too, as
     // the worklet always did (harmless when nothing moved).
     if (events.length > 0 || this.meter.targetSamples !== target) this.adapt();

@@ -3,13 +3,16 @@ import { parseTrace, replay, type ReplayEvent, type ReplayTurn } from "./replay"
 
 // At 24 kHz a quantum of 128 samples lasts 16/3 ms; a 40 ms chunk is 960 samples. The meter
 // starts with a 60 ms target (1440 samples): the queue waits for that much, or at most
-// ceil(2 * 1440 / 128) = 23 quanta; an underrun grows the target by 20 ms (480 samples).
+// ceil(2 * 1440 / 128) = 23 quanta. An underrun grows the target from what was queued when
+// playing last started by the time nothing was queued, at least 20 ms (480 samples), at most to
+// 200 ms (4800).
 const RATE = 24_000;
+const AT_60_MS = { startBufferMs: 60 }; // what the numbers here are worked out for
 const Q_MS = 16 / 3;
 const CHUNK = 960;
 
 function turnsOf(events: ReplayEvent[]): ReplayTurn[] {
-  const result = replay({ sampleRate: RATE, sessions: [{ events }] });
+  const result = replay({ sampleRate: RATE, sessions: [{ events }] }, AT_60_MS);
   expect(result.sessions).toHaveLength(1);
   return result.sessions[0]!.turns;
 }
@@ -63,7 +66,28 @@ describe("replay", () => {
       playedSamples: 50 * CHUNK,
       underruns: 1,
       underrunSamples: 4800,
-      bufferSamples: 1440 + 480,
+      // From the 1920 it started with (two chunks), by the 3776 before chunk 25 came (then it
+      // held chunk 25 back for 8 quanta): 5696, held at the ceiling.
+      bufferSamples: 4800,
+    });
+  });
+
+  it("hears a chunk 17 ms late as 61 ms of silence, and grows by the lateness alone", () => {
+    // Chunks 25 on arrive 60 ms late. The first 25 run out at 1042.67 ms, as above. Chunk 25
+    // (1060 ms, quantum 199) is below the target; chunk 26 (1100 ms) is rendered from quantum
+    // 207: 64 silent samples in quantum 195 and 11 silent quanta, 1472 samples (61.33 ms). The
+    // remaining 24000 samples play from quantum 207: 187 whole quanta, then half of quantum 394.
+    // Nothing was queued for 448 of the 1472 (quanta 195-198), less than the least step: the
+    // target grows from the 1920 it started with by 480, to 100 ms (three chunks, next time).
+    const turns = turnsOf(stream((i) => 40 * i + (i >= 25 ? 60 : 0)));
+    expect(turns).toHaveLength(1);
+    expectTurn(turns[0], {
+      startedAt: 8 * Q_MS,
+      endedAt: 394 * Q_MS,
+      playedSamples: 50 * CHUNK,
+      underruns: 1,
+      underrunSamples: 1472,
+      bufferSamples: 1920 + 480,
     });
   });
 
@@ -152,13 +176,13 @@ describe("replay", () => {
   });
 
   it("replays each session with a player of its own", () => {
-    const late = stream((i) => 40 * i + (i >= 25 ? 200 : 0));
+    const late = stream((i) => 40 * i + (i >= 25 ? 60 : 0));
     const result = replay({
       sampleRate: RATE,
       sessions: [{ events: late }, { events: [] }, { events: late }],
-    });
+    }, AT_60_MS);
     expect(result.sessions.map((s) => s.turns.map((t) => t.underruns))).toEqual([[1], [], [1]]);
-    expect(result.sessions[2]!.turns[0]!.bufferSamples).toBe(1920); // not grown twice
+    expect(result.sessions[2]!.turns[0]!.bufferSamples).toBe(2400); // not grown twice
   });
 
   it("stops 5 s after the last event: a turn still playing then is left out", () => {

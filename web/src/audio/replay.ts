@@ -5,8 +5,8 @@
  * they cost far less than browsers, and the replay still counts underruns and the jitter buffer
  * with exactly the logic the browser runs. Pure: no DOM, no worklet, no clock of its own.
  */
-import { Player, QUANTUM } from "./player";
-import type { TurnEvent, TurnHeard } from "./turnMeter";
+import { PLAYBACK_DEFAULTS, Player, QUANTUM } from "./player";
+import type { TurnEvent, TurnHeard, TurnMeterOptions } from "./turnMeter";
 
 /** `t` in milliseconds, any origin, non-decreasing within a session. */
 export type ReplayEvent =
@@ -34,15 +34,17 @@ export interface ReplayResult {
  * queued, yet stops a trace whose audio never drains. */
 export const LINGER_MS = 5000;
 
-export function replay(trace: ReplayTrace): ReplayResult {
-  return { sessions: trace.sessions.map((s) => ({ turns: replaySession(trace.sampleRate, s.events) })) };
+/** `trace` played through the browser's player; `options`: the player's (its defaults unless
+ * said). */
+export function replay(trace: ReplayTrace, options: TurnMeterOptions = PLAYBACK_DEFAULTS): ReplayResult {
+  return { sessions: trace.sessions.map((s) => ({ turns: replaySession(trace.sampleRate, s.events, options) })) };
 }
 
-function replaySession(sampleRate: number, events: ReplayEvent[]): ReplayTurn[] {
+function replaySession(sampleRate: number, events: ReplayEvent[], options: TurnMeterOptions): ReplayTurn[] {
   const first = events[0];
   const last = events[events.length - 1];
   if (!first || !last) return [];
-  const player = new Player(sampleRate);
+  const player = new Player(sampleRate, options);
   const out = new Float32Array(QUANTUM);
   const turns: ReplayTurn[] = [];
   let startedAt = first.t;

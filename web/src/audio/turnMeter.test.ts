@@ -29,7 +29,8 @@ class Player {
   play(msOfTime: number): void {
     this.due += (msOfTime / 1000) * RATE;
     for (; this.due >= QUANTUM; this.due -= QUANTUM) {
-      this.events.push(...this.meter.afterPull(this.queue.pull(this.buffer), QUANTUM));
+      const queued = this.queue.queued;
+      this.events.push(...this.meter.afterPull(this.queue.pull(this.buffer), QUANTUM, queued));
       this.adapt();
     }
   }
@@ -103,6 +104,73 @@ describe("TurnMeter", () => {
     player.push(100);
     player.play(50);
     expect(player.events.filter((e) => e.type === "started")).toHaveLength(2);
+  });
+});
+
+// The meter alone, one quantum at a time: at 24 kHz it starts with a 60 ms target (1440
+// samples), its least step is 20 ms (480), its ceiling 200 ms (4800).
+describe("TurnMeter jitter buffer growth", () => {
+  /** A turn that starts, then goes `silent` samples without audio before audio comes back
+   * (how much was queued left unsaid: the buffer grows from its target by the whole gap). */
+  function gap(meter: TurnMeter, silent: number): void {
+    meter.afterPull(128, 128); // the turn starts
+    meter.afterPull(128 - (silent % 128), 128); // the audio runs out inside this quantum
+    for (let i = 0; i < Math.floor(silent / 128); i++) meter.afterPull(0, 128);
+    meter.afterPull(128, 128); // audio again: the underrun is counted
+  }
+
+  it("grows by the silence heard: a 50 ms gap adds 50 ms, not 20", () => {
+    const meter = new TurnMeter(RATE);
+    gap(meter, 1200); // 48 silent samples ending the second quantum, 9 * 128 more: 50 ms
+    expect(meter.total).toEqual({ underruns: 1, underrunSamples: 1200 });
+    expect(meter.targetSamples).toBe(1440 + 1200); // 110 ms (a fixed step gave 80 ms)
+  });
+
+  it("grows by at least growMs after a gap of a few samples", () => {
+    const meter = new TurnMeter(RATE);
+    gap(meter, 8); // 120 samples played of the second quantum, 8 silent
+    expect(meter.total).toEqual({ underruns: 1, underrunSamples: 8 });
+    expect(meter.targetSamples).toBe(1440 + 480);
+  });
+
+  it("holds the ceiling whatever the gap", () => {
+    const meter = new TurnMeter(RATE, { startBufferMs: 180 }); // 4320
+    gap(meter, 1200); // 4320 + 1200 = 5520: held at 4800
+    expect(meter.targetSamples).toBe(4800);
+    const capped = new TurnMeter(RATE, { maxBufferMs: 100 }); // 2400
+    gap(capped, 8); // a tiny gap too: 1440 + 480, then 1920 + 480, then held
+    gap(capped, 8);
+    gap(capped, 8);
+    expect(capped.targetSamples).toBe(2400);
+  });
+
+  it("grows from what was queued at the start, by the time nothing was queued", () => {
+    const meter = new TurnMeter(RATE);
+    meter.afterPull(128, 128, 1920); // starts on two 40 ms chunks: 80 ms queued, not 60
+    meter.afterPull(64, 128, 64); // runs dry: 64 silent
+    for (let i = 0; i < 3; i++) meter.afterPull(0, 128, 0); // 384 more, nothing queued
+    for (let i = 0; i < 8; i++) meter.afterPull(0, 128, 960); // a chunk held back to refill
+    meter.afterPull(128, 128, 1920);
+    // The listener heard 64 + 384 + 1024 = 1472; the network left 448 missing, under the least
+    // step: 1920 + 480, so the next start waits for three chunks (2880).
+    expect(meter.total).toEqual({ underruns: 1, underrunSamples: 1472 });
+    expect(meter.targetSamples).toBe(2400);
+    // It resumed on 1920, below the new target: the next gap grows from the target.
+    for (let i = 0; i < 14; i++) meter.afterPull(128, 128, 1792 - 128 * i);
+    for (let i = 0; i < 10; i++) meter.afterPull(0, 128, 0); // 1280 silent, nothing queued
+    meter.afterPull(128, 128, 2880);
+    expect(meter.targetSamples).toBe(2400 + 1280);
+  });
+
+  it("shrinks back from a grown target after a steady stretch", () => {
+    const meter = new TurnMeter(RATE, { steadyMs: 1000 }); // 24000 samples without an underrun
+    gap(meter, 1200);
+    expect(meter.targetSamples).toBe(2640);
+    // The quantum that ended the gap played 128: 186 more make 23936, still short of 24000.
+    for (let i = 0; i < 186; i++) meter.afterPull(128, 128);
+    expect(meter.targetSamples).toBe(2640);
+    meter.afterPull(128, 128); // 24064: one shrink of 10 ms (240)
+    expect(meter.targetSamples).toBe(2400);
   });
 });
 

@@ -3,11 +3,12 @@
  * buffer that keeps it whole.
  *
  * The playback worklet calls `afterPull` once per render quantum with how many of its samples
- * came from the queue. A turn starts with its first sample played. The gateway says when the
- * assistant has stopped speaking (`speakingEnded`): until then, a quantum with nothing to play
- * is an underrun in progress, and when audio comes back the listener heard a gap of that many
- * samples (counted, and the buffer grows by `growMs`). Once the gateway has said so, the turn
- * ends when the queue runs dry. Without word from the gateway, `endGapMs` of silence ends it.
+ * came from the queue, and how many were queued before. A turn starts with its first sample
+ * played. The gateway says when the assistant has stopped speaking (`speakingEnded`): until
+ * then, a quantum with nothing to play is an underrun in progress, and when audio comes back the
+ * listener heard a gap of that many samples (counted, and the buffer grows: `underrun` says by
+ * how much). Once the gateway has said so, the turn ends when the queue runs dry. Without word
+ * from the gateway, `endGapMs` of silence ends it.
  * After `steadyMs` of audio played without an underrun, the buffer shrinks back by `shrinkMs`,
  * down to `minBufferMs`: a steady network pays for no more delay than it needs. A barge-in
  * (`cleared`) ends the turn at once.
@@ -43,6 +44,8 @@ export class TurnMeter {
   private playing = false;
   private ending = false; // the gateway said the assistant stopped: the turn ends when dry
   private dry = 0; // silent samples since the audio stopped, inside a turn
+  private held = 0; // of those, while audio was queued but held back to refill the buffer
+  private startedWith = 0; // samples queued when playing last started or resumed
   private steady = 0; // samples played since the last underrun or shrink
   private turn = { played: 0, underruns: 0, underrunSamples: 0 };
   /** Every underrun since the meter started, and their silence (for the debug view). */
@@ -78,18 +81,22 @@ export class TurnMeter {
     this.ending = true;
   }
 
-  /** After one quantum of `size` samples, `written` of them audio: what, if anything, happened. */
-  afterPull(written: number, size: number): TurnEvent[] {
+  /** After one quantum of `size` samples, `written` of them audio, `queued` samples waiting
+   * before it (0 if unknown): what, if anything, happened. */
+  afterPull(written: number, size: number, queued = 0): TurnEvent[] {
     const events: TurnEvent[] = [];
     if (written > 0) {
       if (!this.playing) {
         this.playing = true;
         this.turn = { played: 0, underruns: 0, underrunSamples: 0 };
         events.push({ type: "started" });
+        this.startedWith = queued;
       } else if (this.dry > 0) {
         this.underrun(this.dry);
+        this.startedWith = queued;
       }
       this.dry = size - written; // a partial quantum ends in silence
+      this.held = 0;
       this.turn.played += written;
       this.steady += written;
       if (this.steady >= this.steadyNeeded) {
@@ -101,6 +108,7 @@ export class TurnMeter {
     }
     if (!this.playing) return events;
     this.dry += size;
+    if (queued > 0) this.held += size;
     if (this.ending || this.dry >= this.endGap) events.push(this.end());
     return events;
   }
@@ -115,7 +123,16 @@ export class TurnMeter {
     this.turn.underrunSamples += silence;
     this.total.underruns++;
     this.total.underrunSamples += silence;
-    this.target = Math.min(this.max, this.target + this.grow);
+    // Grow to what would have covered this gap, not by a fixed step (which needed two or three
+    // gaps on a jittery link: docs/benchmarks.md, audio_quality). The buffer really held
+    // `startedWith` when it last started, not its target (audio comes in whole chunks: a 60 ms
+    // target starts on two 40 ms chunks, 80 ms), and the next audio came `late` after that ran
+    // out: it needed that much more. The silence spent holding audio back to refill the buffer
+    // is the buffer's own, not the network's: counted in the gap, not in the growth. At least
+    // `growMs`, so a gap of a few samples still grows it; at most `maxBufferMs`.
+    const late = silence - this.held;
+    const base = Math.max(this.target, this.startedWith);
+    this.target = Math.min(this.max, base + Math.max(this.grow, late));
     this.steady = 0;
   }
 
@@ -123,6 +140,7 @@ export class TurnMeter {
     this.playing = false;
     this.ending = false;
     this.dry = 0;
+    this.held = 0;
     return {
       type: "ended",
       playedSamples: this.turn.played,
