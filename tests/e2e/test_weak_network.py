@@ -26,7 +26,7 @@ from .conftest import Front
 
 SPOKEN = "Please ask the team to write a haiku about the sea."
 TIMEOUT_MS = 60_000
-START_BUFFER_MS = 60  # web/src/audio/turnMeter.ts
+START_BUFFER_MS = 100  # PLAYBACK_DEFAULTS in web/src/audio/player.ts
 BUFFER_RANGE_MS = (40, 200)
 # Longer than the largest jitter buffer, every two seconds: a turn of assistant audio (several
 # seconds of it) cannot escape a gap.
