@@ -58,6 +58,10 @@ class Settings(BaseSettings):
     # "speech": each clip on a window its own size (a quarter of the time on a CPU);
     # "full": Whisper's 30 s window for every clip (its training shape, slower).
     whisper_window: Literal["speech", "full"] = "speech"
+    # Whisper's beam. Two, not faster-whisper's five: a third of the time after the user stops,
+    # and as many words right on the bench's utterances; one (greedy) is faster still but heard
+    # more wrong (docs/benchmarks.md, voice_latency).
+    whisper_beam_size: int = Field(default=2, ge=1, le=10)
     # Start recognising at the user's first short pause, before the VAD calls the end of speech.
     early_recognition: bool = True
     piper_voice_dir: Path | None = None

@@ -37,9 +37,11 @@ MAX_SEGMENT_S = 28.0
 
 
 @functools.cache
-def shared_whisper(model_dir: str, device: str, windowed: bool = True) -> WindowedWhisper:
+def shared_whisper(
+    model_dir: str, device: str, windowed: bool = True, beam_size: int = 2
+) -> WindowedWhisper:
     """The process's Whisper model, loaded on first use."""
-    return WindowedWhisper(_load_model(model_dir, device), windowed=windowed)
+    return WindowedWhisper(_load_model(model_dir, device), windowed=windowed, beam_size=beam_size)
 
 
 @functools.cache

@@ -184,6 +184,7 @@ def local_brain(
             str(whisper_model_dir(settings)),
             settings.whisper_device,
             windowed=settings.whisper_window == "speech",
+            beam_size=settings.whisper_beam_size,
         ),
         early=settings.early_recognition,
         device=settings.whisper_device,

@@ -85,7 +85,11 @@ class WindowedWhisper:
         seconds = len(audio) / SAMPLE_RATE
         if not self._windowed or seconds + PAD_S > MAX_WINDOW_S or options.get("hotwords"):
             segments, info = self._model.transcribe(
-                audio, language=language, initial_prompt=initial_prompt, temperature=0.0, **options
+                audio,
+                language=language,
+                initial_prompt=initial_prompt,
+                temperature=0.0,
+                **{"beam_size": self._beam_size, **options},
             )
             return segments, info
         return [self._decode_window(audio, language or "en", initial_prompt)], None
