@@ -27,15 +27,17 @@ def test_each_turn_gets_its_own_voice_and_gateway_figure() -> None:
     )
     first, second, third = replay([trace])
 
-    # The first 40 ms is below the 60 ms jitter buffer: playing starts with the second chunk,
-    # in the first quantum at or after 1740 ms (the 8th after 1700).
-    started = 1700 + 8 * QUANTUM_MS
+    # Two chunks (80 ms) are below the browser's 100 ms jitter buffer (PLAYBACK_DEFAULTS in
+    # web/src/audio/player.ts): playing starts with the third chunk, in the first quantum at or
+    # after 1780 ms (the 15th after 1700).
+    started = 1700 + 15 * QUANTUM_MS
     assert first["mouth_to_ear_ms"] == pytest.approx(started - 1020, abs=0.1)
     assert first["gateway_voice_ms"] == 650.0
-    assert (first["played_ms"], first["underruns"], first["buffer_ms"]) == (400.0, 0, 60.0)
+    assert (first["played_ms"], first["underruns"], first["buffer_ms"]) == (400.0, 0, 100.0)
 
-    # The player's clock runs on from the first answer: the first quantum at or after 5040 ms.
-    started = 1700 + math.ceil((5040 - 1700) / QUANTUM_MS) * QUANTUM_MS
+    # The player's clock runs on from the first answer: the first quantum at or after 5080 ms
+    # (the second answer's third chunk).
+    started = 1700 + math.ceil((5080 - 1700) / QUANTUM_MS) * QUANTUM_MS
     assert second["mouth_to_ear_ms"] == pytest.approx(started - 4200, abs=0.1)
     assert second["gateway_voice_ms"] is None  # not the first turn's figure
     assert third["mouth_to_ear_ms"] is None  # nobody spoke since the second answer
@@ -47,5 +49,7 @@ def test_a_gap_inside_an_answer_is_an_underrun() -> None:
     [turn] = replay([EarTrace(events=events)])
     assert turn["underruns"] == 1
     assert turn["underrun_ms"] > 100
-    assert turn["buffer_ms"] == 80.0  # grown by 20 ms
+    # Grown from the 120 ms it started with by the 120 ms it stood empty: held at the 200 ms
+    # ceiling.
+    assert turn["buffer_ms"] == 200.0
     assert turn["played_ms"] == 400.0
