@@ -61,7 +61,11 @@ async def test_a_killed_service_loses_nothing(deployed: Deployment, service: str
         counts.append((stack.produced(), stack.stored()))
         return counts[-1][0] == counts[-1][1]
 
-    await until(settled, SETTLE_S, "every produced event stored", poll_s=1.0)
+    try:
+        await until(settled, SETTLE_S, "every produced event stored", poll_s=1.0)
+    except AssertionError as timed_out:  # say which way the counts were apart, and since when
+        raise AssertionError(f"{service}: (produced, stored) readings {counts[:3]} ... "
+                             f"{counts[-3:]}") from timed_out  # fmt: skip
     produced, stored = counts[-1]
     assert produced == stored, f"{service}: produced {produced}, stored {stored}"
     assert produced > 0

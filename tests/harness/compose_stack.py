@@ -23,6 +23,8 @@ COMPOSE = str(BIN / "docker-compose")
 # What the live runs start: everything but Grafana, which cannot run here (ops/images/README.md).
 SERVICES = ("redis", "event-store", "tool-worker", "voice-gateway", "nginx", "prometheus")
 PRODUCERS = {"voice-gateway": ("gateway_events", 8090), "tool-worker": ("tool_worker_events", 8092)}
+# How long `kill` waits for a producer whose counts keep moving to stand still for one reading.
+QUIET_WAIT_S = 15.0
 # Distinct events in the event-store's SQLite file (the image's EVENT_STORE_DB_PATH), read-only.
 COUNT_STORED = (
     "import sqlite3;"
@@ -125,11 +127,16 @@ class ComposeStack:
         return str(state.get("Health", {}).get("Status", state["Status"]))
 
     def kill(self, service: str) -> None:
-        """SIGKILL `service`'s container (a producer's counts are read just before)."""
+        """SIGKILL `service`'s container. A producer's counts are read just before: the kill
+        comes right after two readings that agree (up to QUIET_WAIT_S), since what it produces
+        between the last reading and its death is stored but counted nowhere (a tool run in
+        flight streams a burst of events; reading once killed it in the middle of one)."""
         if service in PRODUCERS:
-            self._produced_by_dead[service] = self._produced_by_dead.get(service, 0) + (
-                self.produced_now(service)
-            )
+            deadline = time.monotonic() + QUIET_WAIT_S
+            last, now = -1, self.produced_now(service)
+            while now != last and time.monotonic() < deadline:
+                last, now = now, self.produced_now(service)
+            self._produced_by_dead[service] = self._produced_by_dead.get(service, 0) + now
         docker("kill", self.container(service))
 
     def restart_killed(self, service: str, timeout_s: float = 120) -> float:
