@@ -110,6 +110,19 @@ async def _session_events(front: Front, conversation_id: str) -> list[dict[str, 
     return await async_wait_until(controller_events, timeout_s=10, what="the session's end")
 
 
+async def _one_session_joined_and_left(
+    front: Front, conversation_id: str, device: str, role: str
+) -> None:
+    """One session and one brain all along, and its events say `device` joined and left."""
+    assert len(front.realtime.connections()) == 1
+    events = await _session_events(front, conversation_id)
+    types = [e["type"] for e in events]
+    assert types.count("session_started") == 1, types
+    joined = [e["payload"] for e in events if e["type"] == "device_joined"]
+    assert [(p["device"], p["role"]) for p in joined] == [(device, role)]
+    assert [e["payload"]["device"] for e in events if e["type"] == "device_left"] == [device]
+
+
 async def _new_conversation(page: Page) -> None:
     await page.get_by_test_id("new-conversation").click()
     await page.wait_for_url(re.compile(r"/voice/[A-Za-z0-9][\w.:-]*$"))
@@ -206,14 +219,7 @@ async def test_a_second_device_joins_speaks_and_leaves(front: Front, tmp_path: P
         await laptop.get_by_test_id("start-stop").click()
         await expect(laptop_state).to_have_text(re.compile("closed|idle"), timeout=TIMEOUT_MS)
 
-    assert len(front.realtime.connections()) == 1  # one session, one brain, all along
-
-    events = await _session_events(front, conversation_id)
-    types = [e["type"] for e in events]
-    assert types.count("session_started") == 1, types
-    joined = [e["payload"] for e in events if e["type"] == "device_joined"]
-    assert [(p["device"], p["role"]) for p in joined] == [("Phone", "speaker")]
-    assert [e["payload"]["device"] for e in events if e["type"] == "device_left"] == ["Phone"]
+    await _one_session_joined_and_left(front, conversation_id, "Phone", "speaker")
     assert problems == []
 
     # The laptop's words after the phone left are its own.
@@ -298,12 +304,5 @@ async def test_a_listener_hears_the_answer_without_a_microphone(
         await laptop.get_by_test_id("start-stop").click()
         await expect(laptop_state).to_have_text(re.compile("closed|idle"), timeout=TIMEOUT_MS)
 
-    assert len(front.realtime.connections()) == 1  # one session, one brain, all along
-
-    events = await _session_events(front, conversation_id)
-    types = [e["type"] for e in events]
-    assert types.count("session_started") == 1, types
-    joined = [e["payload"] for e in events if e["type"] == "device_joined"]
-    assert [(p["device"], p["role"]) for p in joined] == [("Kitchen", "listener")]
-    assert [e["payload"]["device"] for e in events if e["type"] == "device_left"] == ["Kitchen"]
+    await _one_session_joined_and_left(front, conversation_id, "Kitchen", "listener")
     assert problems == []

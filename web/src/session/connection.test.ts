@@ -28,6 +28,16 @@ function setup(url: SocketUrl = () => "ws://host/api/realtime/pipecat/ws/conv-1?
   return { clock, sockets, states, messages, audio, connection, lastMessage: () => lastMessage };
 }
 
+/** Socket `index` refused with 4004 ("no live session"): an error with the gateway's reason,
+ * and no further attempt however long one waits (`total` sockets in all). */
+function expectJoinRefusedForGood(t: ReturnType<typeof setup>, index: number, total: number): void {
+  t.sockets[index]!.serverClose(4004, "this conversation has no live session");
+  expect(t.connection.state).toBe("error");
+  expect(t.lastMessage()).toBe("Cannot join the live session: this conversation has no live session.");
+  t.clock.advance(60_000);
+  expect(t.sockets).toHaveLength(total);
+}
+
 describe("VoiceConnection", () => {
   it("connects, passes messages and audio through, and sends audio only while open", () => {
     const t = setup();
@@ -544,11 +554,7 @@ describe("VoiceConnection", () => {
       expect(t.sockets[3]!.url).toBe(JOIN_BACK);
       // And refused then (the session ended meanwhile), it ends as a joined device does.
       t.sockets[3]!.open();
-      t.sockets[3]!.serverClose(4004, "this conversation has no live session");
-      expect(t.connection.state).toBe("error");
-      expect(t.lastMessage()).toBe("Cannot join the live session: this conversation has no live session.");
-      t.clock.advance(60_000);
-      expect(t.sockets).toHaveLength(4);
+      expectJoinRefusedForGood(t, 3, 4);
     });
 
     it("starts a new session when there is no live session to join back (4004)", () => {
@@ -740,11 +746,7 @@ describe("VoiceConnection", () => {
       const t = setup(joinUrl);
       t.connection.join("speaker");
       t.sockets[0]!.open();
-      t.sockets[0]!.serverClose(4004, "this conversation has no live session on this gateway");
-      expect(t.connection.state).toBe("error");
-      expect(t.lastMessage()).toBe("Cannot join the live session: this conversation has no live session on this gateway.");
-      t.clock.advance(60_000);
-      expect(t.sockets).toHaveLength(1);
+      expectJoinRefusedForGood(t, 0, 1);
     });
 
     it("on a rejoin refused (the session ended meanwhile) stops with the reason too", () => {
@@ -755,11 +757,7 @@ describe("VoiceConnection", () => {
       t.sockets[0]!.serverClose(1006);
       t.clock.advance(1000);
       t.sockets[1]!.open();
-      t.sockets[1]!.serverClose(4004, "this conversation has no live session");
-      expect(t.connection.state).toBe("error");
-      expect(t.lastMessage()).toBe("Cannot join the live session: this conversation has no live session.");
-      t.clock.advance(60_000);
-      expect(t.sockets).toHaveLength(2);
+      expectJoinRefusedForGood(t, 1, 2);
     });
 
     it("leaving sends `stop` and ends on the gateway's close, without a reconnect", () => {
@@ -780,7 +778,7 @@ describe("VoiceConnection", () => {
       const t = setup(joinUrl);
       t.connection.join("listener");
       t.sockets[0]!.open();
-      t.sockets[0]!.serverClose(4004, "this conversation has no live session on this gateway");
+      t.sockets[0]!.serverClose(4004, "this conversation has no live session");
       t.connection.start();
       expect(t.connection.joined).toBeNull();
       expect(t.sockets[1]!.url).toBe(`${BASE}&device=Phone`);
