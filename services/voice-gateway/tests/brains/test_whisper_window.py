@@ -7,12 +7,16 @@ import pytest
 import soxr
 
 from harness.local_speech import piper_pcm, words
+from voice_gateway.brains.local import WHISPER_PROMPT
 from voice_gateway.brains.whisper_window import (
     MAX_WINDOW_S,
     WindowedWhisper,
     max_tokens,
+    spoken_chance,
     without_repeats,
 )
+
+NO_SPEECH_CUT = 0.4  # Pipecat's WhisperSTTService drops a segment scoring this or more
 
 WORDS = {1: " Stop", 2: " the", 3: " team", 4: ".", 5: " stop", 6: ",", 7: "?"}
 
@@ -92,3 +96,31 @@ def test_a_clip_longer_than_the_window_limit_goes_to_whispers_own_windows() -> N
 def test_silence_is_heard_as_no_speech() -> None:
     segments, _ = whisper(True).transcribe(np.zeros(32_000, np.float32), language="en")
     assert all(segment.no_speech_prob > 0.4 or not segment.text.strip() for segment in segments)
+
+
+def test_words_decoded_confidently_count_as_speech_whatever_the_no_speech_token_says() -> None:
+    assert spoken_chance(0.55, avg_logprob=-0.6) == 0.0
+    assert spoken_chance(0.55, avg_logprob=-1.4) == 0.55  # unsure words: Whisper's own figure
+    assert spoken_chance(0.1, avg_logprob=-1.4) == 0.1
+    assert spoken_chance(0.98, avg_logprob=-0.9) == 0.98  # silence, heard as " you"
+
+
+@pytest.mark.parametrize("text", ["Ask Claude to", "Ask the team to", "Have the team"])
+def test_the_first_half_of_a_paused_sentence_is_kept(text: str) -> None:
+    """As the gateway hands it over: a second of lead-in, the words, the gateway's prompt. Its
+    no-speech token scored 0.54 for "Ask Claude to": Pipecat's cut dropped it."""
+    segments, _ = whisper(True).transcribe(
+        clip(text, lead_s=1.0), language="en", initial_prompt=WHISPER_PROMPT
+    )
+    kept = [segment.text for segment in segments if segment.no_speech_prob < NO_SPEECH_CUT]
+    assert words(" ".join(kept))[:2] == words(text)[:2]
+
+
+def test_silence_hum_and_clicks_are_still_not_speech() -> None:
+    t = np.arange(16_000) / 16_000
+    lead = np.zeros(16_000, np.float32)
+    hum, clicks = 0.1 * np.sin(2 * np.pi * 100 * t), 0.3 * np.sign(np.sin(2 * np.pi * 3 * t))
+    for noise in (np.zeros_like(t), hum, clicks):
+        audio = np.concatenate([lead, noise.astype(np.float32)])
+        segments, _ = whisper(True).transcribe(audio, language="en", initial_prompt=WHISPER_PROMPT)
+        assert all(segment.no_speech_prob >= NO_SPEECH_CUT for segment in segments)

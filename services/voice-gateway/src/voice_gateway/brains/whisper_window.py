@@ -15,6 +15,12 @@ voices; see docs/benchmarks.md):
   Only a phrase of two different words or more, or a sentence ending in . ? or !, repeated
   exactly counts: a user who says "stop, stop, stop" keeps every word.
 Clips longer than `MAX_WINDOW_S` go to faster-whisper's own 30 s windows, unchanged.
+
+Whether a clip held speech is read from the no-speech token and how sure the words are
+(`spoken_chance`), as Whisper itself does, not from the token alone: Pipecat drops a segment
+whose no-speech probability is 0.4 or more, and short phrases said after a second of lead-in
+("Ask Claude to" before a pause) score 0.5 while transcribed word for word, so the first half
+of a paused sentence vanished.
 """
 
 from __future__ import annotations
@@ -34,12 +40,28 @@ MIN_TOKENS = 8
 SENTENCE_ENDS = (".", "?", "!")
 
 
+CONFIDENT_LOGPROB = -1.0  # Whisper's log_prob_threshold: above it, the words are trusted
+NO_SPEECH_THRESHOLD = 0.6  # Whisper's no_speech_threshold: above it, no speech, however sure
+
+
 @dataclass(frozen=True)
 class Segment:
     """What Pipecat's Whisper service reads from a faster-whisper segment."""
 
     text: str
     no_speech_prob: float
+
+
+def spoken_chance(no_speech_prob: float, avg_logprob: float) -> float:
+    """The no-speech probability Pipecat's filter (0.4) should see. Whisper's own, unless the
+    words were decoded confidently (average log probability above `CONFIDENT_LOGPROB`) and the
+    no-speech token is below Whisper's own threshold: then 0, speech. Measured (docs/
+    benchmarks.md): short phrases after a lead-in score 0.4-0.55 with words at -0.25 to -0.65;
+    silence decodes " you" at -0.9 but scores 0.98; hum and clicks score 0.6-0.9 with words
+    at -1.5 to -2. Those stay dropped."""
+    if no_speech_prob < NO_SPEECH_THRESHOLD and avg_logprob > CONFIDENT_LOGPROB:
+        return 0.0
+    return no_speech_prob
 
 
 def max_tokens(seconds: float) -> int:
@@ -110,10 +132,14 @@ class WindowedWhisper:
             suppress_blank=True,
             suppress_tokens=[-1],  # the model's own list of non-speech symbols
             return_no_speech_prob=True,
+            return_scores=True,
         )[0]
         tokens = [t for t in result.sequences_ids[0] if t < tokenizer.eot]
         text = tokenizer.decode(without_repeats(tokens, tokenizer.decode))
-        return Segment(text=text, no_speech_prob=float(result.no_speech_prob))
+        # CTranslate2's score is the sum of log probabilities over the length; Whisper averages
+        # over the length and the end token (as faster-whisper does).
+        avg_logprob = float(result.scores[0]) * len(tokens) / (len(tokens) + 1)
+        return Segment(text, spoken_chance(float(result.no_speech_prob), avg_logprob))
 
     def _tokenizer(self, language: str) -> Any:
         if language not in self._tokenizers:
