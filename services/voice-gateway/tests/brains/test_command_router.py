@@ -52,6 +52,10 @@ HELP = Command(None)
         ("Let the team know the build is green.", "the build is green"),
         ("let the team know that I'll be late", "I'll be late"),
         ("ask the team to reset the database", "reset the database"),
+        # A sentence said in two halves, as the turn joins their transcripts:
+        ("Have the team. Summarize the meeting notes.", "Summarize the meeting notes"),
+        ("Ask the team too. Write a haiku about the sea.", "Write a haiku about the sea"),
+        ("Ask the team two, maybe three questions.", "two, maybe three questions"),
     ],
 )
 def test_send_to_nested(utterance: str, text: str) -> None:
@@ -86,6 +90,7 @@ def test_send_to_nested(utterance: str, text: str) -> None:
         ("Please tell Claude to fix the test please.", "fix the test"),
         ("tell Claude to start over", "start over"),
         ("No, tell Claude to revert that.", "revert that"),
+        ("Tell Claude 2. Run the unit tests.", "Run the unit tests"),
     ],
 )
 def test_send_to_claude_code(utterance: str, text: str) -> None:
@@ -264,10 +269,13 @@ def test_odd_input_never_raises(utterance: str) -> None:
     [
         ("Ask the team too.", True),  # "to", cut at a pause
         ("Tell Claude 2.", True),
+        ("Have the team.", True),  # addressed, and nothing to do yet
+        ("Wait, ask Claude.", True),
         ("Ask the team to write a haiku.", False),
         ("Ask the team to deploy.", False),  # a task of one word is a task
         ("Stop the team.", False),  # not a hand-off
         ("What is the weather like?", False),
+        ("Claude, stop.", False),
     ],
 )
 def test_a_hand_off_without_a_task_is_not_over(said: str, missing: bool) -> None:

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
 from importlib import resources
 from typing import Any
 
@@ -32,12 +32,10 @@ from pipecat.audio.turn.smart_turn.local_smart_turn_v3 import LocalSmartTurnAnal
 from pipecat.audio.vad.silero import SileroOnnxModel, SileroVADAnalyzer
 from pipecat.audio.vad.vad_analyzer import VADAnalyzer, VADParams
 from pipecat.metrics.metrics import MetricsData
-from pipecat.turns.user_stop import TurnAnalyzerUserTurnStopStrategy
 from pipecat.utils.env import env_truthy
 
 from voice_gateway.adapters.pipecat_version import PIPECAT_VERSION, PipecatMismatch
 from voice_gateway.brains.early_decode import EarlyDecode
-from voice_gateway.brains.unfinished import sounds_unfinished
 
 SILERO_MODEL = ("pipecat.audio.vad.data", "silero_vad.onnx")
 SMART_TURN_MODEL = ("pipecat.audio.turn.smart_turn.data", "smart-turn-v3.2-cpu.onnx")
@@ -141,29 +139,6 @@ class SharedSmartTurn(LocalSmartTurnAnalyzerV3):
         return asyncio.wrap_future(future)
 
 
-class TranscriptAwareTurnStop(TurnAnalyzerUserTurnStopStrategy):  # type: ignore[no-untyped-call]
-    """Pipecat's smart-turn stop strategy that does not end a turn whose transcript is not
-    over: it stops on a dangling word (brains/unfinished.py), or `also_unfinished` says so (the
-    command router: a hand-off with no task yet). The aggregator's stop timeout still ends it
-    if the user says nothing more. Reads the strategy's last transcript, `_text`."""
-
-    def __init__(
-        self, *, also_unfinished: Callable[[str], bool] | None = None, **kwargs: Any
-    ) -> None:
-        super().__init__(**kwargs)
-        self._also_unfinished = also_unfinished
-
-    async def trigger_user_turn_stopped(
-        self, *, enable_user_speaking_frames: bool | None = None
-    ) -> None:
-        text = getattr(self, "_text", "")
-        if sounds_unfinished(text) or (self._also_unfinished and self._also_unfinished(text)):
-            return
-        await super().trigger_user_turn_stopped(
-            enable_user_speaking_frames=enable_user_speaking_frames
-        )
-
-
 def self_check() -> None:
     """Compare the shared analyzers with Pipecat's own: the same attributes, the same results.
     Raises `PipecatMismatch` saying what differs."""
@@ -178,10 +153,6 @@ def self_check() -> None:
         vad.set_sample_rate(rate)  # what the pipeline's start does
     _same_attributes("SileroVADAnalyzer", theirs_vad, ours_vad)
     _same_attributes("SileroOnnxModel", theirs_vad._model, ours_vad._model)
-    if "_text" not in TurnAnalyzerUserTurnStopStrategy._handle_transcription.__code__.co_names:
-        raise PipecatMismatch(
-            "the smart-turn stop strategy no longer keeps its transcript in _text"
-        )
     for name in ("_process_speech_segment", "_model_executor", "_clear"):
         if not hasattr(BaseSmartTurn, name):
             raise PipecatMismatch(f"BaseSmartTurn.{name} is gone: the early judgement uses it")

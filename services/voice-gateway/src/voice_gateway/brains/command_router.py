@@ -84,7 +84,9 @@ _FILLERS = re.compile(
 )
 _SOFT_LEAD = re.compile(rf"^(?:wait|hold\s+on|hang\s+on|no|sorry)\b{_SEP}+", _I)  # "Wait, ask..."
 _LEAD = re.compile(
-    r"^(?:[\s,:;.!?\u2026\u2013\u2014-]|(?:to|please|(?:can|could|would|will)\s+you)\b)+", _I
+    r"^(?:[\s,:;.!?\u2026\u2013\u2014-]|(?:to|please|(?:can|could|would|will)\s+you)\b"
+    r"|(?:too|two|2)\.(?=\s))+",  # "Ask the team too. Write a haiku": "to" heard at a pause
+    _I,
 )
 _TRAIL_WORD = re.compile(r"(?<![\s,])(?:[\s,]+please|\s*,\s*(?:thanks|thank\s+you))$", _I)
 _TRAIL_PUNCT = " ,.!?;:\u2026\u2013\u2014-"
@@ -146,11 +148,27 @@ def _bare(text: str) -> str:
 
 
 def task_missing(utterance: str) -> bool:
-    """Whether the utterance hands work over with no task yet: "Ask the team too." is how
-    Whisper writes "Ask the team to" cut at a pause (also "two", "2"). The turn waits for the
-    rest (voice_gateway.adapters.pipecat_shared_models.TranscriptAwareTurnStop); a one-word
-    task ("ask the team to deploy") is a task."""
-    command = route(utterance)
-    sends = (ToolName.SEND_TO_NESTED, ToolName.SEND_TO_CLAUDE_CODE)
-    task = re.sub(r"[^\w\s]", "", (command.text or "").lower()).split()
-    return command.tool in sends and task in ([], ["to"], ["too"], ["two"], ["2"])
+    """Whether the utterance hands work over with no task yet: "Have the team." or "Ask the
+    team too." (how Whisper writes "Ask the team to" cut at a pause; also "two", "2"). A turn
+    that ends here waits for the rest (voice_gateway.adapters.pipecat_shared_models.
+    TranscriptAwareTurnStop); a one-word task ("ask the team to deploy") is a task."""
+    text = " ".join(utterance[:_MAX_INPUT_CHARS].replace("\u2019", "'").split())
+    text = _SOFT_LEAD.sub("", _FILLERS.sub("", text))
+    match = _BY_VERB.match(text) or _BY_ADDRESS.match(text)  # as route() reads a send
+    if match is None:
+        return False
+    task = re.sub(r"[^\w\s]", "", _clean(match["rest"]).lower()).split()
+    return task in ([], ["to"], ["too"], ["two"], ["2"])
+
+
+def awaits_more(utterance: str) -> bool:
+    """Whether the router should hear more before answering: a hand-off with no task yet, or
+    words it cannot route that may be the first half of a command ("Have the team." heard
+    before "summarise the meeting notes", a first half misheard). Answering those at a pause
+    gives the help reply in the middle of the user's sentence; waiting costs only the turn's
+    stop timeout, and only when the answer would have been the help reply anyway. A question
+    is over: it gets its help reply at once."""
+    text = utterance.strip()
+    if not text or text.endswith("?"):
+        return False
+    return task_missing(text) or route(text).tool is None

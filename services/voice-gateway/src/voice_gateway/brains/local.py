@@ -36,7 +36,7 @@ from voice_gateway.brains.brain import (
     context_progress,
     spoken_answer,
 )
-from voice_gateway.brains.command_router import HELP_REPLY, route, task_missing
+from voice_gateway.brains.command_router import HELP_REPLY, awaits_more, route, task_missing
 from voice_gateway.settings import Settings
 from voice_gateway.tools.definitions import ToolCaller, register_tools
 
@@ -171,12 +171,9 @@ def local_brain(
 ) -> Brain:
     from pipecat.services.whisper.stt import WhisperSTTService
 
-    from voice_gateway.adapters.pipecat_shared_models import (
-        SharedSileroVAD,
-        SharedSmartTurn,
-        TranscriptAwareTurnStop,
-    )
+    from voice_gateway.adapters.pipecat_shared_models import SharedSileroVAD, SharedSmartTurn
     from voice_gateway.adapters.pipecat_whisper import SharedWhisperSTT, shared_whisper
+    from voice_gateway.brains.turn_stop import TranscriptAwareTurnStop
     from voice_gateway.processors.piper_speech import ClauseChunker, PiperSpeech
 
     stt = SharedWhisperSTT(
@@ -231,8 +228,10 @@ def local_brain(
                 stop=[
                     TranscriptAwareTurnStop(
                         turn_analyzer=SharedSmartTurn(early=settings.early_recognition),
-                        # The router cannot ask "ask the team to do what?": it waits instead.
-                        also_unfinished=None if settings.llm_base_url else task_missing,
+                        # "Ask the team to" is not a request, whoever answers it. The router
+                        # also waits on words it cannot route: the help reply is all it
+                        # could say, and the user may be halfway through a command.
+                        also_unfinished=task_missing if settings.llm_base_url else awaits_more,
                     )
                 ]
             ),
