@@ -236,6 +236,7 @@ ESPEAK = [
     espeak("Tell Claude to fix the failing test."),
 ]
 UTTERANCES = [*SHORT, *PAUSED, *LONG, *ESPEAK]
+GROUPS = {"short": SHORT, "paused": PAUSED, "long": LONG, "espeak": ESPEAK}
 # Both servers in under 3 minutes (2 on a quiet machine): a short command, two sentences with a
 # pause (one in espeak's voice) and a long command, a pause (a task handed off is read back when
 # its run ends: seconds more). A turn cut at a pause gets the 9 s help reply.
@@ -1013,11 +1014,19 @@ def main() -> None:
         "--say", action="append", metavar="TEXT", help="say these instead (repeatable; Piper)"
     )
     parser.add_argument(
+        "--only",
+        action="append",
+        choices=sorted(GROUPS),
+        help="say only this group of the full list (repeatable): to look into one kind",
+    )
+    parser.add_argument(
         "--log-dir", type=Path, help="keep the processes' logs here (default: a temp dir)"
     )
     args = parser.parse_args()
     if args.say:
         sayings = [piper(text) for text in args.say]
+    elif args.only:
+        sayings = [saying for group in args.only for saying in GROUPS[group]]
     else:
         sayings = QUICK_UTTERANCES if args.quick else UTTERANCES
     if args.wait_quiet is None:
