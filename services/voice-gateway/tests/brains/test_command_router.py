@@ -215,6 +215,8 @@ def test_pause_claude_code(utterance: str) -> None:
         "The cloud is down.",
         "Team meeting at three.",
         "Stop. Tell the team to write a limerick instead.",
+        "Ask the team too.",  # addressed, and "to" cut at a pause: no task to hand over
+        "Tell Claude 2.",
     ],
 )
 def test_help(utterance: str) -> None:

@@ -90,6 +90,7 @@ _LEAD = re.compile(
 )
 _TRAIL_WORD = re.compile(r"(?<![\s,])(?:[\s,]+please|\s*,\s*(?:thanks|thank\s+you))$", _I)
 _TRAIL_PUNCT = " ,.!?;:\u2026\u2013\u2014-"
+_NO_TASK = ("", "to", "too", "two", "2")  # "to" as Whisper writes it when a pause follows
 _NOT_WORD = re.compile(r"[^\w\s']+|'(?!\w)|(?<!\w)'")
 
 
@@ -118,9 +119,9 @@ def _route_send(text: str) -> Command | None:
     if match is None:
         return None
     task = _clean(match["rest"])
-    if not task:
-        return _HELP  # "ask the team": addressed, but no task
     bare = _bare(task)
+    if bare in _NO_TASK:
+        return _HELP  # "ask the team", "ask the team too": addressed, but no task
     if match["claude"] is not None:
         if _PAUSE_ONLY.fullmatch(bare):  # "tell Claude to stop", "Claude, stop"
             return Command(ToolName.PAUSE_CLAUDE_CODE)
@@ -157,8 +158,7 @@ def task_missing(utterance: str) -> bool:
     match = _BY_VERB.match(text) or _BY_ADDRESS.match(text)  # as route() reads a send
     if match is None:
         return False
-    task = re.sub(r"[^\w\s]", "", _clean(match["rest"]).lower()).split()
-    return task in ([], ["to"], ["too"], ["two"], ["2"])
+    return _bare(_clean(match["rest"])) in _NO_TASK
 
 
 def awaits_more(utterance: str) -> bool:
