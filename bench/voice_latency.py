@@ -34,10 +34,11 @@ Per utterance:
   upstream_first_byte (last voiced frame -> the VAD's stop), so voice = vad_stop +
   end_of_turn_wait + brain + speech_synthesis_first_byte; speech_recognition runs inside
   end_of_turn_wait (both start at the VAD's stop). The baseline sends none;
-- cut off: answer audio or a `function_call` arrived before the utterance's last frame was sent,
-  or the user's words fell in more than one user turn (each turn starts with an `interruption`;
-  not "more than one transcript": Whisper sends one per VAD segment, two for a paused sentence
-  kept in one turn). `false_cutoff_pct` is over the utterances with a pause;
+- cut off: answer audio or a `function_call` arrived before the frame holding the utterance's
+  last voiced sample was sent (the speaker had more to say), or the user's words fell in more
+  than one user turn (each turn starts with an `interruption`; not "more than one transcript":
+  Whisper sends one per VAD segment, two for a paused sentence kept in one turn).
+  `false_cutoff_pct` is over the utterances with a pause;
 - word accuracy: the user transcripts joined, against the text said
   (`harness.local_speech.word_accuracy`: 1 - word error rate), mean over utterances, per voice.
 The first utterance of the session is a warm-up, reported apart and left out of the figures.
@@ -584,10 +585,13 @@ def observe(turn: Turn, heard: Heard, utterance: Utterance, began: float) -> Non
     turn.user_turns = len(starts)
     turn.worded_turns = worded_turns(starts, said)
     # The previous answers had ended before this utterance began: audio or a tool call before
-    # its last frame is an answer to part of it.
+    # its last voiced frame is an answer to part of it. Not its last frame: espeak's phrases end
+    # in 360 ms of near-silence (peak under VOICED_PEAK), and an answer 300 ms after the last
+    # word, inside that tail, had the speaker counted as cut off.
+    spoken = utterance.voiced_sent_at
     early_audio = heard.first_audio_after(began)
-    turn.answered_early = (early_audio is not None and early_audio < utterance.finished_at) or bool(
-        heard.since(began, "function_call", until=utterance.finished_at)
+    turn.answered_early = (early_audio is not None and early_audio < spoken) or bool(
+        heard.since(began, "function_call", until=spoken)
     )
 
 
