@@ -3,11 +3,20 @@ turn's transcripts, and lets a whole command through at once."""
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
-from pipecat.frames.frames import TranscriptionFrame, VADUserStartedSpeakingFrame
+from pipecat.clocks.system_clock import SystemClock
+from pipecat.frames.frames import (
+    TranscriptionFrame,
+    VADUserStartedSpeakingFrame,
+    VADUserStoppedSpeakingFrame,
+)
+from pipecat.processors.frame_processor import FrameProcessorSetup
+from pipecat.utils.asyncio.task_manager import TaskManager
 
 from voice_gateway.adapters.pipecat_shared_models import SharedSmartTurn
-from voice_gateway.brains.command_router import awaits_more, task_missing
+from voice_gateway.brains.command_router import awaits_more, task_missing, whole_command
 from voice_gateway.brains.turn_stop import TranscriptAwareTurnStop
 
 
@@ -38,8 +47,55 @@ class Turn:
 
 def router_turn() -> Turn:
     return Turn(
-        TranscriptAwareTurnStop(turn_analyzer=SharedSmartTurn(), also_unfinished=awaits_more)
+        TranscriptAwareTurnStop(
+            turn_analyzer=SharedSmartTurn(),
+            also_unfinished=awaits_more,
+            also_finished=whole_command,
+        )
     )
+
+
+async def set_up(turn: Turn) -> None:
+    """What the pipeline gives a strategy when it starts: its clock and task manager (the
+    strategy's stop timer runs on them)."""
+    setup = FrameProcessorSetup(
+        clock=SystemClock(),
+        task_manager=TaskManager(loop=asyncio.get_running_loop()),
+        pipeline_worker=None,  # type: ignore[arg-type]  # a stop strategy never reads it
+    )
+    await turn.strategy.setup(setup)
+
+
+async def test_a_whole_command_ends_the_turn_though_smart_turn_heard_it_unfinished() -> None:
+    """The VAD stops; smart-turn, given no audio, says "not finished" (its verdict on the
+    same input is the same every run); the transcript is a whole command: the turn ends
+    on it, not on the 1.2 s stop timeout."""
+    turn = router_turn()
+    await set_up(turn)
+    await turn.start()
+    await turn.strategy.process_frame(VADUserStoppedSpeakingFrame(stop_secs=0.2))
+    assert turn.stopped == 0
+    await turn.strategy.process_frame(TranscriptionFrame("Stop the team.", "user", "now"))
+    assert turn.stopped == 1
+    await turn.strategy.cleanup()
+
+
+@pytest.mark.parametrize("said", ["Have the team.", "What time is it?", "Stop the team"])
+async def test_words_that_are_no_whole_command_leave_it_to_smart_turn(said: str) -> None:
+    turn = router_turn()
+    await set_up(turn)
+    await turn.start()
+    await turn.strategy.process_frame(VADUserStoppedSpeakingFrame(stop_secs=0.2))
+    await turn.strategy.process_frame(TranscriptionFrame(said, "user", "now"))
+    assert turn.stopped == 0
+    await turn.strategy.cleanup()
+
+
+async def test_a_whole_command_heard_while_the_user_speaks_again_waits() -> None:
+    turn = router_turn()
+    await turn.start()  # the VAD says speaking: the user went on after "Stop the team."
+    await turn.strategy.process_frame(TranscriptionFrame("Stop the team.", "user", "now"))
+    assert turn.stopped == 0
 
 
 async def test_a_hand_off_heard_in_halves_ends_with_its_task() -> None:

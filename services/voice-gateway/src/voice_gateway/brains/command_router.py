@@ -172,3 +172,11 @@ def awaits_more(utterance: str) -> bool:
     if not text or text.endswith("?"):
         return False
     return task_missing(text) or route(text).tool is None
+
+
+def whole_command(utterance: str) -> bool:
+    """Whether the utterance is a command the router carries out, said to its end ("Stop the
+    team.", "Tell Claude to fix the failing test."): the turn may end on it even when
+    smart-turn hears the voice as unfinished (TranscriptAwareTurnStop)."""
+    text = utterance.strip()
+    return text.endswith((".", "!")) and not task_missing(text) and route(text).tool is not None

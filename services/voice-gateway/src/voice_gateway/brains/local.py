@@ -36,7 +36,13 @@ from voice_gateway.brains.brain import (
     context_progress,
     spoken_answer,
 )
-from voice_gateway.brains.command_router import HELP_REPLY, awaits_more, route, task_missing
+from voice_gateway.brains.command_router import (
+    HELP_REPLY,
+    awaits_more,
+    route,
+    task_missing,
+    whole_command,
+)
 from voice_gateway.settings import Settings
 from voice_gateway.tools.definitions import ToolCaller, register_tools
 
@@ -229,9 +235,11 @@ def local_brain(
                     TranscriptAwareTurnStop(
                         turn_analyzer=SharedSmartTurn(early=settings.early_recognition),
                         # "Ask the team to" is not a request, whoever answers it. The router
-                        # also waits on words it cannot route: the help reply is all it
-                        # could say, and the user may be halfway through a command.
+                        # also waits on words it cannot route (the help reply is all it could
+                        # say, and the user may be halfway through a command), and answers a
+                        # whole command at once, however unfinished the voice sounded.
                         also_unfinished=task_missing if settings.llm_base_url else awaits_more,
+                        also_finished=None if settings.llm_base_url else whole_command,
                     )
                 ]
             ),
