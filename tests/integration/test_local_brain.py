@@ -153,6 +153,36 @@ async def test_router_hands_work_to_the_team_and_says_so(
     assert word_accuracy(help_reply, transcribe(second_turn)) >= 0.8
 
 
+async def test_a_command_said_with_a_pause_in_the_middle_is_one_turn_and_one_task(
+    start_gateway: StartGateway, start_worker: StartWorker, agentic: FakeAgenticBackend
+) -> None:
+    """ "Have the team", half a second of silence, "summarise the meeting notes.": smart-turn
+    hears the first half as finished and Whisper writes it "Have the team." with a full stop;
+    the words say a hand-off with no task yet, so the turn waits for the rest."""
+    start_worker()
+    gateway = _local_gateway(start_gateway)
+    heard = Heard()
+    client = VoiceClient("raw")
+    url = ws_url(gateway, "/api/realtime/pipecat/ws/conv-local-paused")
+    async with connect(url) as ws:
+        receiver = asyncio.create_task(heard.receive(ws, client))
+        await heard.wait_for_answers(1, receiver, "the greeting")
+        said = piper_pcm("Have the team") + silence(450) + piper_pcm("summarise the meeting notes.")
+        await stream_at_real_time(ws.send, silence(300) + said + silence(1200))
+        await heard.wait_for_answers(3, receiver, "the hand-off and the run's summary")
+        await ws.send(client.stop())
+        await asyncio.wait_for(receiver, 10)
+    [call] = heard.of("function_call")
+    assert call["name"] == "send_to_nested"
+    assert "meeting notes" in call["arguments"]["text"].lower()
+    assert agentic.received("MainConversation")[0]["type"] == "run"
+    greeting, handed_over, summary = heard.said("assistant")  # no help reply in between
+    assert greeting == GREETING
+    assert handed_over == "I've handed that to the team."
+    assert summary.startswith("The team finished")
+    assert len(heard.interruptions) == 1  # each user turn opens with one: there was one
+
+
 def _team_reports_then_default(request: RecordedRequest) -> Reply:
     """The fake LLM: a short spoken summary for a finished run, else its default behaviour."""
     if (request.last_user_text or "").startswith("[TEAM RESULT]"):
