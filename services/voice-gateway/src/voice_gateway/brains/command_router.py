@@ -151,8 +151,8 @@ def _bare(text: str) -> str:
 def task_missing(utterance: str) -> bool:
     """Whether the utterance hands work over with no task yet: "Have the team." or "Ask the
     team too." (how Whisper writes "Ask the team to" cut at a pause; also "two", "2"). A turn
-    that ends here waits for the rest (voice_gateway.adapters.pipecat_shared_models.
-    TranscriptAwareTurnStop); a one-word task ("ask the team to deploy") is a task."""
+    that ends here waits for the rest (brains/turn_stop.py); a one-word task ("ask the team to
+    deploy") is a task."""
     text = " ".join(utterance[:_MAX_INPUT_CHARS].replace("\u2019", "'").split())
     text = _SOFT_LEAD.sub("", _FILLERS.sub("", text))
     match = _BY_VERB.match(text) or _BY_ADDRESS.match(text)  # as route() reads a send
@@ -179,4 +179,4 @@ def whole_command(utterance: str) -> bool:
     team.", "Tell Claude to fix the failing test."): the turn may end on it even when
     smart-turn hears the voice as unfinished (TranscriptAwareTurnStop)."""
     text = utterance.strip()
-    return text.endswith((".", "!")) and not task_missing(text) and route(text).tool is not None
+    return text.endswith((".", "!")) and route(text).tool is not None  # no task: no tool

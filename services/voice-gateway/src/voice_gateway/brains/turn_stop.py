@@ -90,10 +90,8 @@ class TranscriptAwareTurnStop(TurnAnalyzerUserTurnStopStrategy):  # type: ignore
         )
 
     def _words_say_unfinished(self) -> bool:
-        text = self.heard
-        return sounds_unfinished(text) or bool(
-            self._also_unfinished and self._also_unfinished(text)
-        )
+        text, judge = self.heard, self._also_unfinished
+        return sounds_unfinished(text) or (judge is not None and judge(text))
 
     def _words_say_finished(self) -> bool:
         if self._speaking or self._ended or self._also_finished is None:

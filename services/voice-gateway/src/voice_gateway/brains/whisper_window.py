@@ -38,8 +38,6 @@ MAX_WINDOW_S = 29.0  # beyond this, Whisper's own 30 s windows (the encoder's li
 TOKENS_PER_S = 6
 MIN_TOKENS = 8
 SENTENCE_ENDS = (".", "?", "!")
-
-
 CONFIDENT_LOGPROB = -1.0  # Whisper's log_prob_threshold: above it, the words are trusted
 NO_SPEECH_THRESHOLD = 0.6  # Whisper's no_speech_threshold: above it, no speech, however sure
 
@@ -136,8 +134,8 @@ class WindowedWhisper:
         )[0]
         tokens = [t for t in result.sequences_ids[0] if t < tokenizer.eot]
         text = tokenizer.decode(without_repeats(tokens, tokenizer.decode))
-        # CTranslate2's score is the sum of log probabilities over the length; Whisper averages
-        # over the length and the end token (as faster-whisper does).
+        # CTranslate2's score is the mean log probability per token; Whisper's average counts
+        # the end token too (as faster-whisper computes it).
         avg_logprob = float(result.scores[0]) * len(tokens) / (len(tokens) + 1)
         return Segment(text, spoken_chance(float(result.no_speech_prob), avg_logprob))
 
