@@ -156,9 +156,9 @@ async def test_router_hands_work_to_the_team_and_says_so(
 async def test_a_command_said_with_a_pause_in_the_middle_is_one_turn_and_one_task(
     start_gateway: StartGateway, start_worker: StartWorker, agentic: FakeAgenticBackend
 ) -> None:
-    """ "Have the team", half a second of silence, "summarise the meeting notes.": smart-turn
-    hears the first half as finished and Whisper writes it "Have the team." with a full stop;
-    the words say a hand-off with no task yet, so the turn waits for the rest."""
+    """Said as "Have the team", half a second of silence, "summarise the meeting notes.":
+    smart-turn hears the first half as finished and Whisper writes it "Have the team." with a
+    full stop; the words say a hand-off with no task yet, so the turn waits for the rest."""
     start_worker()
     gateway = _local_gateway(start_gateway)
     heard = Heard()
