@@ -207,7 +207,11 @@ async def test_llm_path_calls_tools_and_summarises_the_run(
     assert requests[0].model == "fake-local"
     [call] = heard.of("function_call")
     assert call["name"] == "send_to_nested"
-    assert call["arguments"] == {"text": "write a haiku about the sea."}
+    # The words after "team to", as the fake model takes them; whether Whisper ends the
+    # sentence with a full stop depends on where its decode started (a CI run had none).
+    assert list(call["arguments"]) == ["text"]
+    task = call["arguments"]["text"]
+    assert words(task) == words("write a haiku about the sea"), heard.said("user")
     assert agentic.received("MainConversation")[0]["type"] == "run"
     # The team's messages reached the model as tagged lines, and the run's end as a request
     # for a summary, which it spoke without being asked.
