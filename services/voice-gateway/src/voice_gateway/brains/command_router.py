@@ -96,14 +96,13 @@ _NOT_WORD = re.compile(r"[^\w\s']+|'(?!\w)|(?<!\w)'")
 
 def route(utterance: str) -> Command:
     """Map one transcribed utterance to a `Command`; never raises."""
-    text = " ".join(utterance[:_MAX_INPUT_CHARS].replace("\u2019", "'").split())
-    text = _FILLERS.sub("", text)
+    text = _normalised(utterance)
     bare = _bare(text)
     if not bare:
         return _HELP
     if _PAUSE_CLAUDE.match(bare) or _PAUSE_CLAUDE_ONLY.fullmatch(bare):
         return Command(ToolName.PAUSE_CLAUDE_CODE)
-    sent = _route_send(_SOFT_LEAD.sub("", text))
+    sent = _route_send(text)
     if sent is not None:
         return sent
     if _PAUSE_TEAM.match(bare) or _PAUSE_ONLY.fullmatch(bare):
@@ -113,9 +112,22 @@ def route(utterance: str) -> Command:
     return _HELP
 
 
+def _normalised(utterance: str) -> str:
+    """The utterance, bounded, on one line, with typographic apostrophes and fillers gone."""
+    text = " ".join(utterance[:_MAX_INPUT_CHARS].replace("\u2019", "'").split())
+    return _FILLERS.sub("", text)
+
+
+def _addressed(text: str) -> re.Match[str] | None:
+    """How a normalised `text` hands work over ("ask the team ...", "Claude, ..."), if it does;
+    its `rest` group is the task. A soft lead ("Wait, ...") is read past."""
+    text = _SOFT_LEAD.sub("", text)
+    return _BY_VERB.match(text) or _BY_ADDRESS.match(text)
+
+
 def _route_send(text: str) -> Command | None:
     """A send to the team or Claude, or None if `text` does not address either."""
-    match = _BY_VERB.match(text) or _BY_ADDRESS.match(text)
+    match = _addressed(text)
     if match is None:
         return None
     task = _clean(match["rest"])
@@ -153,12 +165,8 @@ def task_missing(utterance: str) -> bool:
     team too." (how Whisper writes "Ask the team to" cut at a pause; also "two", "2"). A turn
     that ends here waits for the rest (brains/turn_stop.py); a one-word task ("ask the team to
     deploy") is a task."""
-    text = " ".join(utterance[:_MAX_INPUT_CHARS].replace("\u2019", "'").split())
-    text = _SOFT_LEAD.sub("", _FILLERS.sub("", text))
-    match = _BY_VERB.match(text) or _BY_ADDRESS.match(text)  # as route() reads a send
-    if match is None:
-        return False
-    return _bare(_clean(match["rest"])) in _NO_TASK
+    match = _addressed(_normalised(utterance))
+    return match is not None and _bare(_clean(match["rest"])) in _NO_TASK
 
 
 def awaits_more(utterance: str) -> bool:

@@ -94,7 +94,7 @@ class TranscriptAwareTurnStop(TurnAnalyzerUserTurnStopStrategy):  # type: ignore
         return sounds_unfinished(text) or (judge is not None and judge(text))
 
     def _words_say_finished(self) -> bool:
-        if self._speaking or self._ended or self._also_finished is None:
-            return False
-        text = self.heard
-        return bool(text) and self._also_finished(text) and not self._words_say_unfinished()
+        """`also_finished` calls the words whole and the user is quiet; `trigger_user_turn_stopped`
+        still refuses a turn already ended or whose words are unfinished."""
+        judge, text = self._also_finished, self.heard
+        return not self._speaking and judge is not None and bool(text) and judge(text)
