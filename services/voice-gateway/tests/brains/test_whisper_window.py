@@ -105,22 +105,26 @@ def test_words_decoded_confidently_count_as_speech_whatever_the_no_speech_token_
     assert spoken_chance(0.98, avg_logprob=-0.9) == 0.98  # silence, heard as " you"
 
 
+@pytest.mark.parametrize("windowed", [True, False], ids=["speech-window", "full-window"])
 @pytest.mark.parametrize("text", ["Ask Claude to", "Ask the team to", "Have the team"])
-def test_the_first_half_of_a_paused_sentence_is_kept(text: str) -> None:
+def test_the_first_half_of_a_paused_sentence_is_kept(text: str, windowed: bool) -> None:
     """As the gateway hands it over: a second of lead-in, the words, the gateway's prompt. Its
     no-speech token scored 0.54 for "Ask Claude to": Pipecat's cut dropped it."""
-    segments, _ = whisper(True).transcribe(
+    segments, _ = whisper(windowed).transcribe(
         clip(text, lead_s=1.0), language="en", initial_prompt=WHISPER_PROMPT
     )
     kept = [segment.text for segment in segments if segment.no_speech_prob < NO_SPEECH_CUT]
     assert words(" ".join(kept))[:2] == words(text)[:2]
 
 
-def test_silence_hum_and_clicks_are_still_not_speech() -> None:
+@pytest.mark.parametrize("windowed", [True, False], ids=["speech-window", "full-window"])
+def test_silence_hum_and_clicks_are_still_not_speech(windowed: bool) -> None:
     t = np.arange(16_000) / 16_000
     lead = np.zeros(16_000, np.float32)
     hum, clicks = 0.1 * np.sin(2 * np.pi * 100 * t), 0.3 * np.sign(np.sin(2 * np.pi * 3 * t))
     for noise in (np.zeros_like(t), hum, clicks):
         audio = np.concatenate([lead, noise.astype(np.float32)])
-        segments, _ = whisper(True).transcribe(audio, language="en", initial_prompt=WHISPER_PROMPT)
+        segments, _ = whisper(windowed).transcribe(
+            audio, language="en", initial_prompt=WHISPER_PROMPT
+        )
         assert all(segment.no_speech_prob >= NO_SPEECH_CUT for segment in segments)

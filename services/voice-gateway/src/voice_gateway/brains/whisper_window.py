@@ -101,7 +101,7 @@ class WindowedWhisper:
         language: str | None = None,
         initial_prompt: str | None = None,
         **options: Any,
-    ) -> tuple[list[Segment] | Any, None]:
+    ) -> tuple[list[Segment], Any]:
         seconds = len(audio) / SAMPLE_RATE
         if not self._windowed or seconds + PAD_S > MAX_WINDOW_S or options.get("hotwords"):
             segments, info = self._model.transcribe(
@@ -111,7 +111,11 @@ class WindowedWhisper:
                 temperature=0.0,
                 **{"beam_size": self._beam_size, **options},
             )
-            return segments, info
+            # The same speech rule as the short path, so one threshold decides for both.
+            heard = [
+                Segment(s.text, spoken_chance(s.no_speech_prob, s.avg_logprob)) for s in segments
+            ]
+            return heard, info
         return [self._decode_window(audio, language or "en", initial_prompt)], None
 
     def _decode_window(self, audio: np.ndarray, language: str, prompt: str | None) -> Segment:
