@@ -12,6 +12,8 @@ from pathlib import Path
 
 from playwright.async_api import Browser, async_playwright
 
+from harness.host_network import browsing
+
 CHROMIUM = Path("/usr/bin/chromium")
 FLAGS = (
     "--no-sandbox",
@@ -30,8 +32,9 @@ FLAGS = (
 @asynccontextmanager
 async def chromium(microphone_wav: Path) -> AsyncIterator[Browser]:
     """A headless Chromium whose microphone plays `microphone_wav` in a loop. A WAV that
-    Chromium cannot read silently gives zeros: callers check the audio that reached the page."""
-    async with async_playwright() as playwright:
+    Chromium cannot read silently gives zeros: callers check the audio that reached the page.
+    No interface of this machine comes or goes while it is open (host_network.py says why)."""
+    async with browsing(), async_playwright() as playwright:
         browser = await playwright.chromium.launch(
             executable_path=str(CHROMIUM),
             headless=True,

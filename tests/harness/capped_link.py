@@ -15,6 +15,8 @@ import subprocess
 from dataclasses import dataclass
 from types import TracebackType
 
+from harness.host_network import changing_interfaces
+
 
 def _run(*command: str) -> str:
     return subprocess.run(command, check=True, capture_output=True, text=True).stdout
@@ -51,6 +53,12 @@ class CappedLink:
         return _run("tc", "-s", "qdisc", "show", "dev", self._host_if)
 
     def __enter__(self) -> CappedLink:
+        # Interfaces with addresses come and go: never while a Chromium is open (host_network.py).
+        with changing_interfaces():
+            self._add()
+        return self
+
+    def _add(self) -> None:
         ns, host_if, ns_if = self.namespace, self._host_if, self._ns_if
         _run("ip", "netns", "add", ns)
         try:
@@ -68,7 +76,6 @@ class CappedLink:
         except BaseException:
             self._remove()
             raise
-        return self
 
     def __exit__(
         self,
@@ -76,8 +83,11 @@ class CappedLink:
         _error: BaseException | None,
         _tb: TracebackType | None,
     ) -> None:
-        self._remove()
+        with changing_interfaces():
+            self._remove()
 
     def _remove(self) -> None:
-        # Deleting the namespace deletes its end of the pair, and with it the host's end.
+        # The host's end first, by name: deleting the namespace alone removes the pair later, in
+        # the kernel's own time, after the interface lock is let go.
+        subprocess.run(["ip", "link", "del", self._host_if], capture_output=True)
         subprocess.run(["ip", "netns", "del", self.namespace], capture_output=True)

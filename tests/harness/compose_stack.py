@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from harness.deploy_files import BASE, BIN, ROOT
+from harness.host_network import changing_interfaces
 
 COMPOSE = str(BIN / "docker-compose")
 # What the live runs start: everything but Grafana, which cannot run here (ops/images/README.md).
@@ -76,8 +77,10 @@ class ComposeStack:
         never turns healthy is named, with its last log lines."""
         names = services or SERVICES
         try:
-            self.compose("up", "-d", "--no-build", "--wait", "--wait-timeout", str(timeout_s),
-                         *names, timeout=timeout_s + 60)  # fmt: skip
+            # Compose creates the project's network (a bridge with an address) if it is missing.
+            with changing_interfaces():
+                self.compose("up", "-d", "--no-build", "--wait", "--wait-timeout", str(timeout_s),
+                             *names, timeout=timeout_s + 60)  # fmt: skip
         except ComposeError as exc:
             # First line: which services, in what state, and compose's own last word on why.
             states = {s: self.health(s) for s in names}
@@ -94,7 +97,8 @@ class ComposeStack:
             for service in PRODUCERS:
                 dead = self._produced_by_dead.get(service, 0)
                 self._produced_by_dead[service] = dead + self.produced_now(service)
-        self.compose("down", "--remove-orphans", *(["-v"] if volumes else []), timeout=180)
+        with changing_interfaces():  # the network's bridge goes, with its address
+            self.compose("down", "--remove-orphans", *(["-v"] if volumes else []), timeout=180)
 
     def ps(self) -> list[dict[str, Any]]:
         """`docker compose ps`, one record per container."""
