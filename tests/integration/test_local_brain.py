@@ -18,6 +18,7 @@ from websockets.asyncio.client import ClientConnection, connect
 
 from fakes.agentic_backend import FakeAgenticBackend
 from fakes.openai_chat import (
+    CallTool,
     Fail,
     FakeChatServer,
     RecordedRequest,
@@ -32,7 +33,7 @@ from harness.speech import silence, stream_at_real_time
 from harness.voice_clients import VoiceClient
 from harness.waiting import async_wait_until
 from stack import ManagedProcess, free_port
-from voice_gateway.brains.command_router import HELP_REPLY
+from voice_gateway.brains.command_router import HELP_REPLY, route
 from voice_gateway.settings import Settings
 
 GREETING = Settings.model_fields["greeting"].default
@@ -224,6 +225,53 @@ async def test_llm_path_calls_tools_and_summarises_the_run(
     )  # fmt: skip
     _, turn = heard.turn_audio()
     assert word_accuracy(f"{handed_over} {summary}", transcribe(turn)) >= 0.8
+
+
+def _routes_as_the_router(request: RecordedRequest) -> Reply:
+    """The fake LLM decides as the command router does, a hand-off being a tool call; a run's
+    end gets a short summary, a tool's result its default "Done: <result>"."""
+    if (request.last_user_text or "").startswith("[TEAM RESULT]"):
+        return Say("The team has written the haiku.")
+    last = request.last_message
+    if last is None or last.get("role") != "user":
+        return default_scenario(request)
+    command = route(request.last_user_text or "")
+    if command.tool is None:
+        return Say("I can hand a task to the team or to Claude Code.")
+    return CallTool(str(command.tool), {"text": command.text} if command.text else {})
+
+
+async def test_with_an_llm_a_pause_mid_command_costs_no_wrong_answer(
+    start_gateway: StartGateway, start_worker: StartWorker, agentic: FakeAgenticBackend
+) -> None:
+    """The model starts on the words heard at each pause (speculative answers) and takes
+    300 ms to its first token. Said as "Ask the team to", 600 ms of silence, "write a haiku
+    about the sea.": the first half is no request and starts nothing; whatever was started on
+    the whole sentence, the team is handed the task once, after the turn, and the user hears
+    no answer to half a sentence."""
+    start_worker()
+    with FakeChatServer(scenario=_routes_as_the_router, first_token_delay_s=0.3) as llm:
+        gateway = _local_gateway(start_gateway, LLM_BASE_URL=llm.url, LLM_MODEL="fake-local")
+        heard = Heard()
+        client = VoiceClient("raw")
+        url = ws_url(gateway, "/api/realtime/pipecat/ws/conv-local-llm-paused")
+        async with connect(url) as ws:
+            receiver = asyncio.create_task(heard.receive(ws, client))
+            await heard.wait_for_answers(1, receiver, "the greeting")
+            said = piper_pcm("Ask the team to") + silence(600)
+            said += piper_pcm("write a haiku about the sea.")
+            await stream_at_real_time(ws.send, silence(300) + said + silence(1500))
+            await heard.wait_for_answers(3, receiver, "the hand-off and the run's summary")
+            await ws.send(client.stop())
+            await asyncio.wait_for(receiver, 10)
+    [call] = heard.of("function_call")
+    assert call["name"] == "send_to_nested"
+    assert words(call["arguments"]["text"]) == words("write a haiku about the sea")
+    assert [m["type"] for m in agentic.received("MainConversation")].count("run") == 1
+    assert heard.said("assistant") == [
+        GREETING, "Done: I've handed that to the team.", "The team has written the haiku.",
+    ]  # fmt: skip
+    assert len(heard.interruptions) == 1  # one user turn
 
 
 async def test_speaking_over_the_local_brain_stops_its_audio(

@@ -64,6 +64,13 @@ EARLY_DECODES = Counter(
     "started, used (the turn's answer) or dropped (the user went on, or the result was not kept)",
     ["stage", "outcome"],
 )
+SPECULATIVE_ANSWERS = Counter(
+    "gateway_speculative_answers_total",
+    "Answers the local brain's LLM started before the turn was sure to be over, by outcome: "
+    "started, confirmed (the turn ended on the same words: the answer was spoken) or withdrawn "
+    "(the user went on, the words changed, or the turn ended otherwise: answered anew)",
+    ["outcome"],
+)
 ASYNCIO_TASKS = Gauge(
     "gateway_asyncio_tasks", "Asyncio tasks alive in this process (leaks show as growth)"
 )

@@ -64,6 +64,9 @@ class Settings(BaseSettings):
     whisper_beam_size: int = Field(default=2, ge=1, le=10)
     # Start recognising at the user's first short pause, before the VAD calls the end of speech.
     early_recognition: bool = True
+    # With an LLM: start it on the words heard at a pause, before the turn is sure to be over;
+    # its answer (tool calls too) is held until the turn ends, dropped if the user goes on.
+    speculative_answers: bool = True
     piper_voice_dir: Path | None = None
     # No generator noise: each text always sounds the same (tests; a flatter voice).
     piper_deterministic: bool = False

@@ -1,5 +1,6 @@
 """The local brain's stop strategy holds a turn whose words are not over, judged on all of the
-turn's transcripts, and lets a whole command through at once."""
+turn's transcripts, and lets a whole command through at once; on the LLM path it starts the
+answer early, and confirms or withdraws it as the turn ends."""
 
 from __future__ import annotations
 
@@ -8,11 +9,15 @@ import asyncio
 import pytest
 from pipecat.clocks.system_clock import SystemClock
 from pipecat.frames.frames import (
+    EagerEndOfTurnCancelFrame,
+    EagerTranscriptionFrame,
     TranscriptionFrame,
     VADUserStartedSpeakingFrame,
     VADUserStoppedSpeakingFrame,
 )
 from pipecat.processors.frame_processor import FrameProcessorSetup
+from pipecat.turns.types import UserTurnSpeculation
+from pipecat.turns.user_stop.base_user_turn_stop_strategy import UserTurnStoppedParams
 from pipecat.utils.asyncio.task_manager import TaskManager
 
 from voice_gateway.adapters.pipecat_shared_models import SharedSmartTurn
@@ -150,3 +155,182 @@ async def test_with_an_llm_only_a_hand_off_without_a_task_waits() -> None:
 )
 def test_the_router_waits_on_what_it_could_only_answer_with_help(said: str, waits: bool) -> None:
     assert awaits_more(said) is waits
+
+
+class Speculating(Turn):
+    """The LLM path's strategy with speculative answers, and what it asks of the aggregator:
+    answers started early (their text), withdrawn, and the turn's end (confirming or not)."""
+
+    def __init__(self, stop_timeout_s: float | None = None) -> None:
+        super().__init__(
+            TranscriptAwareTurnStop(
+                turn_analyzer=SharedSmartTurn(),
+                also_unfinished=task_missing,
+                speculate=True,
+                stop_timeout_s=stop_timeout_s,
+            )
+        )
+        self.ended = asyncio.Event()
+        self.started: list[str | None] = []  # None: an ordinary answer, at the turn's end
+        self.withdrawn = 0
+        self.confirmed: list[bool] = []
+
+        @self.strategy.event_handler("on_user_turn_inference_triggered")
+        async def _inference(_strategy: object, speculation: UserTurnSpeculation | None) -> None:
+            self.started.append(speculation.text if speculation is not None else None)
+
+        @self.strategy.event_handler("on_user_turn_speculation_cancelled")
+        async def _withdrawn(_strategy: object) -> None:
+            self.withdrawn += 1
+
+        @self.strategy.event_handler("on_user_turn_stopped")
+        async def _ended(_strategy: object, params: UserTurnStoppedParams) -> None:
+            self.confirmed.append(params.confirms_speculation)
+            self.ended.set()
+
+    async def pause(self) -> None:
+        await self.strategy.process_frame(VADUserStoppedSpeakingFrame(stop_secs=0.2))
+
+    async def transcript(self, text: str) -> None:
+        await self.strategy.process_frame(TranscriptionFrame(text, "user", "now"))
+
+
+async def speculating(stop_timeout_s: float | None = None) -> Speculating:
+    turn = Speculating(stop_timeout_s)
+    await set_up(turn)
+    await turn.start()
+    return turn
+
+
+async def test_an_answer_started_at_the_pause_is_the_answer_when_the_turn_ends() -> None:
+    turn = await speculating()
+    await turn.pause()
+    await turn.transcript("Tell me a joke.")  # smart-turn has not said "finished" yet
+    assert turn.started == ["Tell me a joke."]
+    await turn.strategy.trigger_user_turn_stopped()  # it does
+    assert turn.started == ["Tell me a joke."], "a second answer was started"
+    assert turn.confirmed == [True]
+    assert turn.withdrawn == 0
+    await turn.strategy.cleanup()
+
+
+async def test_whispers_early_transcript_starts_the_answer_while_the_vad_still_hears_speech() -> (
+    None
+):
+    turn = await speculating()
+    await turn.transcript("Hello there.")  # an earlier segment of the same turn
+    await turn.strategy.process_frame(EagerTranscriptionFrame("Tell me a joke", "user", "now"))
+    assert turn.started == ["Hello there. Tell me a joke"]
+    await turn.pause()
+    await turn.transcript("Tell me a joke.")  # Whisper's punctuation differs: the same words
+    await turn.strategy.trigger_user_turn_stopped()
+    assert turn.started == ["Hello there. Tell me a joke"]
+    assert turn.confirmed == [True]
+    await turn.strategy.cleanup()
+
+
+async def test_a_user_who_goes_on_gets_the_answer_to_the_whole_turn() -> None:
+    turn = await speculating()
+    await turn.pause()
+    await turn.transcript("Tell Claude to fix the test.")
+    await turn.strategy.process_frame(VADUserStartedSpeakingFrame())  # "...and the docs."
+    assert turn.withdrawn == 1
+    await turn.pause()
+    await turn.transcript("And the docs.")
+    # Started again on the whole turn at the second pause, and that one is the answer.
+    assert turn.started == [
+        "Tell Claude to fix the test.",
+        "Tell Claude to fix the test. And the docs.",
+    ]
+    await turn.strategy.trigger_user_turn_stopped()
+    assert turn.confirmed == [True]
+    assert turn.withdrawn == 1
+    await turn.strategy.cleanup()
+
+
+async def test_an_early_answer_whisper_or_the_model_withdrew_is_started_again_later() -> None:
+    turn = await speculating()
+    await turn.strategy.process_frame(EagerTranscriptionFrame("Ask the team", "user", "now"))
+    assert turn.started == []  # a hand-off with no task yet: nothing to answer
+    await turn.strategy.process_frame(EagerTranscriptionFrame("Tell me a joke", "user", "now"))
+    await turn.strategy.process_frame(EagerEndOfTurnCancelFrame())  # the frame withdraws it
+    await turn.pause()
+    await turn.transcript("Tell me a joke.")
+    await turn.strategy.trigger_user_turn_stopped()
+    # Started at the pause again, on the transcript; confirmed by the end.
+    assert turn.started == ["Tell me a joke", "Tell me a joke."]
+    assert turn.confirmed == [True]
+    assert turn.withdrawn == 0  # the cancel frame did the withdrawing, not the strategy
+    await turn.strategy.cleanup()
+
+
+async def test_an_early_answer_to_other_words_is_withdrawn_and_the_turn_answered_anew() -> None:
+    turn = await speculating()
+    await turn.strategy.process_frame(EagerTranscriptionFrame("Tell me a joke", "user", "now"))
+    # The segment went on without a loud frame Whisper would notice; the VAD still hears
+    # speech when its transcript arrives, so nothing new starts on it.
+    await turn.transcript("Tell me a joke about cats.")
+    await turn.pause()
+    await turn.strategy.trigger_user_turn_stopped()
+    assert turn.withdrawn == 1
+    assert turn.started == ["Tell me a joke", None]  # the ordinary answer, at the end
+    assert turn.confirmed == [False]
+    await turn.strategy.cleanup()
+
+
+async def test_a_turn_the_stop_timeout_ends_withdraws_its_early_answer_first() -> None:
+    turn = await speculating()
+    await turn.pause()
+    await turn.transcript("Tell me a joke.")
+    await turn.strategy.handle_user_turn_stopped()  # the aggregator's timeout, before its stop
+    assert turn.withdrawn == 1
+    await turn.strategy.cleanup()
+
+
+async def test_without_speculation_nothing_starts_before_the_turn_ends() -> None:
+    turn = Turn(
+        TranscriptAwareTurnStop(turn_analyzer=SharedSmartTurn(), also_unfinished=task_missing)
+    )
+    started: list[object] = []
+
+    @turn.strategy.event_handler("on_user_turn_inference_triggered")
+    async def _inference(_strategy: object, speculation: object) -> None:
+        started.append(speculation)
+
+    await set_up(turn)
+    await turn.start()
+    await turn.strategy.process_frame(VADUserStoppedSpeakingFrame(stop_secs=0.2))
+    await turn.strategy.process_frame(EagerTranscriptionFrame("Tell me a joke", "user", "now"))
+    await turn.strategy.process_frame(TranscriptionFrame("Tell me a joke.", "user", "now"))
+    assert started == []
+    await turn.strategy.trigger_user_turn_stopped()
+    assert started == [None]
+    await turn.strategy.cleanup()
+
+
+async def test_a_quiet_turn_with_its_answer_ready_ends_just_before_the_stop_timeout() -> None:
+    """Smart-turn never says "finished" (a flat voice); the words are whole: the strategy
+    ends the turn itself, confirming the answer, before the aggregator's timeout (0.3 s here)
+    would end it and start the model anew."""
+    turn = await speculating(stop_timeout_s=0.3)
+    await turn.pause()
+    await turn.transcript("Stop the team.")
+    await asyncio.wait_for(turn.ended.wait(), timeout=10)  # a bound, not a readiness wait
+    assert turn.started == ["Stop the team."]
+    assert turn.confirmed == [True]
+    await turn.strategy.cleanup()
+
+
+async def test_the_quiet_timer_never_ends_a_turn_the_user_went_on_with() -> None:
+    turn = await speculating(stop_timeout_s=0.3)
+    await turn.pause()
+    await turn.transcript("Tell Claude to fix the test.")
+    await turn.strategy.process_frame(VADUserStartedSpeakingFrame())  # withdraws, disarms
+    assert turn.withdrawn == 1
+    await turn.pause()
+    await turn.transcript("And the")  # unfinished: nothing starts
+    # The timer ends only a turn with an answer under way: none is, so it never fires.
+    assert not turn.strategy.answer_under_way
+    assert turn.confirmed == []
+    assert turn.started == ["Tell Claude to fix the test."]
+    await turn.strategy.cleanup()

@@ -12,19 +12,31 @@ It also starts recognition at the first short pause (`brains/early_decode.py`): 
 the segment Pipecat's `SegmentedSTTService` is building (`_audio_buffer`, `_user_speaking`, set
 by its `process_audio_frame`) and answers through `run_stt`, the override point Pipecat's STT
 services have. `self_check()` checks those attributes too.
+
+With `enable_eager_end_of_turn` (the LLM path's speculative answers), the early transcript is
+also pushed as soon as it is ready, while the user is still quiet, through Pipecat's public
+`EagerEndOfTurnSTTServiceMixin`: an `EagerTranscriptionFrame`, withdrawn with an
+`EagerEndOfTurnCancelFrame` when the user goes on speaking (`brains/turn_stop.py` acts on both).
 """
 
 from __future__ import annotations
 
+import asyncio
 import functools
 from collections.abc import AsyncGenerator, Coroutine
 from typing import Any
 
 import pipecat
-from pipecat.frames.frames import Frame, InputAudioRawFrame, VADUserStoppedSpeakingFrame
+from pipecat.frames.frames import (
+    Frame,
+    InputAudioRawFrame,
+    TranscriptionFrame,
+    VADUserStoppedSpeakingFrame,
+)
 from pipecat.processors.frame_processor import FrameDirection
 from pipecat.services.stt_service import SegmentedSTTService
 from pipecat.services.whisper.stt import WhisperSTTService
+from pipecat.turns.eager_end_of_turn_mixin import EagerEndOfTurnSTTServiceMixin
 
 from voice_gateway.adapters.pipecat_version import PIPECAT_VERSION, PipecatMismatch
 from voice_gateway.brains.early_decode import EarlyDecode
@@ -51,9 +63,10 @@ def _load_model(model_dir: str, device: str) -> Any:
     return WhisperModel(model_dir, device=device, compute_type=COMPUTE_TYPE)
 
 
-class SharedWhisperSTT(WhisperSTTService):
+class SharedWhisperSTT(EagerEndOfTurnSTTServiceMixin, WhisperSTTService):
     """`WhisperSTTService` on an already loaded model, instead of one of its own; with `early`,
-    a segment is decoded from its first short pause on."""
+    a segment is decoded from its first short pause on, and with `enable_eager_end_of_turn`
+    that decode's transcript is offered as an eager end of turn."""
 
     def __init__(self, model: WindowedWhisper, *, early: bool = True, **kwargs: Any) -> None:
         self._shared_model = model  # before Pipecat's constructor calls `_load`
@@ -81,8 +94,13 @@ class SharedWhisperSTT(WhisperSTTService):
             return
         if self._early is not None:
             self._early.hear(frame.audio, self._user_speaking, self._transcribe_so_far)
+            if self.eager_end_of_turn_pending and not self._early.waiting:
+                # The user went on speaking after the pause the transcript was offered at.
+                await self._cancel_eager_end_of_turn()  # type: ignore[no-untyped-call]
 
     async def run_stt(self, audio: bytes) -> AsyncGenerator[Frame, None]:
+        # The segment is over: its transcript settles any eager end of turn.
+        self._clear_eager_end_of_turn()  # type: ignore[no-untyped-call]
         early = self._early.take() if self._early is not None else None
         if early is not None and self._early is not None:
             heard, frames = await early
@@ -103,7 +121,16 @@ class SharedWhisperSTT(WhisperSTTService):
     async def _transcribe(self, heard: bytes) -> tuple[bytes, list[Frame]]:
         # What Pipecat would hand over if the VAD stopped now: the segment and its padding.
         audio = heard + self._trailing_silence()
-        return heard, [frame async for frame in WhisperSTTService.run_stt(self, audio)]
+        frames = [frame async for frame in WhisperSTTService.run_stt(self, audio)]
+        said = [f for f in frames if isinstance(f, TranscriptionFrame)]
+        early = self._early
+        if said and early is not None and early.waiting_on(asyncio.current_task()):
+            # Still quiet since the pause, and the VAD has not ended the segment: offered now.
+            text = " ".join(f.text.strip() for f in said).strip()
+            await self._push_eager_end_of_turn(
+                text, user_id=said[0].user_id, language=said[0].language
+            )
+        return heard, frames
 
     async def cleanup(self) -> None:
         if self._early is not None:

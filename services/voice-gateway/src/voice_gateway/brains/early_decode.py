@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from voice_gateway.metrics import EARLY_DECODES
 from voice_gateway.processors.levels import voiced
@@ -63,6 +63,15 @@ class EarlyDecode(Generic[T]):
             self._pending = task
             self.started += 1
             EARLY_DECODES.labels(self._stage, "started").inc()
+
+    @property
+    def waiting(self) -> bool:
+        """A decode started at this pause, and nothing loud since."""
+        return self._pending is not None
+
+    def waiting_on(self, task: asyncio.Future[Any] | None) -> bool:
+        """`task` is that decode (not one the user went on after, nor one handed over)."""
+        return task is not None and task is self._pending
 
     def take(self) -> asyncio.Task[T] | None:
         """The decode started at this pause, if nothing loud came after it; it is spent either

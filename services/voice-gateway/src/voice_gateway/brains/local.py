@@ -17,13 +17,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from openai import AsyncOpenAI
 from pipecat.audio.utils import create_stream_resampler
 from pipecat.audio.vad.vad_analyzer import VADParams
 from pipecat.frames.frames import Frame, InputAudioRawFrame, LLMContextFrame
 from pipecat.processors.aggregators.llm_response_universal import LLMUserAggregatorParams
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
-from pipecat.services.openai.llm import OpenAILLMService
 from pipecat.turns.user_turn_strategies import UserTurnStrategies
 
 from contracts.progress import RunProgress
@@ -125,7 +123,9 @@ class CommandRouter(FrameProcessor):
         await super().process_frame(frame, direction)
         if isinstance(frame, LLMContextFrame):
             said = _last_user_text(frame.context.get_messages())
-            if said:
+            # A speculative context (a turn not over yet) is never routed: the router's answers
+            # are tool calls, and nothing here could hold one back.
+            if said and not frame.speculation:
                 # A tool call may take seconds: the pipeline keeps flowing meanwhile.
                 task = self.create_task(self._answer(said))
                 self._answering.add(task)
@@ -177,11 +177,15 @@ def local_brain(
 ) -> Brain:
     from pipecat.services.whisper.stt import WhisperSTTService
 
+    from voice_gateway.adapters.pipecat_llm import LocalLLM
     from voice_gateway.adapters.pipecat_shared_models import SharedSileroVAD, SharedSmartTurn
     from voice_gateway.adapters.pipecat_whisper import SharedWhisperSTT, shared_whisper
     from voice_gateway.brains.turn_stop import TranscriptAwareTurnStop
     from voice_gateway.processors.piper_speech import ClauseChunker, PiperSpeech
 
+    # Only a model is worth starting early: the router answers in microseconds, and its answers
+    # are tool calls, which must wait for the turn's end anyway.
+    speculate = bool(settings.llm_base_url) and settings.speculative_answers
     stt = SharedWhisperSTT(
         shared_whisper(
             str(whisper_model_dir(settings)),
@@ -190,6 +194,7 @@ def local_brain(
             beam_size=settings.whisper_beam_size,
         ),
         early=settings.early_recognition,
+        enable_eager_end_of_turn=speculate and settings.early_recognition,
         device=settings.whisper_device,
         settings=WhisperSTTService.Settings(
             model=str(whisper_model_dir(settings)), initial_prompt=WHISPER_PROMPT
@@ -206,10 +211,10 @@ def local_brain(
     )
     model: FrameProcessor
     if settings.llm_base_url:
-        llm = ClosableOpenAILLM(
+        llm = LocalLLM(
             base_url=settings.llm_base_url,
             api_key=settings.llm_api_key.get_secret_value() if settings.llm_api_key else "none",
-            settings=ClosableOpenAILLM.Settings(
+            settings=LocalLLM.Settings(
                 model=settings.llm_model, system_instruction=persona.system_prompt
             ),
         )
@@ -240,6 +245,8 @@ def local_brain(
                         # whole command at once, however unfinished the voice sounded.
                         also_unfinished=task_missing if settings.llm_base_url else awaits_more,
                         also_finished=None if settings.llm_base_url else whole_command,
+                        speculate=speculate,
+                        stop_timeout_s=settings.turn_stop_timeout_s,
                     )
                 ]
             ),
@@ -255,22 +262,10 @@ def local_brain(
     )
 
 
-class ClosableOpenAILLM(OpenAILLMService):
-    """Pipecat's OpenAI-compatible LLM service, keeping the client it creates (through its
-    `create_client` hook) so the session can close it: Pipecat never does, and the client's
-    keep-alive sockets would outlive every session."""
-
-    openai_client: AsyncOpenAI
-
-    def create_client(self, *args: Any, **kwargs: Any) -> AsyncOpenAI:
-        self.openai_client = super().create_client(*args, **kwargs)  # type: ignore[no-untyped-call]
-        return self.openai_client
-
-
 async def warm_up(settings: Settings) -> None:
     """Load the shared models before the first session needs them, and check that the shared
     analyzers still match the installed Pipecat (it fails the start loudly if not)."""
-    from voice_gateway.adapters import pipecat_shared_models, pipecat_whisper
+    from voice_gateway.adapters import pipecat_llm, pipecat_shared_models, pipecat_whisper
 
     model_dir = str(whisper_model_dir(settings))
     windowed = settings.whisper_window == "speech"
@@ -282,3 +277,4 @@ async def warm_up(settings: Settings) -> None:
     await asyncio.to_thread(_piper_voice, piper_voice_path(settings))
     await asyncio.to_thread(pipecat_shared_models.self_check)
     pipecat_whisper.self_check()
+    pipecat_llm.self_check()
