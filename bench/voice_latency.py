@@ -72,6 +72,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.request
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -80,6 +81,7 @@ from typing import Any, Literal
 
 import numpy as np
 import psutil
+from prometheus_client.parser import text_string_to_metric_families
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
@@ -521,6 +523,7 @@ class Session:
     other_cpu_pct: float = 0.0  # CPU used by processes not of this bench (% of one core)
     server_cpu_pct: float = 0.0  # the server's CPU over the session (% of one core)
     rss_mb: float | None = None  # the server's peak resident memory during the session
+    counts: dict[str, float] = field(default_factory=dict)  # the gateway's own, from /metrics
 
 
 async def converse(
@@ -808,6 +811,8 @@ def run_gateway(
             "GATEWAY_IDLE_TIMEOUT_S": "600",
             "GATEWAY_REPLICA": "bench-voice-latency",
         }
+        if args.no_speculation:
+            gateway_env["GATEWAY_SPECULATIVE_ANSWERS"] = "false"
         if args.llm:
             llm = stack.enter_context(
                 FakeChatServer(
@@ -828,9 +833,27 @@ def run_gateway(
         url = f"ws://127.0.0.1:{port}/api/realtime/pipecat/ws/bench-voice-latency"
         pids = [os.getpid(), redis.pid, worker.pid, gateway.pid]
         session = measure(url, sayings, speech, "gateway ", gateway.pid, pids)
+        session.counts = gateway_counts(f"http://127.0.0.1:{port}/metrics")
         gateway.stop()
         worker.stop()
         return session, speech, log_notes(gateway) + log_notes(worker)
+
+
+# The gateway's counters worth a line in the result: its early work and speculative answers.
+COUNTED = ("gateway_early_decodes_total", "gateway_speculative_answers_total")
+
+
+def gateway_counts(url: str) -> dict[str, float]:
+    """`COUNTED` series from the gateway's /metrics, keyed `name{labels}` without `_total`."""
+    with urllib.request.urlopen(url, timeout=10) as response:  # noqa: S310  # loopback only
+        text = response.read().decode()
+    counts: dict[str, float] = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name in COUNTED:
+                labels = ",".join(f"{k}={v}" for k, v in sorted(sample.labels.items()))
+                counts[f"{sample.name.removesuffix('_total')}{{{labels}}}"] = sample.value
+    return counts
 
 
 def run_baseline(
@@ -994,6 +1017,8 @@ def summarize(
         "mic_max_late_ms": ours["mic_max_late_ms"],
         "baseline": {key: theirs[key] for key in BASELINE_DETAIL} if theirs else None,
         "llm_first_token_ms": args.llm_first_token_ms if args.llm else None,
+        "speculation": not args.no_speculation and args.llm,
+        "gateway_counts": session.counts,
         "wall_s": round(wall_s, 1),
         "quick": args.quick,
     }
@@ -1020,6 +1045,11 @@ def main() -> None:
     )
     parser.add_argument(
         "--llm-first-token-ms", type=float, default=0.0, help="the fake LLM's time to first token"
+    )
+    parser.add_argument(
+        "--no-speculation",
+        action="store_true",
+        help="the LLM starts only once the turn has ended (GATEWAY_SPECULATIVE_ANSWERS=false)",
     )
     parser.add_argument(
         "--no-baseline", action="store_true", help="the gateway only (no plain Pipecat bot)"
