@@ -115,6 +115,21 @@ async def _converse(gateway: ManagedProcess, turns: list[tuple[str, int]], heard
         await asyncio.wait_for(receiver, 10)
 
 
+async def _say_once(gateway: ManagedProcess, conversation: str, said: bytes, answers: int) -> Heard:
+    """Hear the greeting out, say `said` (after 300 ms of silence) and wait for `answers`
+    answers to it: the hand-off and the run's summary, say."""
+    heard = Heard()
+    client = VoiceClient("raw")
+    async with connect(ws_url(gateway, f"/api/realtime/pipecat/ws/{conversation}")) as ws:
+        receiver = asyncio.create_task(heard.receive(ws, client))
+        await heard.wait_for_answers(1, receiver, "the greeting")
+        await stream_at_real_time(ws.send, silence(300) + said)
+        await heard.wait_for_answers(1 + answers, receiver, f"{answers} answers")
+        await ws.send(client.stop())
+        await asyncio.wait_for(receiver, 10)
+    return heard
+
+
 async def test_router_hands_work_to_the_team_and_says_so(
     start_gateway: StartGateway, start_worker: StartWorker, agentic: FakeAgenticBackend
 ) -> None:
@@ -162,17 +177,8 @@ async def test_a_command_said_with_a_pause_in_the_middle_is_one_turn_and_one_tas
     full stop; the words say a hand-off with no task yet, so the turn waits for the rest."""
     start_worker()
     gateway = _local_gateway(start_gateway)
-    heard = Heard()
-    client = VoiceClient("raw")
-    url = ws_url(gateway, "/api/realtime/pipecat/ws/conv-local-paused")
-    async with connect(url) as ws:
-        receiver = asyncio.create_task(heard.receive(ws, client))
-        await heard.wait_for_answers(1, receiver, "the greeting")
-        said = piper_pcm("Have the team") + silence(450) + piper_pcm("summarise the meeting notes.")
-        await stream_at_real_time(ws.send, silence(300) + said + silence(1200))
-        await heard.wait_for_answers(3, receiver, "the hand-off and the run's summary")
-        await ws.send(client.stop())
-        await asyncio.wait_for(receiver, 10)
+    said = piper_pcm("Have the team") + silence(450) + piper_pcm("summarise the meeting notes.")
+    heard = await _say_once(gateway, "conv-local-paused", said + silence(1200), answers=2)
     [call] = heard.of("function_call")
     assert call["name"] == "send_to_nested"
     assert "meeting notes" in call["arguments"]["text"].lower()
@@ -252,18 +258,9 @@ async def test_with_an_llm_a_pause_mid_command_costs_no_wrong_answer(
     start_worker()
     with FakeChatServer(scenario=_routes_as_the_router, first_token_delay_s=0.3) as llm:
         gateway = _local_gateway(start_gateway, LLM_BASE_URL=llm.url, LLM_MODEL="fake-local")
-        heard = Heard()
-        client = VoiceClient("raw")
-        url = ws_url(gateway, "/api/realtime/pipecat/ws/conv-local-llm-paused")
-        async with connect(url) as ws:
-            receiver = asyncio.create_task(heard.receive(ws, client))
-            await heard.wait_for_answers(1, receiver, "the greeting")
-            said = piper_pcm("Ask the team to") + silence(600)
-            said += piper_pcm("write a haiku about the sea.")
-            await stream_at_real_time(ws.send, silence(300) + said + silence(1500))
-            await heard.wait_for_answers(3, receiver, "the hand-off and the run's summary")
-            await ws.send(client.stop())
-            await asyncio.wait_for(receiver, 10)
+        said = piper_pcm("Ask the team to") + silence(600)
+        said += piper_pcm("write a haiku about the sea.") + silence(1500)
+        heard = await _say_once(gateway, "conv-local-llm-paused", said, answers=2)
     [call] = heard.of("function_call")
     assert call["name"] == "send_to_nested"
     assert words(call["arguments"]["text"]) == words("write a haiku about the sea")

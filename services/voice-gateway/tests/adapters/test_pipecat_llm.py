@@ -28,7 +28,7 @@ from pipecat.workers.runner import WorkerRunner
 
 from fakes.openai_chat import CallTool, FakeChatServer
 from harness.waiting import async_wait_until
-from voice_gateway.adapters import pipecat_llm
+from voice_gateway.adapters import pipecat_version
 from voice_gateway.adapters.pipecat_llm import LocalLLM, self_check
 from voice_gateway.adapters.pipecat_version import PipecatMismatch
 
@@ -40,7 +40,7 @@ def test_the_installed_pipecat_keeps_its_speculation_gate_where_the_adapter_read
 
 
 def test_another_pipecat_version_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(pipecat_llm, "PIPECAT_VERSION", "0.0.1")
+    monkeypatch.setattr(pipecat_version, "PIPECAT_VERSION", "0.0.1")
     with pytest.raises(PipecatMismatch, match=r"0\.0\.1"):
         self_check()
 

@@ -11,7 +11,7 @@ from pipecat.frames.frames import (
 from pipecat.services.whisper.stt import WhisperSTTService
 from pipecat.tests.utils import run_test
 
-from voice_gateway.adapters import pipecat_whisper
+from voice_gateway.adapters import pipecat_version, pipecat_whisper
 from voice_gateway.adapters.pipecat_version import PipecatMismatch
 from voice_gateway.adapters.pipecat_whisper import SharedWhisperSTT, self_check
 from voice_gateway.brains.whisper_window import WindowedWhisper
@@ -22,7 +22,7 @@ def test_the_installed_pipecat_loads_whisper_as_the_adapter_expects() -> None:
 
 
 def test_another_pipecat_version_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(pipecat_whisper, "PIPECAT_VERSION", "0.0.1")
+    monkeypatch.setattr(pipecat_version, "PIPECAT_VERSION", "0.0.1")
     with pytest.raises(PipecatMismatch, match=r"0\.0\.1"):
         self_check()
 

@@ -22,7 +22,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import pipecat
 from openai import AsyncOpenAI
 from pipecat.frames.frames import (
     EagerEndOfTurnCancelFrame,
@@ -35,7 +34,7 @@ from pipecat.processors.frame_processor import FrameDirection
 from pipecat.services.llm_service import LLMService
 from pipecat.services.openai.llm import OpenAILLMService
 
-from voice_gateway.adapters.pipecat_version import PIPECAT_VERSION, PipecatMismatch
+from voice_gateway.adapters.pipecat_version import require_names, require_pipecat_version
 
 
 class LocalLLM(OpenAILLMService):
@@ -76,16 +75,13 @@ class LocalLLM(OpenAILLMService):
 
 def self_check() -> None:
     """Fail loudly if Pipecat's LLM service no longer keeps its gate where `LocalLLM` reads it."""
-    if pipecat.__version__ != PIPECAT_VERSION:
-        raise PipecatMismatch(
-            f"pipecat_llm.py reads Pipecat {PIPECAT_VERSION}'s LLMService._speculation_gate, "
-            f"found {pipecat.__version__}: check LLMService.run_function_calls, then update it"
-        )
-    if "_speculation_gate" not in LLMService.__init__.__code__.co_names:
-        raise PipecatMismatch("LLMService no longer keeps a _speculation_gate")
-    asks = LLMService.run_function_calls.__code__.co_names
-    if "_speculation_gate" not in asks or "is_speculating" not in asks:
-        raise PipecatMismatch(
-            "LLMService.run_function_calls no longer asks its gate whether it is speculating: "
-            "a speculative tool call may now run before the turn is confirmed"
-        )
+    require_pipecat_version("pipecat_llm.py", "LLMService._speculation_gate")
+    require_names(
+        LLMService.__init__, "_speculation_gate", otherwise="LocalLLM reads a gate that is gone"
+    )
+    require_names(
+        LLMService.run_function_calls,
+        "_speculation_gate",
+        "is_speculating",
+        otherwise="a speculative tool call may now run before the turn is confirmed",
+    )

@@ -17,12 +17,11 @@ import asyncio
 import inspect
 from typing import Any
 
-import pipecat
 from pipecat.services.openai.realtime import events
 from pipecat.services.openai.realtime.llm import OpenAIRealtimeLLMService
 from websockets.exceptions import ConnectionClosed
 
-from voice_gateway.adapters.pipecat_version import PIPECAT_VERSION, PipecatMismatch
+from voice_gateway.adapters.pipecat_version import PipecatMismatch, require_pipecat_version
 from voice_gateway.brains.upstream_stall import StallWatch, StampedSocket
 
 # What RealtimeLLM overrides, and what it reads, of Pipecat's service.
@@ -116,11 +115,7 @@ class RealtimeLLM(OpenAIRealtimeLLMService):
 def self_check() -> None:
     """Check that Pipecat's Realtime service still has what `RealtimeLLM` overrides and reads.
     Raises `PipecatMismatch` saying what is missing."""
-    if pipecat.__version__ != PIPECAT_VERSION:
-        raise PipecatMismatch(
-            f"pipecat_realtime overrides Pipecat {PIPECAT_VERSION}'s Realtime service, found "
-            f"{pipecat.__version__}: check the methods it overrides, then update this module"
-        )
+    require_pipecat_version("pipecat_realtime.py", "Realtime service methods it overrides")
     for name in OVERRIDDEN:
         theirs = getattr(OpenAIRealtimeLLMService, name, None)
         if theirs is None or not inspect.iscoroutinefunction(theirs):

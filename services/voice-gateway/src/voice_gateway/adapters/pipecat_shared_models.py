@@ -34,7 +34,7 @@ from pipecat.audio.vad.vad_analyzer import VADAnalyzer, VADParams
 from pipecat.metrics.metrics import MetricsData
 from pipecat.utils.env import env_truthy
 
-from voice_gateway.adapters.pipecat_version import PIPECAT_VERSION, PipecatMismatch
+from voice_gateway.adapters.pipecat_version import PipecatMismatch, require_pipecat_version
 from voice_gateway.brains.early_decode import EarlyDecode
 
 SILERO_MODEL = ("pipecat.audio.vad.data", "silero_vad.onnx")
@@ -142,11 +142,7 @@ class SharedSmartTurn(LocalSmartTurnAnalyzerV3):
 def self_check() -> None:
     """Compare the shared analyzers with Pipecat's own: the same attributes, the same results.
     Raises `PipecatMismatch` saying what differs."""
-    if pipecat.__version__ != PIPECAT_VERSION:
-        raise PipecatMismatch(
-            f"pipecat_shared_models mirrors Pipecat {PIPECAT_VERSION}, found "
-            f"{pipecat.__version__}: check its analyzers' constructors, then update this module"
-        )
+    require_pipecat_version("pipecat_shared_models.py", "analyzers' constructors")
     rate = 16_000
     theirs_vad, ours_vad = SileroVADAnalyzer(sample_rate=rate), SharedSileroVAD(sample_rate=rate)
     for vad in (theirs_vad, ours_vad):

@@ -26,7 +26,6 @@ import functools
 from collections.abc import AsyncGenerator, Coroutine
 from typing import Any
 
-import pipecat
 from pipecat.frames.frames import (
     Frame,
     InputAudioRawFrame,
@@ -38,7 +37,7 @@ from pipecat.services.stt_service import SegmentedSTTService
 from pipecat.services.whisper.stt import WhisperSTTService
 from pipecat.turns.eager_end_of_turn_mixin import EagerEndOfTurnSTTServiceMixin
 
-from voice_gateway.adapters.pipecat_version import PIPECAT_VERSION, PipecatMismatch
+from voice_gateway.adapters.pipecat_version import require_names, require_pipecat_version
 from voice_gateway.brains.early_decode import EarlyDecode
 from voice_gateway.brains.whisper_window import WindowedWhisper
 
@@ -140,25 +139,21 @@ class SharedWhisperSTT(EagerEndOfTurnSTTServiceMixin, WhisperSTTService):
 
 def self_check() -> None:
     """Fail loudly if Pipecat's Whisper service no longer loads through `_load` into `_model`."""
-    if pipecat.__version__ != PIPECAT_VERSION:
-        raise PipecatMismatch(
-            f"pipecat_whisper.py overrides Pipecat {PIPECAT_VERSION}'s Whisper service, found "
-            f"{pipecat.__version__}: check WhisperSTTService._load, then update this module"
-        )
-    if "_load" not in WhisperSTTService.__init__.__code__.co_names:
-        raise PipecatMismatch("WhisperSTTService's constructor no longer calls _load")
-    if "_model" not in WhisperSTTService._load.__code__.co_names:
-        raise PipecatMismatch("WhisperSTTService._load no longer sets _model")
-    if "_model" not in WhisperSTTService.run_stt.__code__.co_names:
-        raise PipecatMismatch("WhisperSTTService.run_stt no longer reads _model")
-    building = SegmentedSTTService.process_audio_frame.__code__.co_names
-    if "_audio_buffer" not in building or "_user_speaking" not in building:
-        raise PipecatMismatch(
-            "SegmentedSTTService no longer builds its segment in _audio_buffer while "
-            "_user_speaking: the early transcript would never match a segment"
-        )
-    stopped = SegmentedSTTService._handle_user_stopped_speaking.__code__.co_names
-    if "_user_speaking" not in stopped or "_audio_buffer" not in stopped:
-        raise PipecatMismatch("SegmentedSTTService no longer queues _audio_buffer at a stop")
-    if "_trailing_silence" not in stopped:
-        raise PipecatMismatch("SegmentedSTTService no longer pads a segment with _trailing_silence")
+    require_pipecat_version("pipecat_whisper.py", "WhisperSTTService._load and segments")
+    loading = "every session would load a Whisper model of its own"
+    require_names(WhisperSTTService.__init__, "_load", otherwise=loading)
+    require_names(WhisperSTTService._load, "_model", otherwise=loading)
+    require_names(WhisperSTTService.run_stt, "_model", otherwise="the shared model goes unused")
+    require_names(
+        SegmentedSTTService.process_audio_frame,
+        "_audio_buffer",
+        "_user_speaking",
+        otherwise="the early transcript would never match a segment",
+    )
+    require_names(
+        SegmentedSTTService._handle_user_stopped_speaking,
+        "_user_speaking",
+        "_audio_buffer",
+        "_trailing_silence",
+        otherwise="a segment is queued or padded in some other way: the early decode is not it",
+    )
