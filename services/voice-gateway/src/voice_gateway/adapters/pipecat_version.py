@@ -1,6 +1,7 @@
-"""The Pipecat version the adapters were written against, and the error they raise when the
-installed one differs. Its own module, so that the Realtime adapter can name it without loading
-the local brain's models (onnxruntime alone is about 20 MB of a Realtime-only gateway)."""
+"""The Pipecat version the adapters were written against, the checks each runs at start-up (the
+version, and that Pipecat's code still names the attributes it relies on), and the error they
+raise. Its own module, so that the Realtime adapter can use it without loading the local
+brain's models (onnxruntime alone is about 20 MB of a Realtime-only gateway)."""
 
 from collections.abc import Callable
 from typing import Any
