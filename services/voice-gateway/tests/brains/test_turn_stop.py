@@ -158,15 +158,16 @@ def test_the_router_waits_on_what_it_could_only_answer_with_help(said: str, wait
 
 
 class Speculating(Turn):
-    """The LLM path's strategy with speculative answers, and what it asks of the aggregator:
-    answers started early (their text), withdrawn, and the turn's end (confirming or not)."""
+    """The LLM path's strategy (with speculative answers unless `speculate=False`), and what it
+    asks of the aggregator: answers started (their text; None: an ordinary one, at the turn's
+    end), withdrawn, and the turn's end (confirming an early answer or not)."""
 
-    def __init__(self, stop_timeout_s: float | None = None) -> None:
+    def __init__(self, stop_timeout_s: float | None = None, *, speculate: bool = True) -> None:
         super().__init__(
             TranscriptAwareTurnStop(
                 turn_analyzer=SharedSmartTurn(),
                 also_unfinished=task_missing,
-                speculate=True,
+                speculate=speculate,
                 stop_timeout_s=stop_timeout_s,
             )
         )
@@ -195,8 +196,10 @@ class Speculating(Turn):
         await self.strategy.process_frame(TranscriptionFrame(text, "user", "now"))
 
 
-async def speculating(stop_timeout_s: float | None = None) -> Speculating:
-    turn = Speculating(stop_timeout_s)
+async def speculating(
+    stop_timeout_s: float | None = None, *, speculate: bool = True
+) -> Speculating:
+    turn = Speculating(stop_timeout_s, speculate=speculate)
     await set_up(turn)
     await turn.start()
     return turn
@@ -288,23 +291,14 @@ async def test_a_turn_the_stop_timeout_ends_withdraws_its_early_answer_first() -
 
 
 async def test_without_speculation_nothing_starts_before_the_turn_ends() -> None:
-    turn = Turn(
-        TranscriptAwareTurnStop(turn_analyzer=SharedSmartTurn(), also_unfinished=task_missing)
-    )
-    started: list[object] = []
-
-    @turn.strategy.event_handler("on_user_turn_inference_triggered")
-    async def _inference(_strategy: object, speculation: object) -> None:
-        started.append(speculation)
-
-    await set_up(turn)
-    await turn.start()
-    await turn.strategy.process_frame(VADUserStoppedSpeakingFrame(stop_secs=0.2))
+    turn = await speculating(speculate=False)
+    await turn.pause()
     await turn.strategy.process_frame(EagerTranscriptionFrame("Tell me a joke", "user", "now"))
-    await turn.strategy.process_frame(TranscriptionFrame("Tell me a joke.", "user", "now"))
-    assert started == []
+    await turn.transcript("Tell me a joke.")
+    assert turn.started == []
     await turn.strategy.trigger_user_turn_stopped()
-    assert started == [None]
+    assert turn.started == [None]  # the ordinary answer, at the end
+    assert turn.confirmed == [False]
     await turn.strategy.cleanup()
 
 

@@ -47,7 +47,7 @@ class LocalLLM(OpenAILLMService):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._held_calls: Sequence[FunctionCallFromLLM] = ()
-        self.calls_held = 0  # for the figures and the tests: held, then run or dropped
+        self.calls_held = 0  # for the tests: calls held, and of those dropped
         self.calls_dropped = 0
 
     def create_client(self, *args: Any, **kwargs: Any) -> AsyncOpenAI:

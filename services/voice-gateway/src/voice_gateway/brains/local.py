@@ -123,9 +123,7 @@ class CommandRouter(FrameProcessor):
         await super().process_frame(frame, direction)
         if isinstance(frame, LLMContextFrame):
             said = _last_user_text(frame.context.get_messages())
-            # A speculative context (a turn not over yet) is never routed: the router's answers
-            # are tool calls, and nothing here could hold one back.
-            if said and not frame.speculation:
+            if said:
                 # A tool call may take seconds: the pipeline keeps flowing meanwhile.
                 task = self.create_task(self._answer(said))
                 self._answering.add(task)

@@ -152,17 +152,17 @@ class TranscriptAwareTurnStop(TurnAnalyzerUserTurnStopStrategy):  # type: ignore
             return
         self._ended = True
         await self._disarm()
-        speculation, self._speculation = self._speculation, None
+        speculation = self._speculation
         if speculation is not None and self._same_words.matches(speculation.text, self.heard):
             # The answer is under way: the turn's end releases it, and no second one starts.
+            self._speculation = None
             SPECULATIVE_ANSWERS.labels("confirmed").inc()
             await self.trigger_user_turn_finalized(
                 enable_user_speaking_frames=enable_user_speaking_frames,
                 confirms_speculation=True,
             )
             return
-        if speculation is not None:
-            await self._withdraw(speculation)
+        await self._withdraw()  # an answer to other words, if any: the model answers anew
         await super().trigger_user_turn_stopped(
             enable_user_speaking_frames=enable_user_speaking_frames
         )
@@ -183,10 +183,9 @@ class TranscriptAwareTurnStop(TurnAnalyzerUserTurnStopStrategy):  # type: ignore
         await self.trigger_user_turn_inference_triggered(speculation=self._speculation)
         await self._rearm()
 
-    async def _withdraw(self, speculation: UserTurnSpeculation | None = None) -> None:
-        """Drop the early answer (`speculation`, taken already, or the one in flight)."""
-        speculation = speculation or self._speculation
-        self._speculation = None
+    async def _withdraw(self) -> None:
+        """Drop the early answer in flight, if there is one."""
+        speculation, self._speculation = self._speculation, None
         await self._disarm()
         if speculation is not None:
             SPECULATIVE_ANSWERS.labels("withdrawn").inc()
