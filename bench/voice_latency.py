@@ -81,7 +81,6 @@ from typing import Any, Literal
 
 import numpy as np
 import psutil
-from prometheus_client.parser import text_string_to_metric_families
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
@@ -100,6 +99,7 @@ from fakes.openai_chat import (  # noqa: E402
     default_scenario,
 )
 from harness.local_speech import piper_pcm, word_accuracy  # noqa: E402
+from harness.metrics import samples  # noqa: E402
 from harness.speech import duration_ms, frames, silence, speech_pcm  # noqa: E402
 from harness.stats import percentile  # noqa: E402
 from harness.voice_clients import VoiceClient  # noqa: E402
@@ -844,16 +844,9 @@ COUNTED = ("gateway_early_decodes_total", "gateway_speculative_answers_total")
 
 
 def gateway_counts(url: str) -> dict[str, float]:
-    """`COUNTED` series from the gateway's /metrics, keyed `name{labels}` without `_total`."""
+    """`COUNTED` series from the gateway's /metrics, keyed `name{label=value,...}`."""
     with urllib.request.urlopen(url, timeout=10) as response:  # noqa: S310  # loopback only
-        text = response.read().decode()
-    counts: dict[str, float] = {}
-    for family in text_string_to_metric_families(text):
-        for sample in family.samples:
-            if sample.name in COUNTED:
-                labels = ",".join(f"{k}={v}" for k, v in sorted(sample.labels.items()))
-                counts[f"{sample.name.removesuffix('_total')}{{{labels}}}"] = sample.value
-    return counts
+        return samples(response.read().decode(), *COUNTED)
 
 
 def run_baseline(
