@@ -77,10 +77,12 @@ class ComposeStack:
         never turns healthy is named, with its last log lines."""
         names = services or SERVICES
         try:
-            # Compose creates the project's network (a bridge with an address) if it is missing.
+            # The project's network (a bridge with an address) is made first, under the interface
+            # lock; starting containers on it adds no address, so the wait for health is outside.
             with changing_interfaces():
-                self.compose("up", "-d", "--no-build", "--wait", "--wait-timeout", str(timeout_s),
-                             *names, timeout=timeout_s + 60)  # fmt: skip
+                self.compose("up", "--no-start", "--no-build", *names)
+            self.compose("up", "-d", "--no-build", "--wait", "--wait-timeout", str(timeout_s),
+                         *names, timeout=timeout_s + 60)  # fmt: skip
         except ComposeError as exc:
             # First line: which services, in what state, and compose's own last word on why.
             states = {s: self.health(s) for s in names}
