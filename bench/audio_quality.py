@@ -25,6 +25,10 @@ Keys (JSON on the last line), from the listeners:
 - `buffer_ms_p50`: the jitter buffer's depth at the end of each turn, jittery link;
 - `ear_added_p95_ms`: mouth to ear minus the gateway's own `voice` latency for the same turn
   (the network and the player), jittery link; `clean_ear_added_p95_ms` likewise;
+- `ear_link_p95_ms`, `ear_beyond_link_p95_ms`: that figure split per turn into what the relay
+  held the user's last word and the answer's first audio (its log: `Passages.link_ms`), and
+  the rest (nginx, TLS, the player's jitter buffer filling); `start_wait_p95_ms`: of the rest,
+  the player's own part, from the answer's first audio arriving to its first sample played;
 - `capped_underruns_per_min`: the same behind the bandwidth cap;
 - `sdk_turns_ok`: "ok/tried" turns of `@pipecat-ai/client-js` (web/sdk-check) heard both ways.
 Goal: 0 underruns per minute both ways, `buffer_ms_p50` <= 120, `ear_added_p95_ms` <= 80.
@@ -126,6 +130,7 @@ async def _condition(
     async with contextlib.AsyncExitStack() as stack:
         port, host = front_port, "localhost"
         wrap: Callable[[list[str]], list[str]] | None = None
+        link: ImpairedLink | None = None
         if cap_kbit:
             capped = stack.enter_context(CappedLink(rate_kbit=cap_kbit))
             host, wrap = capped.host_ip, capped.command
@@ -161,6 +166,10 @@ async def _condition(
             log(f"  listener: {error}")
     # The replay is a Node process: off the loop, which still closes the relay's sockets.
     heard = await asyncio.to_thread(replay, traces)
+    for turn in heard:
+        passages = link.passages.get(turn["local_port"]) if link else None
+        if passages and turn["voiced_at"] is not None and turn["first_audio_at"] is not None:
+            turn["link_ms"] = passages.link_ms(turn["voiced_at"], turn["first_audio_at"])
     return heard, [turn for page in browsed for turn in page], lag
 
 
@@ -224,6 +233,18 @@ def _summary(turns: list[dict[str, Any]]) -> dict[str, Any]:
     played_min = sum(t["played_ms"] for t in turns) / 60_000
     by_user = [t for t in turns if t["mouth_to_ear_ms"] is not None and t["gateway_voice_ms"]]
     added = [t["mouth_to_ear_ms"] - t["gateway_voice_ms"] for t in by_user]
+    linked = [t for t in by_user if t.get("link_ms") is not None]
+    link = [t["link_ms"] for t in linked]
+    beyond = [t["mouth_to_ear_ms"] - t["gateway_voice_ms"] - t["link_ms"] for t in linked]
+    waits = [
+        t["mouth_to_ear_ms"] - (t["first_audio_at"] - t["voiced_at"])
+        for t in by_user
+        if t.get("first_audio_at") is not None
+    ]
+
+    def p95(values: list[float]) -> float | None:
+        return round(percentile(values, 95), 1) if values else None
+
     return {
         "turns": len(turns),
         "user_turns": len(by_user),
@@ -238,7 +259,10 @@ def _summary(turns: list[dict[str, Any]]) -> dict[str, Any]:
         if by_user
         else None,
         "ear_added_p50_ms": round(statistics.median(added), 1) if added else None,
-        "ear_added_p95_ms": round(percentile(added, 95), 1) if added else None,
+        "ear_added_p95_ms": p95(added),
+        "ear_link_p95_ms": p95(link),
+        "ear_beyond_link_p95_ms": p95(beyond),
+        "start_wait_p95_ms": p95(waits),
     }
 
 
@@ -324,6 +348,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "underruns_per_min": weak["underruns_per_min"],
         "buffer_ms_p50": weak["buffer_ms_p50"],
         "ear_added_p95_ms": weak["ear_added_p95_ms"],
+        "ear_link_p95_ms": weak["ear_link_p95_ms"],
+        "ear_beyond_link_p95_ms": weak["ear_beyond_link_p95_ms"],
         "clean_underruns_per_min": clean["underruns_per_min"],
         "clean_ear_added_p95_ms": clean["ear_added_p95_ms"],
         "capped_underruns_per_min": capped["underruns_per_min"],

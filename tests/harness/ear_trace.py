@@ -58,6 +58,7 @@ class EarTrace:
     voice_latency: list[tuple[float, float]] = field(default_factory=list)  # (at, gateway ms)
     answers: int = 0  # answers to the user's words that finished (speaking:false)
     errors: list[str] = field(default_factory=list)
+    local_port: int = 0  # the socket's own port: how the impairment relay knows this session
 
 
 @dataclass
@@ -74,6 +75,7 @@ class Listener:
         """Talk until `answers` answers to the user's own words have finished, or the timeout."""
         endpoint = f"{self.url}/api/realtime/pipecat/ws/{self.conversation_id}?format=raw"
         async with connect(endpoint, ssl=self.tls, max_size=None) as ws:
+            self.trace.local_port = ws.local_address[1]
             done = asyncio.Event()
             sender = asyncio.create_task(self._speak(ws))
             receiver = asyncio.create_task(self._listen(ws, answers, done))

@@ -9,6 +9,10 @@ untouched: point a browser at the relay's port instead of nginx's.
 
 The jitter is drawn from a fixed-seed generator, so a run is the same on every machine: what
 differs between runs is only the machine's own timing.
+
+The relay writes down when each chunk came in and went out (`ImpairedLink.passages`, per client
+connection), so a benchmark can tell what the link itself added to a turn's mouth-to-ear time
+from what the rest of the path added (`Passages.link_ms`).
 """
 
 from __future__ import annotations
@@ -17,7 +21,8 @@ import asyncio
 import contextlib
 import random
 import time
-from dataclasses import dataclass
+from bisect import bisect_left, bisect_right
+from dataclasses import dataclass, field
 
 CHUNK = 64 * 1024
 
@@ -42,11 +47,42 @@ CLEAN = Impairment()
 WEAK_WIFI = Impairment(delay_ms=40, jitter_ms=30)
 
 
-class _Pump:
-    """One direction: chunks read from `reader`, written to `writer` when they are due."""
+# A voiced frame's sender notes its time just after the send returns; the relay, in another
+# process, may have read it a moment before that.
+SENDER_SLACK_MS = 5.0
 
-    def __init__(self, impairment: Impairment) -> None:
+Passage = tuple[float, float]  # (came in, went out), ms on the machine's monotonic clock
+
+
+@dataclass
+class Passages:
+    """One client connection's chunks through the relay, in order, each way."""
+
+    up: list[Passage] = field(default_factory=list)  # client -> stack
+    down: list[Passage] = field(default_factory=list)  # stack -> client
+
+    def link_ms(self, sent_ms: float, arrived_ms: float) -> float | None:
+        """What the link took of a turn: from the client sending its last voiced audio at
+        `sent_ms` until the relay passed it on, plus from the relay reading the answer's first
+        audio until it reached the client at `arrived_ms`. None if either is not on record."""
+        ins = [came for came, _ in self.up]
+        at = bisect_left(ins, sent_ms - SENDER_SLACK_MS)  # the first chunk read after the send
+        outs = [went for _, went in self.down]
+        before = bisect_right(outs, arrived_ms) - 1  # the last chunk written before it arrived
+        if at == len(self.up) or before < 0:
+            return None
+        up = self.up[at][1] - sent_ms
+        down = arrived_ms - self.down[before][0]
+        return up + down
+
+
+class _Pump:
+    """One direction: chunks read from `reader`, written to `writer` when they are due, each
+    chunk's passage noted in `passages`."""
+
+    def __init__(self, impairment: Impairment, passages: list[Passage] | None = None) -> None:
         self._impairment = impairment
+        self._passages = passages if passages is not None else []
         self._random = random.Random(impairment.seed)
         self._last_due = 0.0
         self._started = time.monotonic()
@@ -65,29 +101,31 @@ class _Pump:
         return due
 
     async def run(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        queue: asyncio.Queue[tuple[float, bytes]] = asyncio.Queue()
+        queue: asyncio.Queue[tuple[float, float, bytes]] = asyncio.Queue()
 
         async def deliver() -> None:
             while True:
-                due, data = await queue.get()
+                due, came, data = await queue.get()
                 if not data:
                     return
                 delay = due - time.monotonic()
                 if delay > 0:
                     await asyncio.sleep(delay)  # the impairment itself: holding data back
                 writer.write(data)
+                self._passages.append((came * 1000, time.monotonic() * 1000))
                 await writer.drain()
 
         delivering = asyncio.create_task(deliver())
         try:
             while data := await reader.read(CHUNK):
-                queue.put_nowait((self.due(time.monotonic()), data))
+                now = time.monotonic()
+                queue.put_nowait((self.due(now), now, data))
         except (ConnectionError, OSError):
             pass
         finally:
             # Deliver what is still held back, then close: always, even when cancelled, so no
             # socket outlives the link.
-            queue.put_nowait((0.0, b""))
+            queue.put_nowait((0.0, 0.0, b""))
             try:
                 with contextlib.suppress(ConnectionError, OSError):
                     await delivering
@@ -115,6 +153,8 @@ class ImpairedLink:
         self._down, self._up = down, up
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+        # Each client connection's passages, by the client's port (its socket's local port).
+        self.passages: dict[int, Passages] = {}
 
     @property
     def port(self) -> int:
@@ -146,9 +186,10 @@ class ImpairedLink:
         except OSError:
             client_w.close()
             return
+        passages = self.passages.setdefault(client_w.get_extra_info("peername")[1], Passages())
         for pump in (
-            _Pump(self._up).run(client_r, server_w),
-            _Pump(self._down).run(server_r, client_w),
+            _Pump(self._up, passages.up).run(client_r, server_w),
+            _Pump(self._down, passages.down).run(server_r, client_w),
         ):
             task = asyncio.create_task(pump)
             self._tasks.add(task)

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from harness.impairment import CLEAN, WEAK_WIFI, ImpairedLink, Impairment, _Pump
+from harness.impairment import CLEAN, WEAK_WIFI, ImpairedLink, Impairment, Passages, _Pump
 
 
 def test_each_chunk_is_due_after_its_delay_and_never_before_the_one_ahead() -> None:
@@ -37,6 +37,20 @@ def test_a_stall_holds_delivery_until_its_window_ends() -> None:
     assert pump.due(now=start + 2.5) == pytest.approx(start + 2.5)  # outside a stall: at once
 
 
+def test_a_turns_link_share_is_the_last_words_hold_up_plus_the_first_audios_hold_down() -> None:
+    passages = Passages(
+        up=[(1000.0, 1050.0), (1020.0, 1080.0), (1040.0, 1090.0)],  # (came in, went out)
+        down=[(1500.0, 1530.0), (1600.0, 1665.0), (1640.0, 1700.0)],
+    )
+    # The last voiced frame was sent at 1019 (read by the relay at 1020, out at 1080); the
+    # answer's first audio arrived at 1666, after the chunk that came in at 1600 went out.
+    assert passages.link_ms(sent_ms=1019.0, arrived_ms=1666.0) == (1080 - 1019) + (1666 - 1600)
+    # The relay may read a frame a moment before its sender notes the time.
+    assert passages.link_ms(sent_ms=1022.0, arrived_ms=1666.0) == (1080 - 1022) + (1666 - 1600)
+    assert passages.link_ms(sent_ms=2000.0, arrived_ms=1666.0) is None  # not on record
+    assert passages.link_ms(sent_ms=1019.0, arrived_ms=1400.0) is None
+
+
 async def test_bytes_pass_intact_and_in_order_both_ways() -> None:
     echoed = asyncio.Event()
 
@@ -53,6 +67,7 @@ async def test_bytes_pass_intact_and_in_order_both_ways() -> None:
     sent = b"".join(i.to_bytes(4, "big") for i in range(20_000))
     async with server, ImpairedLink(port, down=WEAK_WIFI, up=CLEAN) as link:
         reader, writer = await asyncio.open_connection("127.0.0.1", link.port)
+        own_port = writer.get_extra_info("sockname")[1]
         started = time.monotonic()
         for i in range(0, len(sent), 1000):
             writer.write(sent[i : i + 1000])
@@ -64,3 +79,12 @@ async def test_bytes_pass_intact_and_in_order_both_ways() -> None:
         await asyncio.wait_for(echoed.wait(), 30)
     assert received == sent
     assert elapsed >= (WEAK_WIFI.delay_ms - WEAK_WIFI.jitter_ms) / 1000
+    # Every chunk's passage is on record under the client's own port, held on the way down
+    # (less a millisecond: the event loop may wake a timer a hair early).
+    [passages] = link.passages.values()
+    assert list(link.passages) == [own_port]
+    assert passages.up
+    assert passages.down
+    assert all(went >= came for came, went in passages.up + passages.down)
+    least = WEAK_WIFI.delay_ms - WEAK_WIFI.jitter_ms
+    assert all(went - came >= least - 1 for came, went in passages.down)

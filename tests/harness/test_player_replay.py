@@ -34,13 +34,17 @@ def test_each_turn_gets_its_own_voice_and_gateway_figure() -> None:
     assert first["mouth_to_ear_ms"] == pytest.approx(started - 1020, abs=0.1)
     assert first["gateway_voice_ms"] == 650.0
     assert (first["played_ms"], first["underruns"], first["buffer_ms"]) == (400.0, 0, 100.0)
+    # What the link's share is measured between: the last word sent, the answer's first audio.
+    assert (first["voiced_at"], first["first_audio_at"]) == (1020.0, 1700)
 
     # The player's clock runs on from the first answer: the first quantum at or after 5080 ms
     # (the second answer's third chunk).
     started = 1700 + math.ceil((5080 - 1700) / QUANTUM_MS) * QUANTUM_MS
     assert second["mouth_to_ear_ms"] == pytest.approx(started - 4200, abs=0.1)
     assert second["gateway_voice_ms"] is None  # not the first turn's figure
+    assert (second["voiced_at"], second["first_audio_at"]) == (4200.0, 5000)
     assert third["mouth_to_ear_ms"] is None  # nobody spoke since the second answer
+    assert (third["voiced_at"], third["first_audio_at"]) == (None, None)
     assert third["played_ms"] == 200.0
 
 
