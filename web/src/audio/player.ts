@@ -16,7 +16,8 @@ export const QUANTUM = 128;
  * playing once 100 ms are queued, which with 40 ms chunks is the third chunk: replaying the
  * arrival times of 60 sessions over a 40 ± 30 ms link, 60 ms (two chunks) left 55 gaps where
  * 100 ms left none, for 40 ms more at the start of a turn (docs/benchmarks.md, audio_quality).
- * On a steady link the target shrinks back to `minBufferMs` as turns play without a gap. */
+ * On a steady link each turn played without a gap fits the target to what it used, plus 40 ms
+ * to spare (turnMeter.ts): two chunks instead of three from the next turn on. */
 export const PLAYBACK_DEFAULTS: TurnMeterOptions = { startBufferMs: 100 };
 
 export class Player {
@@ -49,6 +50,8 @@ export class Player {
   }
 
   push(samples: Float32Array): void {
+    if (samples.length === 0) return;
+    this.meter.arrived(this.queue.queued);
     this.queue.push(samples);
   }
 
@@ -74,8 +77,8 @@ export class Player {
     const target = this.meter.targetSamples;
     const queued = this.queue.queued;
     const events = this.meter.afterPull(this.queue.pull(out), out.length, queued);
-    // The target moves on an underrun or after a steady stretch; turn events re-adapt too, as
-    // the worklet always did (harmless when nothing moved).
+    // The target moves on an underrun or at a turn's end; turn events re-adapt too, as the
+    // worklet always did (harmless when nothing moved).
     if (events.length > 0 || this.meter.targetSamples !== target) this.adapt();
     return events;
   }

@@ -23,6 +23,7 @@ class Player {
   }
 
   push(msOfAudio: number): void {
+    this.meter.arrived(this.queue.queued);
     this.queue.push(new Float32Array(Math.round((msOfAudio / 1000) * RATE)).fill(0.1));
   }
 
@@ -72,14 +73,75 @@ describe("TurnMeter", () => {
     expect(player.meter.total.underruns).toBe(1);
   });
 
-  it("shrinks the buffer back when the network has been steady, never below its floor", () => {
-    const meter = new TurnMeter(RATE, { startBufferMs: 100, steadyMs: 1000, minBufferMs: 40 });
-    const player = new Player(meter);
-    for (let i = 0; i < 300; i++) {
+  it("fits the buffer to what a gapless turn used, plus spare, from the next turn on", () => {
+    const player = new Player(new TurnMeter(RATE, { startBufferMs: 100 }));
+    // 40 ms chunks every 32 ms (a little faster than they play, as the gateway sends them):
+    // playing starts on the third, 120 ms queued, and the queue never runs lower than just
+    // before the fourth arrives: 120 - 32 ms, within a quantum.
+    for (let i = 0; i < 40; i++) {
       player.push(40);
-      player.play(40);
+      player.play(32);
     }
-    expect(ms(meter.targetSamples)).toBeCloseTo(40, 0);
+    player.meter.speakingEnded();
+    player.play(2000);
+    const [turn] = player.ended();
+    expect(turn).toMatchObject({ underruns: 0 });
+    // It used about 32 ms of the 120: fitted to that and 40 ms to spare, about 72 ms. The next
+    // turn starts on two chunks.
+    expect(ms(turn!.bufferSamples)).toBeGreaterThan(70);
+    expect(ms(turn!.bufferSamples)).toBeLessThan(80);
+  });
+
+  it("keeps its buffer when the turn used it, and never fits below its floor", () => {
+    // A 40 ms chunk every 40 ms, but each fifth 60 ms late, the one behind it held up with it
+    // (TCP keeps order): playing starts at 80 ms on three chunks, and before each late one
+    // arrives only 20 ms are left. It used 100 of its 120: no fit below 100.
+    const jittery = new Player(new TurnMeter(RATE, { startBufferMs: 100 }));
+    let now = 0;
+    for (let k = 0; k < 40; k++) {
+      const due = 40 * k + (k % 5 === 4 ? 60 : 0);
+      const at = Math.max(now, due);
+      jittery.play(at - now);
+      now = at;
+      jittery.push(40);
+    }
+    jittery.meter.speakingEnded();
+    jittery.play(2000);
+    expect(jittery.ended()[0]).toMatchObject({ underruns: 0 });
+    expect(ms(jittery.meter.targetSamples)).toBeCloseTo(100, 0);
+
+    // Far ahead: it used only the 16 ms until the next chunk came; with 10 ms to spare that
+    // would be 26 ms, held at the 40 ms floor.
+    const options = { startBufferMs: 100, minBufferMs: 40, spareMs: 10 };
+    const ahead = new Player(new TurnMeter(RATE, options));
+    ahead.push(200);
+    for (let i = 0; i < 40; i++) {
+      ahead.push(40);
+      ahead.play(20);
+    }
+    ahead.meter.speakingEnded();
+    ahead.play(3000);
+    expect(ms(ahead.meter.targetSamples)).toBeCloseTo(40, 0);
+  });
+
+  it("fits nothing on a short turn, a turn with a gap, or one cut by a barge-in", () => {
+    const short = new Player(new TurnMeter(RATE, { startBufferMs: 100 }));
+    for (let i = 0; i < 20; i++) { // 800 ms of audio: under the 1 s a fit needs
+      short.push(40);
+      short.play(32);
+    }
+    short.meter.speakingEnded();
+    short.play(1000);
+    expect(short.ended()).toHaveLength(1);
+    expect(ms(short.meter.targetSamples)).toBeCloseTo(100, 0);
+
+    const cut = new Player(new TurnMeter(RATE, { startBufferMs: 100 }));
+    for (let i = 0; i < 40; i++) {
+      cut.push(40);
+      cut.play(32);
+    }
+    expect(cut.meter.cleared()).toMatchObject({ type: "ended", underruns: 0 });
+    expect(ms(cut.meter.targetSamples)).toBeCloseTo(100, 0);
   });
 
   it("never grows the buffer past its ceiling", () => {
@@ -162,15 +224,17 @@ describe("TurnMeter jitter buffer growth", () => {
     expect(meter.targetSamples).toBe(2400 + 1280);
   });
 
-  it("shrinks back from a grown target after a steady stretch", () => {
-    const meter = new TurnMeter(RATE, { steadyMs: 1000 }); // 24000 samples without an underrun
+  it("after a gap, fits nothing for that turn: the grown target stands", () => {
+    const meter = new TurnMeter(RATE);
     gap(meter, 1200);
+    for (let i = 0; i < 300; i++) {
+      meter.arrived(4800); // far ahead: this turn alone would fit it to the floor
+      meter.afterPull(128, 128, 4800);
+    }
+    meter.speakingEnded();
+    meter.afterPull(0, 128, 0);
+    expect(meter.inTurn).toBe(false);
     expect(meter.targetSamples).toBe(2640);
-    // The quantum that ended the gap played 128: 186 more make 23936, still short of 24000.
-    for (let i = 0; i < 186; i++) meter.afterPull(128, 128);
-    expect(meter.targetSamples).toBe(2640);
-    meter.afterPull(128, 128); // 24064: one shrink of 10 ms (240)
-    expect(meter.targetSamples).toBe(2400);
   });
 });
 

@@ -9,9 +9,12 @@
  * listener heard a gap of that many samples (counted, and the buffer grows: `underrun` says by
  * how much). Once the gateway has said so, the turn ends when the queue runs dry. Without word
  * from the gateway, `endGapMs` of silence ends it.
- * After `steadyMs` of audio played without an underrun, the buffer shrinks back by `shrinkMs`,
- * down to `minBufferMs`: a steady network pays for no more delay than it needs. A barge-in
- * (`cleared`) ends the turn at once.
+ * A turn that played at least `fitAfterMs` without an underrun fits the buffer to what it
+ * really used: how far the queue ran down from what it held at the start, before each new chunk
+ * arrived (`arrived`), plus `spareMs`. The target only shrinks this way, never below
+ * `minBufferMs`: a steady network pays for no more delay than it needs from the next turn on,
+ * and a jittery one, which used its buffer, keeps it. A barge-in (`cleared`) ends the turn at
+ * once (cut short, it fits nothing).
  */
 
 export interface TurnHeard {
@@ -26,8 +29,8 @@ export interface TurnMeterOptions {
   startBufferMs?: number;
   maxBufferMs?: number;
   growMs?: number;
-  shrinkMs?: number;
-  steadyMs?: number;
+  spareMs?: number;
+  fitAfterMs?: number;
   endGapMs?: number;
 }
 
@@ -37,8 +40,8 @@ export class TurnMeter {
   private readonly min: number;
   private readonly max: number;
   private readonly grow: number;
-  private readonly shrink: number;
-  private readonly steadyNeeded: number;
+  private readonly spare: number;
+  private readonly fitAfter: number;
   private readonly endGap: number;
   private target: number;
   private playing = false;
@@ -46,7 +49,7 @@ export class TurnMeter {
   private dry = 0; // silent samples since the audio stopped, inside a turn
   private held = 0; // of those, while audio was queued but held back to refill the buffer
   private startedWith = 0; // samples queued when playing last started or resumed
-  private steady = 0; // samples played since the last underrun or shrink
+  private lowWater = Infinity; // the least queued just before a chunk arrived, this turn
   private turn = { played: 0, underruns: 0, underrunSamples: 0 };
   /** Every underrun since the meter started, and their silence (for the debug view). */
   readonly total = { underruns: 0, underrunSamples: 0 };
@@ -59,8 +62,8 @@ export class TurnMeter {
     this.min = samples(options.minBufferMs ?? 40);
     this.max = samples(options.maxBufferMs ?? 200);
     this.grow = samples(options.growMs ?? 20);
-    this.shrink = samples(options.shrinkMs ?? 10);
-    this.steadyNeeded = samples(options.steadyMs ?? 10_000);
+    this.spare = samples(options.spareMs ?? 40);
+    this.fitAfter = samples(options.fitAfterMs ?? 1000);
     this.endGap = samples(options.endGapMs ?? 2000);
     this.target = Math.min(this.max, Math.max(this.min, samples(options.startBufferMs ?? 60)));
   }
@@ -81,6 +84,14 @@ export class TurnMeter {
     this.ending = true;
   }
 
+  /** A chunk of audio is about to be queued, with `queued` samples waiting before it: while a
+   * turn plays (not yet told it is over, not dry), that is how low the buffer ran. */
+  arrived(queued: number): void {
+    if (this.playing && !this.ending && this.dry === 0) {
+      this.lowWater = Math.min(this.lowWater, queued);
+    }
+  }
+
   /** After one quantum of `size` samples, `written` of them audio, `queued` samples waiting
    * before it (0 if unknown): what, if anything, happened. */
   afterPull(written: number, size: number, queued = 0): TurnEvent[] {
@@ -91,6 +102,7 @@ export class TurnMeter {
         this.turn = { played: 0, underruns: 0, underrunSamples: 0 };
         events.push({ type: "started" });
         this.startedWith = queued;
+        this.lowWater = Infinity;
       } else if (this.dry > 0) {
         this.underrun(this.dry);
         this.startedWith = queued;
@@ -98,24 +110,19 @@ export class TurnMeter {
       this.dry = size - written; // a partial quantum ends in silence
       this.held = 0;
       this.turn.played += written;
-      this.steady += written;
-      if (this.steady >= this.steadyNeeded) {
-        this.target = Math.max(this.min, this.target - this.shrink);
-        this.steady = 0;
-      }
-      if (this.ending && this.dry > 0) events.push(this.end()); // ran dry after the last word
+      if (this.ending && this.dry > 0) events.push(this.end(true)); // ran dry after the last word
       return events;
     }
     if (!this.playing) return events;
     this.dry += size;
     if (queued > 0) this.held += size;
-    if (this.ending || this.dry >= this.endGap) events.push(this.end());
+    if (this.ending || this.dry >= this.endGap) events.push(this.end(true));
     return events;
   }
 
   /** The queue was cleared (barge-in, stop): the turn ends with what was played. */
   cleared(): TurnEvent | null {
-    return this.playing ? this.end() : null;
+    return this.playing ? this.end(false) : null;
   }
 
   private underrun(silence: number): void {
@@ -133,10 +140,21 @@ export class TurnMeter {
     const late = silence - this.held;
     const base = Math.max(this.target, this.startedWith);
     this.target = Math.min(this.max, base + Math.max(this.grow, late));
-    this.steady = 0;
   }
 
-  private end(): TurnEvent {
+  /** After a whole turn without a gap: the target it needed, if less than it had. Had it been
+   * that, playing would have started earlier, when less was queued; the queue would then have
+   * run lower by at most what it was short (the audio came at least as fast as it plays), so
+   * never below `spare`. */
+  private fit(): void {
+    if (this.turn.underruns > 0 || this.turn.played < this.fitAfter) return;
+    if (this.lowWater === Infinity) return; // no chunk came after it started: nothing to go by
+    const used = this.startedWith - this.lowWater;
+    this.target = Math.max(this.min, Math.min(this.target, used + this.spare));
+  }
+
+  private end(whole: boolean): TurnEvent {
+    if (whole) this.fit();
     this.playing = false;
     this.ending = false;
     this.dry = 0;
