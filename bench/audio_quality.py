@@ -132,7 +132,9 @@ async def _condition(
         wrap: Callable[[list[str]], list[str]] | None = None
         link: ImpairedLink | None = None
         if cap_kbit:
-            capped = stack.enter_context(CappedLink(rate_kbit=cap_kbit))
+            # Setting the link up may wait for browsers elsewhere (harness/host_network.py):
+            # in a thread, so this loop (the relay's) is never held up by it.
+            capped = await asyncio.to_thread(stack.enter_context, CappedLink(rate_kbit=cap_kbit))
             host, wrap = capped.host_ip, capped.command
         if not impairment.clean or cap_kbit:
             link = await stack.enter_async_context(

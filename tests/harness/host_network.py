@@ -52,6 +52,9 @@ async def browsing(lock_file: Path = LOCK_FILE) -> AsyncIterator[None]:
     interfaces under way to finish; any number of browsers hold it at once."""
     global _browsing_here
     with lock_file.open("a") as handle:
+        # Cancelled while waiting (a test's timeout), the thread still takes the lock, on a file
+        # closed by then: an flock lives with the open file, so the kernel drops it as soon as
+        # that call returns. Nothing stays locked.
         await asyncio.to_thread(fcntl.flock, handle, fcntl.LOCK_SH)
         _browsing_here += 1
         try:
