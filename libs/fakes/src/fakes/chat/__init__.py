@@ -1,0 +1,1 @@
+"""Modules of the fake OpenAI-compatible chat server; import it from `fakes.openai_chat`."""
