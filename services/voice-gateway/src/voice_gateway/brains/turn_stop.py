@@ -119,6 +119,7 @@ class TranscriptAwareTurnStop(TurnAnalyzerUserTurnStopStrategy):  # type: ignore
             if self._speculation is not None:
                 SPECULATIVE_ANSWERS.labels("withdrawn").inc()
             self._speculation = None
+            await self._disarm()  # no answer left for the quiet timer to confirm
         result = await super().process_frame(frame)
         if isinstance(frame, TranscriptionFrame):
             if self._words_say_finished():
